@@ -1,0 +1,1 @@
+"""Placeholder: filled by the local-backend work (issue 3)."""

@@ -1,0 +1,181 @@
+"""Every exception sievefile raises on purpose, drawn in one place.
+
+```
+SievefileError                 exit 1 unless a subclass says otherwise
+├── ConfigError                exit 2: bad flags, settings or environment
+├── ManifestError              exit 1: a manifest problem, with file:line:column
+├── ValidationError            exit 1: inputs that do not match a function's schema
+├── BackendError               exit 1: the Sieve API (real or local) could not be used
+│   └── ApiError               an HTTP error response: status, detail, error_id
+├── RunError                   exit 1: a run finished with failed jobs
+└── Interrupted                exit 130: the user pressed Ctrl-C
+```
+
+They subclass `click.ClickException` so a command can raise them as they are; the CLI prints
+`error: <message>` and exits with `exit_code`, never a traceback (unless `--debug`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where in a file something was written; line and column count from 1."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.path]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+class SievefileError(click.ClickException):
+    """The root of sievefile's errors. `str(error)` is the message a user sees."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", file=file, err=file is None)
+
+
+class ConfigError(SievefileError):
+    """Flags, settings or environment that cannot work together."""
+
+    exit_code = EXIT_USAGE
+
+
+class ManifestError(SievefileError):
+    """A problem in a manifest, located in its source.
+
+    `problems` holds every problem found (a loader collects them all rather than stopping at
+    the first); the message lists each on its own line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: SourceLocation | None = None,
+        job: str | None = None,
+        key_path: str | None = None,
+        problems: Sequence[ManifestError] = (),
+    ) -> None:
+        self.location = location
+        self.job = job
+        self.key_path = key_path
+        self.detail = message
+        self.problems: tuple[ManifestError, ...] = tuple(problems) or (self,)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if len(self.problems) > 1 or self.problems[0] is not self:
+            return "\n".join(p._render_one() for p in self.problems)
+        return self._render_one()
+
+    def _render_one(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        where = []
+        if self.job:
+            where.append(f"job {self.job!r}")
+        if self.key_path:
+            where.append(self.key_path)
+        context = f"{', '.join(where)}: " if where else ""
+        return f"{prefix}{context}{self.detail}"
+
+
+class ValidationError(SievefileError):
+    """Inputs that a function's schema rejects, located like a ManifestError where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: SourceLocation | None = None,
+        job: str | None = None,
+        input_path: str | None = None,
+    ) -> None:
+        self.location = location
+        self.job = job
+        self.input_path = input_path
+        self.detail = message
+        prefix = f"{location}: " if location else ""
+        where = ", ".join(
+            part for part in (f"job {job!r}" if job else "", input_path or "") if part
+        )
+        super().__init__(f"{prefix}{where + ': ' if where else ''}{message}")
+
+
+class BackendError(SievefileError):
+    """The Sieve API could not be reached or used (connection, protocol, configuration)."""
+
+
+class ApiError(BackendError):
+    """The Sieve API answered with an error status.
+
+    `detail` is the body's `detail` (a string, or FastAPI's list of `{loc, msg, type}`);
+    `error_id` is what Sieve asks you to quote to support for a 5xx.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any,
+        *,
+        method: str = "",
+        url: str = "",
+        error_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        self.method = method
+        self.url = url
+        self.error_id = error_id
+        request = f"{method} {url} " if method else ""
+        quoted = f" (error_id {error_id}; quote it to Sieve support)" if error_id else ""
+        super().__init__(f"{request}returned {status_code}: {_describe(detail)}{quoted}")
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(part) for part in item.get("loc", []))
+                lines.append(f"{loc}: {item.get('msg', item)}" if loc else str(item.get("msg")))
+            else:
+                lines.append(str(item))
+        return "; ".join(lines)
+    return str(detail)
+
+
+class RunError(SievefileError):
+    """A run ended with at least one failed job."""
+
+
+class Interrupted(SievefileError):
+    """The user interrupted the command (Ctrl-C)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message)

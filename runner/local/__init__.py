@@ -1,0 +1,1 @@
+"""The local backend: the Sieve API served by sievefile itself."""
