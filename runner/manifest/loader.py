@@ -342,7 +342,8 @@ class _Loader:
         if ref.scope == "env":
             if self.require_env and ref.name not in self.environ:
                 self.report(
-                    f"{ref.placeholder}: environment variable {ref.name!r} is not set",
+                    f"{ref.placeholder}: environment variable {ref.name!r} is not set "
+                    "(set it, or check without it using --allow-missing-env)",
                     path,
                 )
             return KEEP
