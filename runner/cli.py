@@ -18,7 +18,12 @@ from runner import __version__
 from runner.errors import EXIT_INTERRUPTED, SievefileError
 
 # name -> "module:attribute". The order is the order `--help` lists them in.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "init": "runner.commands.manifest:init",
+    "validate": "runner.commands.manifest:validate",
+    "plan": "runner.commands.manifest:plan",
+    "graph": "runner.commands.manifest:graph",
+}
 
 
 class LazyGroup(click.Group):

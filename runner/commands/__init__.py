@@ -1,0 +1,1 @@
+"""One module per command area; `runner.cli.COMMANDS` imports them lazily."""

@@ -1,0 +1,471 @@
+"""TOML text -> a checked `Manifest`, or one ManifestError listing every problem.
+
+The loader reads in passes and keeps going after a problem so that a user sees all of them at
+once: TOML syntax (fatal: nothing else can be read), the JSON Schema structure, then per job the
+function reference, the references, the matrix, `needs`; finally the dependency graph (cycles).
+Each problem carries file:line:column, the job and the key path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ManifestError, SourceLocation
+from runner.manifest._toml import TOMLDecodeError, toml_loads
+from runner.manifest.durations import parse_duration
+from runner.manifest.graph import find_cycle
+from runner.manifest.model import (
+    DEFAULT_MAX_INSTANCES,
+    DEFAULT_MAX_PARALLEL,
+    Defaults,
+    FunctionRef,
+    JobSpec,
+    Manifest,
+    Matrix,
+    RunSettings,
+)
+from runner.manifest.positions import KeyPath, PositionIndex, index_positions
+from runner.manifest.references import Reference, ReferenceSyntaxError, Template, walk_templates
+from runner.manifest.structure import problem, structural_problems
+from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
+from runner.suggest import did_you_mean
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def load_manifest(
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> Manifest:
+    """Read and check the manifest at `path`.
+
+    `variables` override `[vars]` (from `--var` / `--vars-file`); `environ` is where
+    `${{ env.NAME }}` looks (default: the process environment); with `require_env=False` a
+    missing environment variable is not a problem (for checks in CI without secrets).
+    Raises ManifestError carrying every problem in `problems`.
+    """
+    manifest, problems = _load_path(Path(path), variables, environ, require_env)
+    if problems or manifest is None:
+        raise _combined(problems)
+    return manifest
+
+
+def load_manifest_text(
+    text: str,
+    path: str | os.PathLike[str] = "manifest.toml",
+    *,
+    variables: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> Manifest:
+    """Like `load_manifest`, for text already in memory; `path` is used in messages."""
+    manifest, problems = _Loader(text, Path(path), variables, environ, require_env).load()
+    if problems or manifest is None:
+        raise _combined(problems)
+    return manifest
+
+
+def check_manifest(
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> list[ManifestError]:
+    """Every problem in the manifest at `path` (empty when it is valid); never raises for it."""
+    return _load_path(Path(path), variables, environ, require_env)[1]
+
+
+def _load_path(
+    path: Path,
+    variables: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None,
+    require_env: bool,
+) -> tuple[Manifest | None, list[ManifestError]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        message = f"the manifest is not UTF-8 text ({error.reason} at byte {error.start})"
+        return None, [ManifestError(message, location=SourceLocation(str(path)))]
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return None, [
+            ManifestError(f"cannot read the manifest: {reason}", location=SourceLocation(str(path)))
+        ]
+    return _Loader(text, path, variables, environ, require_env).load()
+
+
+def _combined(problems: list[ManifestError]) -> ManifestError:
+    if len(problems) == 1:
+        return problems[0]
+    return ManifestError(f"{len(problems)} problems in the manifest", problems=problems)
+
+
+class _Loader:
+    def __init__(
+        self,
+        text: str,
+        path: Path,
+        variables: Mapping[str, Any] | None,
+        environ: Mapping[str, str] | None,
+        require_env: bool,
+    ) -> None:
+        self.text = text
+        self.path = path
+        self.overrides = dict(variables or {})
+        self.environ = os.environ if environ is None else environ
+        self.require_env = require_env
+        self.positions = PositionIndex({}, {})
+        self.problems: list[ManifestError] = []
+        self.broken: set[KeyPath] = set()
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def locate(self, path: KeyPath, at_value: bool = False) -> SourceLocation:
+        found = self.positions.value(path) if at_value else self.positions.key(path)
+        if found is None:
+            return SourceLocation(str(self.path))
+        return SourceLocation(str(self.path), found[0], found[1])
+
+    def report(self, message: str, path: KeyPath, *, at_value: bool = True) -> None:
+        self.problems.append(problem(message, path, self.locate, at_value=at_value))
+        self.broken.add(path)
+
+    def is_broken(self, path: KeyPath) -> bool:
+        """Whether a problem was reported at `path` or inside it."""
+        return any(broken[: len(path)] == path for broken in self.broken)
+
+    # --- passes ----------------------------------------------------------------------------
+
+    def load(self) -> tuple[Manifest | None, list[ManifestError]]:
+        data = self.parse_toml()
+        if data is None:
+            return None, self.problems
+        self.positions = index_positions(self.text)
+        for path, error in structural_problems(data, self.locate):
+            self.problems.append(error)
+            self.broken.add(path)
+        manifest = self.build(data)
+        self.problems.sort(key=_sort_key)
+        return manifest, self.problems
+
+    def parse_toml(self) -> dict[str, Any] | None:
+        try:
+            return toml_loads(self.text)
+        except TOMLDecodeError as error:
+            message = str(error)
+            line = column = None
+            match = _TOML_POSITION.search(message)
+            if match:
+                line, column = int(match.group(1)), int(match.group(2))
+                message = message[: match.start()]
+            elif _TOML_AT_END.search(message):
+                line = self.text.count("\n") + 1
+                message = _TOML_AT_END.sub("", message) + " at the end of the file"
+            message = _friendlier_toml_message(message)
+            location = SourceLocation(str(self.path), line, column)
+            self.problems.append(ManifestError(f"invalid TOML: {message}", location=location))
+            return None
+
+    def build(self, data: dict[str, Any]) -> Manifest:
+        variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+        self.vars: dict[str, Any] = {**(variables or {}), **self.overrides}
+        defaults = self.build_defaults(data.get("defaults"))
+        run = self.build_run(data.get("run"))
+        raw_jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
+        self.job_names: list[str] = list(raw_jobs or {})
+        # every job's dependencies, also of jobs with problems, so cycles are still found
+        self.dependency_graph: dict[str, tuple[str, ...]] = {}
+        jobs: dict[str, JobSpec] = {}
+        for name, raw in (raw_jobs or {}).items():
+            if not isinstance(raw, dict) or ("jobs", name) in self.broken:
+                continue
+            job = self.build_job(name, raw, defaults)
+            if job is not None:
+                jobs[name] = job
+        self.check_graph()
+        name = data.get("name")
+        description = data.get("description")
+        return Manifest(
+            path=self.path,
+            name=name if isinstance(name, str) and name else self.path.stem,
+            version=1,
+            description=description if isinstance(description, str) else "",
+            vars=self.vars,
+            defaults=defaults,
+            run=run,
+            jobs=jobs,
+            positions=self.positions,
+        )
+
+    def setting(self, raw: Any, path: KeyPath, key: str, default: Any) -> Any:
+        """`raw[key]` when it passed the structural check, else `default`."""
+        if not isinstance(raw, dict) or key not in raw or self.is_broken((*path, key)):
+            return default
+        return raw[key]
+
+    def build_defaults(self, raw: Any) -> Defaults:
+        path: KeyPath = ("defaults",)
+        timeout = self.setting(raw, path, "timeout", None)
+        return Defaults(
+            retries=self.setting(raw, path, "retries", 0),
+            timeout=self.duration(timeout, (*path, "timeout")),
+            continue_on_error=self.setting(raw, path, "continue_on_error", False),
+            max_instances=self.setting(raw, path, "max_instances", DEFAULT_MAX_INSTANCES),
+        )
+
+    def build_run(self, raw: Any) -> RunSettings:
+        path: KeyPath = ("run",)
+        return RunSettings(
+            max_parallel=self.setting(raw, path, "max_parallel", DEFAULT_MAX_PARALLEL),
+            fail_fast=self.setting(raw, path, "fail_fast", True),
+        )
+
+    def duration(self, value: Any, path: KeyPath) -> float | None:
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            self.report(str(error), path)
+            return None
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def build_job(self, name: str, raw: dict[str, Any], defaults: Defaults) -> JobSpec | None:
+        """The job, or None when it cannot run; every section is checked either way."""
+        base: KeyPath = ("jobs", name)
+
+        def setting(key: str, default: Any) -> Any:
+            return self.setting(raw, base, key, default)
+
+        function = None
+        if isinstance(setting("function", None), str):
+            try:
+                function = FunctionRef.parse(raw["function"])
+            except ValueError as error:
+                self.report(str(error), (*base, "function"))
+        matrix = self.build_matrix(name, setting("matrix", None), raw, defaults)
+        matrix_keys = set(matrix.axes) if matrix else set()
+        inputs = self.compile_section(name, setting("inputs", {}), "inputs", matrix_keys)
+        env = self.compile_section(name, setting("env", {}), "env", matrix_keys)
+        webhooks = self.compile_section(name, setting("webhooks", []), "webhooks", matrix_keys)
+        needs = tuple(setting("needs", ()))
+        for index, needed in enumerate(needs):
+            self.check_job_name(name, needed, (*base, "needs", index))
+        referenced = [
+            ref.name
+            for value in (inputs, env, webhooks, matrix.axes if matrix else {})
+            for template in _templates(value)
+            for ref in template.references
+            if ref.scope == "jobs"
+        ]
+        known = set(self.job_names)
+        dependencies = tuple(
+            dep for dep in dict.fromkeys([*needs, *referenced]) if dep in known and dep != name
+        )
+        self.dependency_graph[name] = dependencies
+        timeout = setting("timeout", None)
+        if function is None or self.is_broken(base):
+            return None
+        return JobSpec(
+            name=name,
+            function=function,
+            description=setting("description", ""),
+            inputs=inputs,
+            env=env,
+            webhooks=webhooks,
+            needs=needs,
+            dependencies=dependencies,
+            matrix=matrix,
+            retries=setting("retries", defaults.retries),
+            timeout=(
+                self.duration(timeout, (*base, "timeout"))
+                if timeout is not None
+                else defaults.timeout
+            ),
+            continue_on_error=setting("continue_on_error", defaults.continue_on_error),
+            max_instances=setting("max_instances", defaults.max_instances),
+            tags=tuple(setting("tags", ())),
+            location=self.locate(base),
+        )
+
+    def compile_section(self, job: str, value: Any, section: str, matrix_keys: set[str]) -> Any:
+        base: KeyPath = ("jobs", job, section)
+        compiled = compile_value(value, base, self.syntax_error)
+        return self.resolve_vars(job, compiled, base, matrix_keys)
+
+    def syntax_error(self, path: KeyPath, error: ReferenceSyntaxError) -> None:
+        self.report(f"bad reference {error.message}", path)
+
+    def resolve_vars(self, job: str, value: Any, path: KeyPath, matrix_keys: set[str]) -> Any:
+        """Substitute `vars`, check every other reference; walk keeps paths for messages."""
+        if isinstance(value, Template):
+            return substitute(value, lambda ref: self.check_reference(job, ref, path, matrix_keys))
+        if isinstance(value, dict):
+            return {
+                key: self.resolve_vars(job, item, (*path, key), matrix_keys)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [
+                self.resolve_vars(job, item, (*path, index), matrix_keys)
+                for index, item in enumerate(value)
+            ]
+        return value
+
+    def check_reference(
+        self, job: str, ref: Reference, path: KeyPath, matrix_keys: set[str]
+    ) -> Any:
+        """The value of a `vars` reference; KEEP for the others once they are checked."""
+        if ref.scope == "vars":
+            if ref.name not in self.vars:
+                hint = did_you_mean(ref.name, self.vars)
+                where = "; define it in [vars] or pass --var" if not hint else ""
+                self.report(f"{ref.placeholder}: no variable {ref.name!r}{hint}{where}", path)
+                return KEEP
+            try:
+                return follow_steps(self.vars[ref.name], ref.steps, f"vars.{ref.name}")
+            except StepError as error:
+                self.report(f"{ref.placeholder}: {error}", path)
+                return KEEP
+        if ref.scope == "env":
+            if self.require_env and ref.name not in self.environ:
+                self.report(
+                    f"{ref.placeholder}: environment variable {ref.name!r} is not set "
+                    "(set it, or check without it using --allow-missing-env)",
+                    path,
+                )
+            return KEEP
+        if ref.scope == "matrix":
+            if path[2] == "matrix":
+                self.report(f"{ref.placeholder}: a matrix cannot refer to itself", path)
+            elif ref.name not in matrix_keys:
+                if matrix_keys:
+                    hint = did_you_mean(ref.name, matrix_keys)
+                    known = ", ".join(sorted(matrix_keys))
+                    message = f"the matrix has no key {ref.name!r}{hint} (keys: {known})"
+                else:
+                    message = "this job has no matrix"
+                self.report(f"{ref.placeholder}: {message}", path)
+            return KEEP
+        self.check_job_name(job, ref.name, path, prefix=f"{ref.placeholder}: ")
+        return KEEP
+
+    def check_job_name(self, job: str, other: str, path: KeyPath, *, prefix: str = "") -> None:
+        if other == job:
+            self.report(f"{prefix}a job cannot depend on itself", path)
+        elif other not in self.job_names:
+            hint = did_you_mean(other, self.job_names)
+            self.report(f"{prefix}no job named {other!r}{hint}", path)
+
+    # --- matrix ----------------------------------------------------------------------------
+
+    def build_matrix(
+        self, job: str, raw: Any, raw_job: dict[str, Any], defaults: Defaults
+    ) -> Matrix | None:
+        if raw is None:
+            return None
+        base: KeyPath = ("jobs", job, "matrix")
+        axes: dict[str, list[Any] | Template] = {}
+        for key, values in raw.items():
+            path = (*base, key)
+            compiled = self.resolve_vars(
+                job, compile_value(values, path, self.syntax_error), path, set()
+            )
+            if isinstance(compiled, Template):
+                ref = compiled.whole
+                if ref is not None and ref.scope == "vars":
+                    continue  # a missing var, already reported
+                if ref is None or ref.scope != "jobs":
+                    self.report(
+                        "a matrix axis must be a list, or a single reference to a list "
+                        "(e.g. '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}')",
+                        path,
+                    )
+                    continue
+                axes[key] = compiled
+                continue
+            if isinstance(compiled, str) and isinstance(values, str):
+                # a `${{ vars.x }}` that resolved to a string, not a list
+                self.report(f"a matrix axis must be a list; {values} is a string", path)
+                continue
+            if not isinstance(compiled, list) or not compiled:
+                self.report("a matrix axis must be a non-empty list of values", path)
+                continue
+            if any(template for template in _templates(compiled)):
+                self.report(
+                    "matrix values may refer to vars only (their instances must be known "
+                    "before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
+                    path,
+                )
+                continue
+            duplicate = _first_duplicate(compiled)
+            if duplicate is not None:
+                self.report(f"duplicate matrix value {duplicate}: each value must be unique", path)
+                continue
+            axes[key] = compiled
+        if len(axes) != len(raw):
+            return Matrix(axes) if axes else None
+        limit = raw_job.get("max_instances", defaults.max_instances)
+        sizes = [len(values) for values in axes.values() if isinstance(values, list)]
+        count = math.prod(sizes)
+        if count > limit:
+            shown = " x ".join(str(size) for size in sizes)
+            self.report(
+                f"the matrix expands to {count:,} instances ({shown}), more than max_instances "
+                f"= {limit:,}; set max_instances on the job or in [defaults] to allow it",
+                base,
+                at_value=False,
+            )
+        return Matrix(axes)
+
+    # --- graph -----------------------------------------------------------------------------
+
+    def check_graph(self) -> None:
+        cycle = find_cycle(self.dependency_graph)
+        if cycle:
+            first = cycle[0]
+            self.report(f"dependency cycle: {' -> '.join(cycle)}", ("jobs", first), at_value=False)
+
+
+def _templates(value: Any) -> Iterable[Template]:
+    return walk_templates(value)
+
+
+def _first_duplicate(values: list[Any]) -> str | None:
+    seen: set[str] = set()
+    for value in values:
+        text = json.dumps(value, sort_keys=True, default=str)
+        if text in seen:
+            return text
+        seen.add(text)
+    return None
+
+
+def _friendlier_toml_message(message: str) -> str:
+    if message == "Illegal character '\\n'" or message == "Unterminated string":
+        return f"{message[:1].lower() + message[1:]} (is a string missing its closing quote?)"
+    if message.startswith("Cannot overwrite a value") or "twice" in message:
+        return (
+            f"{message}: a key or table is defined twice (each may appear once; "
+            "job names must be unique)"
+        )
+    return message[:1].lower() + message[1:]
+
+
+def _sort_key(error: ManifestError) -> tuple[int, int]:
+    location = error.location
+    if location is None:
+        return (0, 0)
+    return (location.line or 0, location.column or 0)

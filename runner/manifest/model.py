@@ -1,0 +1,170 @@
+"""The typed manifest: what the loader returns and everything downstream reads.
+
+Values that may hold references (`inputs`, `env`, `webhooks`, matrix axes) are kept as
+"compiled values": plain JSON-like data in which each string that contains `${{ ... }}` is a
+`Template`. `vars` references are already substituted by the loader, so templates only refer
+to `env`, `matrix` and `jobs`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from runner.errors import SourceLocation
+from runner.manifest.positions import KeyPath, PositionIndex
+from runner.manifest.references import Reference, Template, walk_templates
+from runner.manifest.values import is_static
+
+_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+FUNCTION_REF_PATTERN = rf"^({_PART})/({_PART})(?::({_PART}))?$"
+_FUNCTION_REF = re.compile(FUNCTION_REF_PATTERN)
+
+#: What `max_instances` is when neither the job nor `[defaults]` sets it.
+DEFAULT_MAX_INSTANCES = 1000
+DEFAULT_MAX_PARALLEL = 16
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """`owner/name[:version]`; `version` is None when the manifest does not pin one."""
+
+    owner: str
+    name: str
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> FunctionRef:
+        """Parse `owner/name[:version]`; ValueError with a user-facing message otherwise."""
+        match = _FUNCTION_REF.match(text)
+        if not match:
+            raise ValueError(
+                f"{text!r} is not a function reference: expected 'owner/name' or "
+                "'owner/name:version' (e.g. 'sieve/speech_transcriber')"
+            )
+        return cls(match.group(1), match.group(2), match.group(3))
+
+    @property
+    def slug(self) -> str:
+        """`owner/name`, without the version."""
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def is_local(self) -> bool:
+        """Functions under the `local/` owner exist only on the local backend."""
+        return self.owner == "local"
+
+    def __str__(self) -> str:
+        return self.slug + (f":{self.version}" if self.version else "")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """`[defaults]`: what every job inherits unless it sets its own value."""
+
+    retries: int = 0
+    timeout: float | None = None
+    continue_on_error: bool = False
+    max_instances: int = DEFAULT_MAX_INSTANCES
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """`[run]`: how a run behaves as a whole."""
+
+    max_parallel: int = DEFAULT_MAX_PARALLEL
+    fail_fast: bool = True
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A job's matrix: axis name -> its values (a list) or a Template resolving to a list.
+
+    A Template axis refers to upstream outputs (`${{ jobs.X.outputs }}`); such a matrix is
+    dynamic and expands at run time (`Plan.expand`).
+    """
+
+    axes: dict[str, list[Any] | Template]
+
+    @property
+    def is_dynamic(self) -> bool:
+        return any(isinstance(values, Template) for values in self.axes.values())
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.axes)
+
+
+@dataclass
+class JobSpec:
+    """One `[jobs.NAME]` table, with `[defaults]` applied.
+
+    `needs` is what the manifest lists; `dependencies` adds every job referenced through
+    `${{ jobs.X... }}`, in order of first mention. `timeout` is in seconds (None: no limit).
+    """
+
+    name: str
+    function: FunctionRef
+    description: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    webhooks: list[Any] = field(default_factory=list)
+    needs: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    matrix: Matrix | None = None
+    retries: int = 0
+    timeout: float | None = None
+    continue_on_error: bool = False
+    max_instances: int = DEFAULT_MAX_INSTANCES
+    tags: tuple[str, ...] = ()
+    location: SourceLocation | None = None
+
+    @property
+    def references(self) -> list[Reference]:
+        """Every reference left in inputs, env, webhooks and matrix (vars are substituted)."""
+        found: list[Reference] = []
+        values: list[Any] = [self.inputs, self.env, self.webhooks]
+        if self.matrix:
+            values.append(self.matrix.axes)
+        for template in walk_templates(values):
+            found.extend(template.references)
+        return found
+
+    @cached_property
+    def static_sections(self) -> frozenset[str]:
+        """Which of inputs, env and webhooks hold no reference (shared by all instances)."""
+        return frozenset(
+            section
+            for section in ("inputs", "env", "webhooks")
+            if is_static(getattr(self, section))
+        )
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """Environment variables the job reads (`${{ env.NAME }}`), for cache keys and docs."""
+        return tuple(dict.fromkeys(ref.name for ref in self.references if ref.scope == "env"))
+
+
+@dataclass
+class Manifest:
+    """A loaded, checked manifest. `jobs` keeps the order of the file."""
+
+    path: Path
+    name: str
+    version: int = 1
+    description: str = ""
+    vars: dict[str, Any] = field(default_factory=dict)
+    defaults: Defaults = field(default_factory=Defaults)
+    run: RunSettings = field(default_factory=RunSettings)
+    jobs: dict[str, JobSpec] = field(default_factory=dict)
+    positions: PositionIndex = field(default_factory=lambda: PositionIndex({}, {}))
+
+    def locate(self, path: KeyPath, *, value: bool = False) -> SourceLocation:
+        """The file:line:column of a key path (`("jobs", "dub", "inputs", "file")`)."""
+        found = self.positions.value(path) if value else self.positions.key(path)
+        if found is None:
+            return SourceLocation(str(self.path))
+        return SourceLocation(str(self.path), found[0], found[1])

@@ -1,0 +1,214 @@
+"""Plans, graphs and problems as text, JSON, Mermaid and Graphviz dot.
+
+Everything shown comes from `Plan.resolve_static`, so `env.*` and upstream references appear
+as `${{ ... }}` placeholders: a plan never contains a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from runner.errors import ManifestError
+from runner.manifest.durations import format_duration
+from runner.manifest.matrix import JobInstance
+from runner.manifest.model import JobSpec
+from runner.manifest.plan import Plan
+
+#: How many instances of one job the text plan lists before summarising the rest.
+TEXT_INSTANCES_PER_JOB = 10
+
+
+def problems_to_json(problems: Iterable[ManifestError]) -> list[dict[str, Any]]:
+    """Each problem as `{message, file, line, column, job, key_path}` (for `--json`)."""
+    out = []
+    for problem in problems:
+        location = problem.location
+        out.append(
+            {
+                "message": problem.detail,
+                "file": location.path if location else None,
+                "line": location.line if location else None,
+                "column": location.column if location else None,
+                "job": problem.job,
+                "key_path": problem.key_path,
+                "text": str(problem),
+            }
+        )
+    return out
+
+
+def _instances_for_display(plan: Plan, name: str) -> list[JobInstance]:
+    if plan.is_expanded(name):
+        return plan.instances(name)
+    return [plan.pending_instance(name)]
+
+
+def _job_settings(job: JobSpec) -> dict[str, Any]:
+    return {
+        "retries": job.retries,
+        "timeout": job.timeout,
+        "continue_on_error": job.continue_on_error,
+    }
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data: waves of jobs, each with its instances' static inputs."""
+    waves = []
+    for number, wave in enumerate(plan.waves, start=1):
+        jobs = []
+        for name in wave:
+            job = plan.jobs[name]
+            instances = []
+            for instance in _instances_for_display(plan, name):
+                resolved = plan.resolve_static(instance)
+                entry: dict[str, Any] = {"key": instance.key, "inputs": resolved.inputs}
+                if instance.matrix:
+                    entry["matrix"] = dict(instance.matrix)
+                if resolved.env:
+                    entry["env"] = resolved.env
+                if resolved.webhooks:
+                    entry["webhooks"] = resolved.webhooks
+                instances.append(entry)
+            jobs.append(
+                {
+                    "name": name,
+                    "function": str(job.function),
+                    "description": job.description,
+                    "needs": list(plan.dependencies(name)),
+                    "external_needs": list(plan.external_dependencies(name)),
+                    "runtime_matrix": not plan.is_expanded(name),
+                    **_job_settings(job),
+                    "instances": instances,
+                }
+            )
+        waves.append({"wave": number, "jobs": jobs})
+    return {
+        "manifest": str(plan.manifest.path),
+        "name": plan.manifest.name,
+        "jobs": len(plan.jobs),
+        "instances": plan.instance_count(),
+        "run": {
+            "max_parallel": plan.manifest.run.max_parallel,
+            "fail_fast": plan.manifest.run.fail_fast,
+        },
+        "waves": waves,
+    }
+
+
+def format_plan(plan: Plan, *, all_instances: bool = False) -> str:
+    """A readable plan: a header, then each wave's jobs with function, needs and inputs."""
+    pending = [name for name in plan.jobs if not plan.is_expanded(name)]
+    header = (
+        f"{plan.manifest.name} ({plan.manifest.path}): {len(plan.jobs)} jobs, "
+        f"{plan.instance_count()} instances"
+        + (f" (+ {len(pending)} run-time matrix)" if pending else "")
+        + f", {len(plan.waves)} waves"
+    )
+    lines = [header]
+    for number, wave in enumerate(plan.waves, start=1):
+        lines.append("")
+        lines.append(f"wave {number}")
+        for name in wave:
+            lines.extend(_format_job(plan, name, all_instances))
+    return "\n".join(lines)
+
+
+def _format_job(plan: Plan, name: str, all_instances: bool) -> list[str]:
+    job = plan.jobs[name]
+    instances = _instances_for_display(plan, name)
+    lines = []
+    title = f"  {name}  {job.function}"
+    if job.matrix is not None:
+        count = f"{len(instances)} instances" if plan.is_expanded(name) else "run-time matrix"
+        title += f"  [{count}]"
+    lines.append(title)
+    if job.description:
+        lines.append(f"    {job.description}")
+    needs = plan.dependencies(name)
+    if needs:
+        lines.append(f"    needs: {', '.join(needs)}")
+    external = plan.external_dependencies(name)
+    if external:
+        lines.append(f"    needs (not selected): {', '.join(external)}")
+    settings = []
+    if job.retries:
+        settings.append(f"retries={job.retries}")
+    if job.timeout is not None:
+        settings.append(f"timeout={format_duration(job.timeout)}")
+    if job.continue_on_error:
+        settings.append("continue_on_error")
+    if settings:
+        lines.append(f"    {' '.join(settings)}")
+    shown = instances if all_instances else instances[:TEXT_INSTANCES_PER_JOB]
+    for instance in shown:
+        resolved = plan.resolve_static(instance)
+        indent = "    "
+        if job.matrix is not None:
+            lines.append(f"    - {instance.key}")
+            indent = "      "
+        lines.append(f"{indent}inputs: {_compact(resolved.inputs)}")
+        if resolved.env:
+            lines.append(f"{indent}env: {_compact(resolved.env)}")
+        if resolved.webhooks:
+            lines.append(f"{indent}webhooks: {_compact(resolved.webhooks)}")
+    if len(shown) < len(instances):
+        lines.append(
+            f"    ... and {len(instances) - len(shown)} more instances (--all or --json shows all)"
+        )
+    return lines
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _graph_label(plan: Plan, name: str) -> tuple[str, str]:
+    job = plan.jobs[name]
+    if job.matrix is None:
+        return name, str(job.function)
+    count = str(len(plan.instances(name))) if plan.is_expanded(name) else "run-time"
+    return f"{name} ×{count}", str(job.function)
+
+
+def to_mermaid(plan: Plan) -> str:
+    """A Mermaid flowchart: one node per job (matrix jobs show their instance count)."""
+    ids = {name: f"j{index}" for index, name in enumerate(plan.jobs)}
+    lines = ["flowchart TD"]
+    for name in plan.jobs:
+        title, function = _graph_label(plan, name)
+        label = f"{title}<br/><small>{function}</small>".replace('"', "#quot;")
+        if plan.jobs[name].matrix is not None:
+            lines.append(f'    {ids[name]}[["{label}"]]')
+        else:
+            lines.append(f'    {ids[name]}["{label}"]')
+    lines.extend(_edges(plan, lambda a, b: f"    {ids[a]} --> {ids[b]}"))
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(plan: Plan) -> str:
+    """A Graphviz digraph: one node per job, edges from each dependency to its dependent."""
+    lines = [
+        f"digraph {_dot_quote(plan.manifest.name)} {{",
+        "    rankdir=LR;",
+        "    node [shape=box];",
+    ]
+    for name in plan.jobs:
+        title, function = _graph_label(plan, name)
+        style = ", style=rounded, peripheries=2" if plan.jobs[name].matrix is not None else ""
+        lines.append(
+            f"    {_dot_quote(name)} [label={_dot_quote(title + chr(10) + function)}{style}];"
+        )
+    lines.extend(_edges(plan, lambda a, b: f"    {_dot_quote(a)} -> {_dot_quote(b)};"))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _edges(plan: Plan, edge: Any) -> Sequence[str]:
+    return [edge(dep, name) for name in plan.jobs for dep in plan.dependencies(name)]
+
+
+def _dot_quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

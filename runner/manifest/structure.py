@@ -1,0 +1,170 @@
+"""The structural check: the manifest's JSON Schema, with located, friendly messages.
+
+`schemas/manifest.schema.json` is the single description of the format (editors use it too);
+this module compiles it once and turns each jsonschema error into a ManifestError that names
+the file:line:column, the job, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from runner.errors import ManifestError, SourceLocation
+from runner.manifest.positions import KeyPath, format_key_path
+from runner.resources import read_text
+from runner.suggest import did_you_mean
+
+MANIFEST_SCHEMA = "manifest.schema.json"
+
+#: Finds where a key path was written: (path, point at the value?) -> location.
+Locator = Callable[[KeyPath, bool], SourceLocation]
+
+_TYPE_NAMES = {
+    "object": "a table",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+@lru_cache(maxsize=1)
+def manifest_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema (2020-12), as shipped with sievefile."""
+    schema: dict[str, Any] = json.loads(read_text(MANIFEST_SCHEMA))
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(manifest_schema())
+
+
+def structural_problems(
+    data: dict[str, Any], locate: Locator
+) -> list[tuple[KeyPath, ManifestError]]:
+    """Every place where `data` (a parsed manifest) breaks the schema: (key path, error)."""
+    problems: list[tuple[KeyPath, ManifestError]] = []
+    for error in _validator().iter_errors(data):
+        path: KeyPath = tuple(error.absolute_path)
+        problems.extend((path, described) for described in _describe(error, locate))
+    return problems
+
+
+def problem(message: str, path: KeyPath, locate: Locator, *, at_value: bool) -> ManifestError:
+    """A ManifestError for `path`: the job name and key path are split out of it."""
+    job, key_path = split_job_path(path)
+    return ManifestError(message, location=locate(path, at_value), job=job, key_path=key_path)
+
+
+def split_job_path(path: KeyPath) -> tuple[str | None, str | None]:
+    """`("jobs", "dub", "inputs", "x")` -> ("dub", "inputs.x"); other paths have no job."""
+    if len(path) >= 2 and path[0] == "jobs" and isinstance(path[1], str):
+        return path[1], format_key_path(path[2:]) or None
+    return None, format_key_path(path) or None
+
+
+def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[ManifestError]:
+    path: KeyPath = tuple(error.absolute_path)
+    kind = error.validator
+    # jsonschema types these loosely (Unset sentinels); here they are always set
+    instance: Any = error.instance
+    schema: Any = error.schema if isinstance(error.schema, dict) else {}
+    expected: Any = error.validator_value
+    custom = schema.get("x-message")
+
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(schema.get("properties", {}))
+        for key in instance:
+            if key not in allowed:
+                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
+                yield problem(f"unknown key {key!r}{hint}", (*path, key), locate, at_value=False)
+        return
+    if kind == "required":
+        for key in expected:
+            if isinstance(instance, dict) and key not in instance:
+                where = "this job" if len(path) == 2 and path[0] == "jobs" else "this table"
+                message = f"missing required key {key!r} in {where}"
+                if path == ():
+                    message = f"missing required key {key!r} at the top of the manifest"
+                    if key == "version":
+                        message += " (add `version = 1`)"
+                yield problem(message, path, locate, at_value=False)
+        return
+    if kind == "propertyNames":
+        # the error's instance is the offending name; its path is the table's
+        name = instance
+        message = custom or error.message
+        for sub in error.context or ():
+            sub_custom = sub.schema.get("x-message") if isinstance(sub.schema, dict) else None
+            message = sub_custom or message
+        yield problem(f"invalid name {name!r}: {message}", (*path, name), locate, at_value=False)
+        return
+    if custom:
+        yield problem(f"{custom}, got {_show(instance)}", path, locate, at_value=True)
+        return
+    if kind == "type":
+        expected = expected
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+        yield problem(f"expected {wanted}, got {_show(instance)}", path, locate, at_value=True)
+        return
+    if kind == "enum":
+        choices = [str(choice) for choice in expected]
+        hint = did_you_mean(str(instance), choices)
+        listed = ", ".join(repr(choice) for choice in choices)
+        yield problem(
+            f"expected one of {listed}, got {_show(instance)}{hint}", path, locate, at_value=True
+        )
+        return
+    if kind == "minimum":
+        yield problem(
+            f"expected at least {expected}, got {_show(instance)}",
+            path,
+            locate,
+            at_value=True,
+        )
+        return
+    if kind == "maximum":
+        yield problem(
+            f"expected at most {expected}, got {_show(instance)}",
+            path,
+            locate,
+            at_value=True,
+        )
+        return
+    if kind in ("minItems", "minProperties", "minLength"):
+        yield problem("must not be empty", path, locate, at_value=True)
+        return
+    if kind == "uniqueItems":
+        seen: set[str] = set()
+        for index, item in enumerate(instance):
+            text = json.dumps(item, sort_keys=True, default=str)
+            if text in seen:
+                yield problem(
+                    f"duplicate entry {_show(item)}", (*path, index), locate, at_value=True
+                )
+            seen.add(text)
+        return
+    yield problem(error.message, path, locate, at_value=True)
+
+
+def _show(value: Any) -> str:
+    kind = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{kind} ({text})" if kind not in ("a table", "an array") or len(text) < 40 else kind

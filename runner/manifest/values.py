@@ -1,0 +1,158 @@
+"""Compiled values: parse the references in a value once, substitute them many times.
+
+A compiled value is JSON-like data in which every string with `${{ ... }}` is a `Template`.
+`substitute` replaces references with what a lookup function returns: the same code does the
+`vars` pass at load time, the placeholders of `plan` and the real values at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runner.manifest.positions import KeyPath
+from runner.manifest.references import (
+    Reference,
+    ReferenceSyntaxError,
+    Template,
+    escape_literal,
+    interpolate,
+    parse_template,
+)
+from runner.suggest import did_you_mean
+
+
+class _Keep:
+    """Returned by a lookup to leave a reference in place (resolved later)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+#: reference -> its value, or KEEP to leave it unresolved.
+Lookup = Callable[[Reference], Any]
+
+
+class StepError(LookupError):
+    """A `.key` / `[index]` step that does not fit the value it is applied to."""
+
+
+def compile_value(
+    value: Any, path: KeyPath, on_error: Callable[[KeyPath, ReferenceSyntaxError], None]
+) -> Any:
+    """Parse every string in `value` into a str or a Template; report syntax errors by path."""
+    if isinstance(value, str):
+        try:
+            return parse_template(value)
+        except ReferenceSyntaxError as error:
+            on_error(path, error)
+            return value
+    if isinstance(value, dict):
+        return {key: compile_value(item, (*path, key), on_error) for key, item in value.items()}
+    if isinstance(value, list):
+        return [compile_value(item, (*path, index), on_error) for index, item in enumerate(value)]
+    return value
+
+
+def is_static(value: Any) -> bool:
+    """True when `value` holds no Template (so it can be shared, never re-resolved)."""
+    if isinstance(value, Template):
+        return False
+    if isinstance(value, dict):
+        return all(is_static(item) for item in value.values())
+    if isinstance(value, list):
+        return all(is_static(item) for item in value)
+    return True
+
+
+def substitute(value: Any, lookup: Lookup) -> Any:
+    """`value` with each reference replaced by `lookup(reference)` (KEEP leaves it)."""
+    if isinstance(value, Template):
+        return substitute_template(value, lookup)
+    if isinstance(value, dict):
+        return {key: substitute(item, lookup) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, lookup) for item in value]
+    return value
+
+
+def substitute_template(template: Template, lookup: Lookup) -> Any:
+    whole = template.whole
+    if whole is not None:
+        found = lookup(whole)
+        return template if found is KEEP else found
+    parts: list[str | Reference] = []
+    kept = False
+    for part in template.parts:
+        if isinstance(part, Reference):
+            found = lookup(part)
+            if found is KEEP:
+                kept = True
+                parts.append(part)
+                continue
+            text = interpolate(found)
+        else:
+            text = part
+        if parts and isinstance(parts[-1], str):
+            parts[-1] += text
+        else:
+            parts.append(text)
+    if not kept:
+        return "".join(part for part in parts if isinstance(part, str))
+    return Template(tuple(parts))
+
+
+def render_placeholders(value: Any) -> Any:
+    """`value` with every remaining Template shown as its text (`${{ jobs.x.outputs }}`)."""
+    if isinstance(value, Template):
+        return value.placeholder
+    if isinstance(value, dict):
+        return {key: render_placeholders(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_placeholders(item) for item in value]
+    if isinstance(value, str) and "${{" in value:
+        return escape_literal(value)
+    return value
+
+
+def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> Any:
+    """Apply `.key` / `[index]` steps to `value`; `described` names the value in messages."""
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(value, list):
+                raise StepError(
+                    f"{described} is {_kind(value)}, not an array: cannot take [{step}]"
+                )
+            if not -len(value) <= step < len(value):
+                raise StepError(
+                    f"{described} has {len(value)} item{'s' if len(value) != 1 else ''}: "
+                    f"index [{step}] is out of range"
+                )
+            value = value[step]
+            described = f"{described}[{step}]"
+        else:
+            if not isinstance(value, dict):
+                raise StepError(f"{described} is {_kind(value)}, not a table: cannot take .{step}")
+            if step not in value:
+                keys = ", ".join(repr(key) for key in list(value)[:10]) or "none"
+                raise StepError(
+                    f"{described} has no key {step!r}{did_you_mean(step, value)} (keys: {keys})"
+                )
+            value = value[step]
+            described = f"{described}.{step}"
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,62 @@
+"""Secret values and masking: what `${{ env.* }}` resolved to must never be shown.
+
+Whoever resolves a secret adds it to a `Secrets`; whoever prints, logs or stores text passes it
+through `mask` (or `mask_value` for JSON-like data) first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+MASK = "***"
+
+
+class Secrets:
+    """A set of secret strings and the masking of them in text and data."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        for value in values:
+            self.add(value)
+
+    def add(self, value: str) -> None:
+        """Treat `value` as secret from now on (empty strings cannot be masked: ignored)."""
+        if value:
+            self._values.add(value)
+
+    def update(self, other: Iterable[str]) -> None:
+        for value in other:
+            self.add(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def __repr__(self) -> str:
+        # the values themselves are the one thing a repr must not show
+        return f"Secrets(<{len(self._values)} hidden>)"
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret replaced by `***` (longest first, so overlaps mask fully)."""
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, MASK)
+        return text
+
+    def mask_value(self, value: Any) -> Any:
+        """A copy of JSON-like `value` with every string masked (keys included)."""
+        if not self._values:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self.mask_value(key): self.mask_value(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.mask_value(item) for item in value]
+        return value
