@@ -1,1 +1,37 @@
-"""Placeholder: filled by the local-backend work (issue 3)."""
+"""Built-in plugin: `local/echo` and `local/sleep`, small functions for tests and benchmarks.
+
+`local/echo` hands its inputs back, so a test can follow data from one job to the next;
+`local/sleep` holds a worker for a while (and honours cancellation), so a test can watch a job
+run, queue behind it, or cancel it.
+"""
+
+from __future__ import annotations
+
+from runner.errors import LocalFunctionError
+from runner.hookspecs import RegisterFunction, hookimpl
+from runner.local import types
+
+
+def echo(value: dict, text: str = "", number: float = 0.0, flag: bool = False) -> dict:
+    """Return the inputs as they arrived: `{"value": value, "text": text, "number": number,
+    "flag": flag}`.
+
+    `value` is any JSON object (a file output's `{"url": ...}` works too); the optional
+    fields show how defaults and scalar types travel.
+    """
+    return {"value": value, "text": text, "number": number, "flag": flag}
+
+
+def sleep(seconds: float = 1.0, payload: str = "") -> str:
+    """Wait `seconds` (stopping at once if the job is cancelled), then return `payload`."""
+    if not 0 <= seconds <= 86400:
+        raise LocalFunctionError(f"seconds must be between 0 and 86400, got {seconds!r}")
+    types.sleep(seconds)
+    return payload
+
+
+@hookimpl
+def register_functions(register: RegisterFunction) -> None:
+    """Register `local/echo` and `local/sleep`."""
+    register(echo, name="local/echo")
+    register(sleep, name="local/sleep")
