@@ -7,22 +7,24 @@ run, queue behind it, or cancel it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from runner.errors import LocalFunctionError
 from runner.hookspecs import RegisterFunction, hookimpl
 from runner.local import types
 
 
-def echo(value: dict, text: str = "", number: float = 0.0, flag: bool = False) -> dict:
+def echo(value: Any, text: str = "", number: float = 0.0, flag: bool = False) -> dict:
     """Return the inputs as they arrived: `{"value": value, "text": text, "number": number,
     "flag": flag}`.
 
-    `value` is any JSON object (a file output's `{"url": ...}` works too); the optional
-    fields show how defaults and scalar types travel.
+    `value` is any JSON value (a file output's `{"url": ...}` passes through untouched: it is
+    not a file input); the optional fields show how defaults and scalar types travel.
     """
     return {"value": value, "text": text, "number": number, "flag": flag}
 
 
-def sleep(seconds: float = 1.0, payload: str = "") -> str:
+def sleep(seconds: float = 1.0, payload: Any = None) -> Any:
     """Wait `seconds` (stopping at once if the job is cancelled), then return `payload`."""
     if not 0 <= seconds <= 86400:
         raise LocalFunctionError(f"seconds must be between 0 and 86400, got {seconds!r}")

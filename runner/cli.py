@@ -18,7 +18,11 @@ from runner import __version__
 from runner.errors import EXIT_INTERRUPTED, SievefileError
 
 # name -> "module:attribute". The order is the order `--help` lists them in.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "push": "runner.commands.api:push",
+    "jobs": "runner.commands.api:jobs",
+    "functions": "runner.commands.api:functions",
+}
 
 
 class LazyGroup(click.Group):
