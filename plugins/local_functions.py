@@ -15,17 +15,30 @@ from runner.local import types
 
 
 def echo(value: Any, text: str = "", number: float = 0.0, flag: bool = False) -> dict:
-    """Return the inputs as they arrived: `{"value": value, "text": text, "number": number,
-    "flag": flag}`.
+    """Return the inputs as they arrived, to follow data from one job to the next.
 
-    `value` is any JSON value (a file output's `{"url": ...}` passes through untouched: it is
-    not a file input); the optional fields show how defaults and scalar types travel.
+    Args:
+        value: Any JSON value (a file output's `{"url": ...}` passes through untouched).
+        text: An optional string.
+        number: An optional number.
+        flag: An optional boolean.
+
+    Returns:
+        `{"value": value, "text": text, "number": number, "flag": flag}`.
     """
     return {"value": value, "text": text, "number": number, "flag": flag}
 
 
 def sleep(seconds: float = 1.0, payload: Any = None) -> Any:
-    """Wait `seconds` (stopping at once if the job is cancelled), then return `payload`."""
+    """Wait, then return the payload; a cancelled job stops waiting at once.
+
+    Args:
+        seconds: How long to wait (0 to 86400).
+        payload: Any JSON value to return.
+
+    Returns:
+        The payload.
+    """
     if not 0 <= seconds <= 86400:
         raise LocalFunctionError(f"seconds must be between 0 and 86400, got {seconds!r}")
     types.sleep(seconds)

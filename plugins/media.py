@@ -60,9 +60,16 @@ def make_test_pattern(
 ) -> Video:
     """Synthesize a test video: ffmpeg's moving test pattern with a sine tone.
 
-    `duration` in seconds, `width` x `height` pixels at `fps` frames per second, in the
-    `format` container with its default codecs (H.264/AAC; VP9/Opus for webm), and a mono
-    44.1 kHz tone of `frequency` Hz. Returns the video file.
+    Args:
+        duration: Length in seconds (at most 3600).
+        width: Width in pixels (even, 16 to 4096).
+        height: Height in pixels (even, 16 to 4096).
+        fps: Frames per second (1 to 120).
+        format: Container; its usual codecs are used (H.264/AAC, VP9/Opus for webm).
+        frequency: Pitch of the mono 44.1 kHz tone, in Hz.
+
+    Returns:
+        The video file.
     """
     _require(0 < duration <= 3600, "duration", duration, "between 0 (exclusive) and 3600 seconds")
     _require(16 <= width <= 4096 and width % 2 == 0, "width", width, "an even number, 16 to 4096")
@@ -85,20 +92,33 @@ def make_test_pattern(
 
 
 def probe(file: File) -> dict:
-    """Media metadata of `file`: container `format`, `duration` (s), `bit_rate` (bit/s),
-    `size_bytes`, `streams` (each with `type`, `codec`, and `width`/`height`/`fps` for video,
-    `sample_rate`/`channels` for audio), and the first video and audio stream's details at
-    the top level (`width`, `height`, `fps`, `video_codec`, `audio_codec`, `sample_rate`,
-    `channels`, `has_video`, `has_audio`)."""
+    """Read a media file's metadata: container, duration, streams, codecs, sizes, rates.
+
+    Args:
+        file: The media file (video, audio or image).
+
+    Returns:
+        A dict: `format`, `duration` (s), `bit_rate` (bit/s), `size_bytes`, `streams` (each
+        with `type`, `codec`, and `width`/`height`/`fps` for video, `sample_rate`/`channels`
+        for audio), and the first video and audio stream's details at the top level
+        (`width`, `height`, `fps`, `video_codec`, `audio_codec`, `sample_rate`, `channels`,
+        `has_video`, `has_audio`).
+    """
     return ffmpeg.probe(_local_path(file))
 
 
 def extract_audio(
     file: File, format: Literal["wav", "mp3", "flac"] = "wav", sample_rate: int = 0
 ) -> Audio:
-    """The audio track of `file` as a `format` file (wav: 16-bit PCM).
+    """Extract the audio track of a media file.
 
-    `sample_rate` in Hz resamples it; 0 keeps the source's rate.
+    Args:
+        file: A video or audio file with an audio stream.
+        format: Audio file format (wav is 16-bit PCM).
+        sample_rate: Resample to this rate in Hz; 0 keeps the source's rate.
+
+    Returns:
+        The audio file.
     """
     source = _local_path(file)
     _require(sample_rate == 0 or 8000 <= sample_rate <= 192000, "sample_rate", sample_rate,
@@ -114,9 +134,16 @@ def extract_audio(
 def thumbnail(
     file: File, time: float = 0.0, width: int = 0, format: Literal["jpg", "png"] = "jpg"
 ) -> Image:
-    """One frame of `file` at `time` seconds as a `format` image.
+    """Take one frame of a video as an image.
 
-    `width` scales it (keeping the aspect ratio); 0 keeps the video's size.
+    Args:
+        file: The video.
+        time: When, in seconds from the start (before the end of the video).
+        width: Scale to this width in pixels, keeping the aspect ratio; 0 keeps the size.
+        format: Image format.
+
+    Returns:
+        The image file.
     """
     source = _local_path(file)
     _require(width == 0 or 16 <= width <= 8192, "width", width, "0 (keep) or 16 to 8192")
@@ -138,9 +165,15 @@ def thumbnail(
 
 
 def trim(file: File, start: float = 0.0, duration: float = 1.0) -> File:
-    """The part of `file` from `start` seconds lasting `duration` seconds, in the same container.
+    """Cut a part out of a video or audio file, frame-accurately (it is re-encoded).
 
-    Re-encodes (with the container's default codecs) so the cut is frame-accurate.
+    Args:
+        file: The video or audio file.
+        start: Where the part starts, in seconds (before the end of the file).
+        duration: How long the part lasts, in seconds (less if the file ends first).
+
+    Returns:
+        The part, in the same container as the input.
     """
     source = _local_path(file)
     _require(start >= 0, "start", start, "0 or more seconds")
@@ -161,11 +194,18 @@ def transcode(
     video_codec: VideoCodec = "auto",
     audio_codec: AudioCodec = "auto",
     height: int = 0,
-) -> Video:
-    """`file` re-encoded into `container` with `video_codec` and `audio_codec`.
+) -> File:
+    """Re-encode a media file into another container and codecs.
 
-    "auto" picks the container's usual codec (mp4, mov, mkv: h264 and aac; webm: vp9 and
-    opus). `height` scales the video (keeping the aspect ratio); 0 keeps its size.
+    Args:
+        file: The video or audio file.
+        container: Output container.
+        video_codec: Video codec; auto picks the container's usual one (h264; vp9 for webm).
+        audio_codec: Audio codec; auto picks the container's usual one (aac; opus for webm).
+        height: Scale the video to this height in pixels, keeping the aspect ratio; 0 keeps it.
+
+    Returns:
+        The re-encoded file.
     """
     source = _local_path(file)
     _require(height == 0 or 16 <= height <= 4096, "height", height, "0 (keep) or 16 to 4096")
@@ -178,7 +218,7 @@ def transcode(
         arguments += ["-vf", f"scale=-2:{height}"]
     output = _output_path(f"{source.stem}-transcoded", container)
     ffmpeg.run_ffmpeg([*arguments, "-y", output])
-    return Video(path=_produced(output))
+    return File(path=_produced(output))
 
 
 @hookimpl

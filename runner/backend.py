@@ -24,12 +24,15 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from runner.client import DEFAULT_API_URL, SieveClient, normalize_base_url
-from runner.errors import BackendError, ConfigError
+from runner.errors import ConfigError
 
 T = TypeVar("T")
 
 URL_ENV = "SIEVE_API_URL"
 KEY_ENV = "SIEVE_API_KEY"
+#: Where commands keep the embedded backend's output files, under the working directory: the
+#: backend stops when the command ends, its files must not vanish with it.
+EMBEDDED_FILES_DIR = Path(".sievefile") / "files"
 
 
 def sdk_config_path() -> Path:
@@ -93,22 +96,27 @@ def resolve_backend(
 
 
 @asynccontextmanager
-async def open_client(backend: Backend, **client_options: Any) -> AsyncIterator[SieveClient]:
+async def open_client(
+    backend: Backend, *, files_dir: Path | None = None, **client_options: Any
+) -> AsyncIterator[SieveClient]:
     """A `SieveClient` for `backend`, closed (and an embedded backend stopped) on exit.
 
-    `client_options` go to `SieveClient` (retry policy, sleep, jitter, timeout).
+    `files_dir` is where an embedded backend keeps output files (None: a temporary folder
+    removed on exit). `client_options` go to `SieveClient` (retry policy, sleep, jitter,
+    timeout).
     """
     if backend.kind == "remote":
         assert backend.url is not None
         async with SieveClient(backend.url, backend.api_key, **client_options) as client:
             yield client
         return
-    # The embedded backend arrives with the local server (issue 3).
-    raise BackendError("the embedded local backend is not available in this build")
+    from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
-
-#: The base URL requests to the embedded backend carry; they never leave the process.
-EMBEDDED_URL = "http://sievefile.embedded"
+    async with (
+        LocalBackend(files_dir=files_dir) as local,
+        SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
+    ):
+        yield client
 
 
 def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str | None]:
@@ -139,13 +147,15 @@ def _check_url(url: str, source: str) -> None:
 def call_backend(
     backend: Backend,
     operation: Callable[[SieveClient], Awaitable[T]],
+    *,
+    files_dir: Path | None = None,
     **client_options: Any,
 ) -> T:
     """Run `operation(client)` to completion on a client for `backend` (for sync callers such
     as the CLI), opening and closing the client (and an embedded backend) around it."""
 
     async def run() -> T:
-        async with open_client(backend, **client_options) as client:
+        async with open_client(backend, files_dir=files_dir, **client_options) as client:
             return await operation(client)
 
     return asyncio.run(run())

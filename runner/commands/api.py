@@ -48,9 +48,9 @@ class _Session:
         click.echo(self.backend.describe(), err=as_json)
 
     def call(self, operation: Callable[[Any], Any]) -> Any:
-        from runner.backend import call_backend
+        from runner.backend import EMBEDDED_FILES_DIR, call_backend
 
-        return call_backend(self.backend, operation)
+        return call_backend(self.backend, operation, files_dir=EMBEDDED_FILES_DIR.resolve())
 
     def show(self, body: Any, view: Callable[[Any], Any]) -> None:
         if self.as_json:

@@ -7,6 +7,7 @@ that forwards every request to `upstream_url`, unless a queued fault matches it:
         proxy.add_fault(Respond(429, headers={"Retry-After": "2"}), method="GET", times=2)
         proxy.add_fault(Respond(503, {"detail": "down", "error_id": "e-1"}), path="/v2/jobs")
         proxy.add_fault(Delay(1.5))                  # then forward
+        proxy.add_fault(Transform({"limit": "3"}, body=reverse_pages), path="/v2/jobs")
         proxy.add_fault(DropAfterForward(), method="POST", path="/v2/push")
         ... point a client at proxy.url ...
         assert proxy.log == [...]                   # what reached the proxy, and what it did
@@ -19,9 +20,10 @@ connection without an answer: the lost-response case a push must never blindly r
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,15 @@ class Delay:
 
 
 @dataclass(frozen=True)
+class Transform:
+    """Forward with `params` replacing query parameters, then pass the JSON answer through
+    `body` (another server's paging, ordering or extra fields, made from a real answer)."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    body: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
 class DropAfterForward:
     """Forward, let the upstream act, then close the connection without answering."""
 
@@ -61,7 +72,7 @@ class DropBeforeForward:
     """Close the connection without answering and without forwarding."""
 
 
-Fault = Respond | Delay | DropAfterForward | DropBeforeForward
+Fault = Respond | Delay | Transform | DropAfterForward | DropBeforeForward
 
 
 @dataclass
@@ -95,8 +106,9 @@ class _DroppedConnection(Exception):
 class FaultProxy:
     """See the module docstring. Start with `with FaultProxy(url) as proxy:` or `start()`."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, port: int = 0) -> None:
         self.upstream = upstream.rstrip("/")
+        self.port = port
         self.log: list[Seen] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
@@ -129,7 +141,7 @@ class FaultProxy:
             self._rules.clear()
 
     def start(self) -> FaultProxy:
-        self._server = ThreadedServer(self.app)
+        self._server = ThreadedServer(self.app, port=self.port)
         self._server.start()
         return self
 
@@ -162,18 +174,24 @@ class FaultProxy:
             return _DropResponse()
         if isinstance(fault, Delay):
             await asyncio.sleep(fault.seconds)
-        upstream = await self._forward(request)
+        params = dict(request.query_params.multi_items())
+        if isinstance(fault, Transform):
+            params.update(fault.params)
+        upstream = await self._forward(request, params)
+        if isinstance(fault, Transform) and fault.body is not None:
+            changed = fault.body(json.loads(upstream.body))
+            return JSONResponse(changed, status_code=upstream.status_code)
         if isinstance(fault, DropAfterForward):
             return _DropResponse()
         return upstream
 
-    async def _forward(self, request: Request) -> Response:
+    async def _forward(self, request: Request, params: dict[str, str]) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         async with httpx.AsyncClient(timeout=60) as client:
             answer = await client.request(
                 request.method,
                 self.upstream + request.url.path,
-                params=request.query_params.multi_items(),
+                params=params,
                 headers=headers,
                 content=await request.body(),
             )
@@ -200,12 +218,12 @@ class _DropResponse(Response):
 
 
 class ThreadedServer:
-    """Run an ASGI app with uvicorn on 127.0.0.1 and a free port, in a background thread."""
+    """Run an ASGI app with uvicorn on 127.0.0.1 and `port` (0: a free one), in a thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, port: int = 0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.bind(("127.0.0.1", port))
         host, port = self._socket.getsockname()
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False)
