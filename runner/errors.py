@@ -6,7 +6,9 @@ SievefileError                 exit 1 unless a subclass says otherwise
 ├── ManifestError              exit 1: a manifest problem, with file:line:column
 ├── ValidationError            exit 1: inputs that do not match a function's schema
 ├── BackendError               exit 1: the Sieve API (real or local) could not be used
-│   └── ApiError               an HTTP error response: status, detail, error_id
+│   ├── ApiError               an HTTP error response: status, detail, error_id
+│   └── PushOutcomeUnknown     a push was sent but its answer was lost: the job may exist
+├── LocalFunctionError         exit 1: a local function could not do its work (bad media, ...)
 ├── RunError                   exit 1: a run finished with failed jobs
 └── Interrupted                exit 130: the user pressed Ctrl-C
 ```
@@ -166,6 +168,29 @@ def _describe(detail: Any) -> str:
                 lines.append(str(item))
         return "; ".join(lines)
     return str(detail)
+
+
+class PushOutcomeUnknown(BackendError):
+    """A push may have reached the service, but its answer was lost.
+
+    Retrying blindly could create the job twice, so the client never does; whoever pushed
+    reconciles (look the job up by what it knows) or reports it. `cause` says what was lost.
+    """
+
+    def __init__(self, function: str, cause: str) -> None:
+        self.function = function
+        self.cause = cause
+        super().__init__(
+            f"push of {function} may or may not have created a job ({cause}); it was not "
+            "retried, to avoid running the job twice"
+        )
+
+
+class LocalFunctionError(SievefileError):
+    """A local function could not do its work: unreadable media, an ffmpeg failure, ...
+
+    The local backend records the message as the job's `error`.
+    """
 
 
 class RunError(SievefileError):

@@ -1,0 +1,220 @@
+"""Retries through the fault proxy: backoff, Retry-After, error_id, and pushes never retried
+blindly. Sleeps are recorded, not waited."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from runner.client import RetryPolicy, SieveClient, equal_jitter
+from runner.errors import ApiError, BackendError, PushOutcomeUnknown
+from runner.local.server import ServerThread
+from tests.client.conftest import RecordedSleep, no_jitter
+from tests.support.faultproxy import (
+    Delay,
+    DropAfterForward,
+    DropBeforeForward,
+    FaultProxy,
+    Respond,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def _finished_job(client: SieveClient) -> str:
+    pushed = await client.push("local/echo", {"value": 1})
+    await client.wait_for_job(pushed["id"], interval=0.02)
+    return str(pushed["id"])
+
+
+async def test_429_is_retried_after_its_retry_after(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    job_id = await _finished_job(proxied_client)
+    recorded_sleep.delays.clear()
+    proxy.add_fault(Respond(429, {"detail": "Too many requests"}, {"Retry-After": "7"}), times=2)
+    job = await proxied_client.get_job(job_id)
+    assert job["status"] == "finished"
+    assert recorded_sleep.delays == [7.0, 7.0]
+    assert [seen.fault for seen in proxy.log[-3:]][-1] is None  # the third try was forwarded
+
+
+async def test_retry_after_as_an_http_date_is_honoured(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    proxy.add_fault(Respond(429, {"detail": "slow down"}, {"Retry-After": when}))
+    await proxied_client.get_function("local", "echo")
+    assert len(recorded_sleep.delays) == 1
+    assert 25 <= recorded_sleep.delays[0] <= 30
+
+
+async def test_5xx_is_retried_with_exponential_backoff(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Respond(502, {"detail": "bad gateway"}), times=3)
+    function = await proxied_client.get_function("local", "echo")
+    assert function["name"] == "echo"
+    assert recorded_sleep.delays == [0.5, 1.0, 2.0]
+    assert proxied_client.requests["get_function"] == 4
+
+
+async def test_persistent_5xx_fails_quoting_the_error_id(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    body = {"detail": "Internal error", "error_id": "err-4242"}
+    proxy.add_fault(Respond(500, body), times=10)
+    with pytest.raises(ApiError) as caught:
+        await proxied_client.list_jobs()
+    error = caught.value
+    assert (error.status_code, error.error_id) == (500, "err-4242")
+    assert "error_id err-4242" in str(error)
+    assert recorded_sleep.delays == [0.5, 1.0, 2.0, 4.0]
+    assert proxied_client.requests["list_jobs"] == 5
+
+
+async def test_other_4xx_answers_are_not_retried(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Respond(402, {"detail": "Out of credits."}))
+    with pytest.raises(ApiError, match="402: Out of credits"):
+        await proxied_client.list_jobs()
+    assert recorded_sleep.delays == []
+
+
+async def test_a_read_timeout_is_retried_for_reads(
+    proxy: FaultProxy, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Delay(2.0), method="GET")
+    async with SieveClient(
+        proxy.url, sleep=recorded_sleep, jitter=no_jitter, timeout=0.5
+    ) as client:
+        function = await client.get_function("local", "echo")
+    assert function["name"] == "echo"
+    assert recorded_sleep.delays == [0.5]
+
+
+async def test_a_dropped_connection_is_retried_for_reads(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(DropAfterForward(), method="GET")
+    assert (await proxied_client.get_function("local", "echo"))["name"] == "echo"
+    assert recorded_sleep.delays == [0.5]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_connect_errors_are_retried_even_for_a_push(local_server: ServerThread) -> None:
+    # Nothing listens on the port until the client's second back-off: then the proxy starts.
+    port = _free_port()
+    proxy = FaultProxy(local_server.url, port=port)
+    delays: list[float] = []
+
+    async def sleep_then_start(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 2:
+            proxy.start()
+
+    try:
+        async with SieveClient(
+            f"http://127.0.0.1:{port}", sleep=sleep_then_start, jitter=no_jitter
+        ) as client:
+            pushed = await client.push("local/echo", {"value": "once"})
+        assert delays == [0.5, 1.0]
+        assert client.requests["push"] == 3
+    finally:
+        proxy.stop()
+    assert local_server.backend.stats.pushes == 1
+    assert local_server.backend.stats.job_requests(pushed["id"])["PUSH"] == 1
+
+
+async def test_unreachable_service_fails_after_every_attempt(recorded_sleep: RecordedSleep) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    async with SieveClient(
+        url, sleep=recorded_sleep, jitter=no_jitter, retry=RetryPolicy(max_attempts=3)
+    ) as client:
+        with pytest.raises(
+            BackendError, match=r"cannot reach http://127\.0\.0\.1:\d+: .*3 attempts"
+        ):
+            await client.get_job("anything")
+    assert recorded_sleep.delays == [0.5, 1.0]
+
+
+async def test_a_push_whose_answer_is_lost_is_not_retried(
+    local_server: ServerThread,
+    proxy: FaultProxy,
+    proxied_client: SieveClient,
+    recorded_sleep: RecordedSleep,
+) -> None:
+    proxy.add_fault(DropAfterForward(), method="POST", path="/v2/push")
+    with pytest.raises(PushOutcomeUnknown) as caught:
+        await proxied_client.push("local/echo", {"value": "maybe"})
+    assert "push of local/echo may or may not have created a job" in str(caught.value)
+    assert "not retried" in str(caught.value)
+    assert isinstance(caught.value, BackendError)
+    assert proxied_client.requests["push"] == 1
+    assert recorded_sleep.delays == []
+    # The upstream did create the job: exactly one.
+    assert local_server.backend.stats.pushes == 1
+
+
+async def test_a_push_that_times_out_is_not_retried(
+    local_server: ServerThread, proxy: FaultProxy, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Delay(1.0), method="POST")
+    async with SieveClient(proxy.url, sleep=recorded_sleep, timeout=0.3) as client:
+        with pytest.raises(PushOutcomeUnknown, match="ReadTimeout"):
+            await client.push("local/echo", {"value": "slow"})
+        assert client.requests["push"] == 1
+    assert recorded_sleep.delays == []
+
+
+async def test_a_push_answered_5xx_is_not_retried_and_quotes_the_error_id(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Respond(503, {"detail": "unavailable", "error_id": "e-77"}), method="POST")
+    with pytest.raises(PushOutcomeUnknown, match="error_id e-77"):
+        await proxied_client.push("local/echo", {"value": 1})
+    assert proxied_client.requests["push"] == 1
+    assert recorded_sleep.delays == []
+
+
+async def test_a_push_refused_with_429_is_retried(
+    local_server: ServerThread,
+    proxy: FaultProxy,
+    proxied_client: SieveClient,
+    recorded_sleep: RecordedSleep,
+) -> None:
+    proxy.add_fault(Respond(429, {"detail": "slow"}, {"Retry-After": "1"}), method="POST")
+    pushed = await proxied_client.push("local/echo", {"value": 1})
+    assert recorded_sleep.delays == [1.0]
+    assert local_server.backend.stats.pushes == 1
+    assert local_server.backend.stats.job_requests(pushed["id"])["PUSH"] == 1
+
+
+async def test_a_push_never_sent_because_the_connection_dropped_first_is_still_unknown(
+    local_server: ServerThread, proxy: FaultProxy, proxied_client: SieveClient
+) -> None:
+    # The proxy closes the connection without forwarding, but the client cannot know that.
+    proxy.add_fault(DropBeforeForward(), method="POST")
+    with pytest.raises(PushOutcomeUnknown):
+        await proxied_client.push("local/echo", {"value": 1})
+    assert local_server.backend.stats.pushes == 0
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    assert [policy.backoff(n) for n in range(1, 6)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_equal_jitter_stays_between_half_and_all_of_the_delay() -> None:
+    delays = [equal_jitter(8.0) for _ in range(200)]
+    assert all(4.0 <= delay <= 8.0 for delay in delays)
+    assert len(set(delays)) > 1
