@@ -20,11 +20,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from runner.client import DEFAULT_API_URL, SieveClient, normalize_base_url
 from runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from runner.local.backend import LocalBackend
 
 T = TypeVar("T")
 
@@ -95,11 +98,19 @@ def resolve_backend(
     )
 
 
+@dataclass
+class Connection:
+    """An open backend: the client, and the local backend itself when it is embedded."""
+
+    client: SieveClient
+    local: LocalBackend | None = None
+
+
 @asynccontextmanager
-async def open_client(
+async def open_connection(
     backend: Backend, *, files_dir: Path | None = None, **client_options: Any
-) -> AsyncIterator[SieveClient]:
-    """A `SieveClient` for `backend`, closed (and an embedded backend stopped) on exit.
+) -> AsyncIterator[Connection]:
+    """A `Connection` to `backend`, closed (and an embedded backend stopped) on exit.
 
     `files_dir` is where an embedded backend keeps output files (None: a temporary folder
     removed on exit). `client_options` go to `SieveClient` (retry policy, sleep, jitter,
@@ -108,7 +119,7 @@ async def open_client(
     if backend.kind == "remote":
         assert backend.url is not None
         async with SieveClient(backend.url, backend.api_key, **client_options) as client:
-            yield client
+            yield Connection(client)
         return
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
@@ -116,7 +127,16 @@ async def open_client(
         LocalBackend(files_dir=files_dir) as local,
         SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
     ):
-        yield client
+        yield Connection(client, local)
+
+
+@asynccontextmanager
+async def open_client(
+    backend: Backend, *, files_dir: Path | None = None, **client_options: Any
+) -> AsyncIterator[SieveClient]:
+    """Like `open_connection`, for callers that need only the client."""
+    async with open_connection(backend, files_dir=files_dir, **client_options) as connection:
+        yield connection.client
 
 
 def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str | None]:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "validate": "runner.commands.manifest:validate",
     "plan": "runner.commands.manifest:plan",
     "graph": "runner.commands.manifest:graph",
+    "run": "runner.commands.run:run",
     "push": "runner.commands.api:push",
     "jobs": "runner.commands.api:jobs",
     "functions": "runner.commands.api:functions",

@@ -60,3 +60,24 @@ def selection_options(function: F) -> F:
         "needs it. Repeatable; spaces or commas separate several.",
     )(function)
     return function
+
+
+def backend_options(function: F) -> F:
+    """`--api-url`, `--api-key`, `--local`: which Sieve API to talk to (see docs/backends.md)."""
+    options = [
+        click.option(
+            "--api-url",
+            metavar="URL",
+            help="Sieve API base URL (default: $SIEVE_API_URL, else https://mango.sievedata.com "
+            "when a key is configured).",
+        ),
+        click.option(
+            "--api-key",
+            metavar="KEY",
+            help="Sieve API key (default: $SIEVE_API_KEY, else ~/.config/.sieve/config).",
+        ),
+        click.option("--local", is_flag=True, help="Use the embedded local backend (in-process)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function

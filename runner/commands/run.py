@@ -1,0 +1,112 @@
+"""`sievefile run`: run a manifest's jobs in dependency order."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from runner.commands.options import backend_options, selection_options, vars_options
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@selection_options
+@vars_options
+@backend_options
+@click.option(
+    "--max-parallel", "-j", type=click.IntRange(min=1), help="Jobs in flight at once ([run])."
+)
+@click.option(
+    "--keep-going",
+    "-k",
+    is_flag=True,
+    help="After a failure, run every job that does not depend on it.",
+)
+@click.option(
+    "--fail-fast/--no-fail-fast",
+    default=None,
+    help="On the first failure cancel jobs in flight (default: [run] fail_fast, true).",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["plain", "json", "none"]),
+    default="plain",
+    show_default=True,
+    help="How to show progress: lines, JSON Lines on stdout, or nothing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+def run(
+    manifest: str,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    var_options: tuple[str, ...],
+    vars_files: tuple[str, ...],
+    api_url: str | None,
+    api_key: str | None,
+    local: bool,
+    max_parallel: int | None,
+    keep_going: bool,
+    fail_fast: bool | None,
+    progress: str,
+    as_json: bool,
+) -> None:
+    """Run a manifest: push every job once its dependencies finished, in parallel.
+
+    Exits 0 when every job finished, 1 when a job or validation failed, 2 for usage errors,
+    130 when interrupted (Ctrl-C cancels the jobs in flight; a second Ctrl-C exits at once).
+    """
+    import json
+
+    from runner.backend import resolve_backend
+    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED
+    from runner.execute.outcome import Report
+    from runner.execute.run import RunRequest, run_manifest
+    from runner.manifest.variables import collect_variables
+    from runner.secrets import Secrets
+    from runner.ui.progress import JsonLinesProgress, PlainProgress
+    from runner.ui.summary import summary_lines
+
+    backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
+    # With machine-readable stdout, human lines go to stderr.
+    human_err = as_json or progress == "json"
+    click.echo(backend.describe(), err=human_err)
+    request = RunRequest(
+        manifest,
+        backend=backend,
+        variables=collect_variables(var_options, vars_files),
+        select=select,
+        exclude=exclude,
+        max_parallel=max_parallel,
+        fail_fast=fail_fast,
+        keep_going=keep_going,
+    )
+    secrets = Secrets()
+    report: Report | None = None
+    if progress == "plain":
+        report = PlainProgress(lambda line: click.echo(line, err=human_err))
+    elif progress == "json":
+        report = JsonLinesProgress(sys.stdout)
+
+    def on_interrupt(presses: int) -> None:
+        note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
+        click.echo(f"\ninterrupted: {note}", err=True)
+
+    summary = run_manifest(
+        request, report=report, secrets=secrets, on_interrupt=on_interrupt
+    )
+    if as_json:
+        payload = {
+            "ok": summary.ok,
+            "interrupted": summary.interrupted,
+            "requests": summary.requests,
+            "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        for line in summary_lines(summary):
+            click.echo(secrets.mask(line), err=human_err)
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if not summary.ok:
+        sys.exit(EXIT_FAILURE)

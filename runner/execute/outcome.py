@@ -1,0 +1,102 @@
+"""What a run produces: one `JobOutcome` per job instance, events while it runs, a summary."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """How a job instance ended (or that it never started)."""
+
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class JobOutcome:
+    """One job instance of a run.
+
+    `outputs` holds the `data` of each output item (what `${{ jobs.X.outputs[i] }}` sees);
+    `job_id` is the last job pushed for it (None when nothing was pushed); `attempts` counts
+    pushes; `allowed` marks a failure the manifest tolerates (`continue_on_error`).
+    """
+
+    key: str
+    job: str
+    function: str
+    status: Status
+    job_id: str | None = None
+    attempts: int = 0
+    outputs: list[Any] = field(default_factory=list)
+    error: str = ""
+    allowed: bool = False
+    duration: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.FINISHED or self.allowed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "job": self.job,
+            "function": self.function,
+            "status": self.status.value,
+            "job_id": self.job_id,
+            "attempts": self.attempts,
+            "outputs": self.outputs,
+            "error": self.error,
+            "allowed_failure": self.allowed,
+            "duration": self.duration,
+        }
+
+
+_FAILING = frozenset({Status.FAILED, Status.CANCELLED})
+
+
+@dataclass
+class RunSummary:
+    """Every outcome of a run, in plan order, and whether the run was interrupted."""
+
+    outcomes: list[JobOutcome]
+    interrupted: bool = False
+    requests: int = 0
+
+    @property
+    def failed(self) -> list[JobOutcome]:
+        """Failures that make the run fail (a tolerated failure does not)."""
+        return [o for o in self.outcomes if o.status in _FAILING and not o.allowed]
+
+    @property
+    def ok(self) -> bool:
+        # A skipped job is skipped because of a failure, which is listed itself (or tolerated).
+        return not self.interrupted and not self.failed
+
+    def count(self, status: Status) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status is status)
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Something that happened during a run, for progress displays.
+
+    `kind` is one of: `pushed`, `retrying`, `finished`, `failed`, `cancelled`, `skipped`,
+    `expanded` (a run-time matrix got its instances). Messages are already masked.
+    """
+
+    kind: str
+    key: str
+    message: str = ""
+    job_id: str | None = None
+    attempt: int = 0
+
+
+Report = Callable[[RunEvent], None]

@@ -1,0 +1,288 @@
+"""The scheduler: runs a plan's jobs in dependency order, in parallel, against any backend.
+
+A job starts when every job it depends on has finished; its instances (one, or one per matrix
+combination) are resolved from the upstream outputs, validated, pushed and watched, at most
+`max_parallel` at a time. What a failure does:
+
+- `continue_on_error` on the job: the failure is tolerated; its dependents are skipped, the rest
+  of the run goes on and the run can still succeed.
+- `keep_going` (`--keep-going`): every branch that can still run runs; only the failed job's
+  dependents are skipped; the run fails.
+- `fail_fast` (the default): jobs in flight are cancelled (`DELETE`) and the rest skipped.
+- neither: jobs in flight finish, nothing new starts.
+
+A job that ends in `error` is pushed again up to `retries` times, after an exponential backoff.
+A job still running after `timeout` seconds (counted from its push) is cancelled and fails.
+A push whose outcome is unknown (the answer was lost) fails the job rather than risk a paid
+duplicate. `interrupt()` (Ctrl-C) cancels every job in flight and skips the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runner.client import SieveClient, equal_jitter
+from runner.errors import ApiError, SievefileError
+from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
+from runner.execute.watch import JobWatcher
+from runner.manifest.matrix import JobInstance
+from runner.manifest.plan import Plan
+from runner.manifest.resolve import ResolvedJob
+from runner.secrets import Secrets
+
+#: Called with each resolved job before its push; raises ValidationError to stop it.
+Validate = Callable[[ResolvedJob], None]
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """How a run treats parallelism and failures (manifest `[run]`, overridden by flags)."""
+
+    max_parallel: int = 16
+    fail_fast: bool = True
+    keep_going: bool = False
+    retry_base_delay: float = 2.0
+    retry_max_delay: float = 60.0
+
+
+class Scheduler:
+    """Runs one plan once. Use `await Scheduler(...).run()`."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        client: SieveClient,
+        watcher: JobWatcher,
+        *,
+        policy: RunPolicy | None = None,
+        validate: Validate | None = None,
+        report: Report | None = None,
+        secrets: Secrets | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        jitter: Callable[[float], float] = equal_jitter,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.watcher = watcher
+        self.policy = policy or RunPolicy()
+        self.secrets = secrets if secrets is not None else Secrets()
+        self._validate = validate
+        self._report = report or (lambda event: None)
+        self._sleep = sleep
+        self._jitter = jitter
+        self._slots = asyncio.Semaphore(max(1, self.policy.max_parallel))
+        self._results: dict[str, dict[str, Any]] = {}
+        self._outcomes: dict[str, JobOutcome] = {}
+        self._job_tasks: dict[str, asyncio.Task[bool]] = {}
+        self._stopping = False
+        self._interrupted = False
+
+    # -- public -------------------------------------------------------------------------
+
+    async def run(self) -> RunSummary:
+        """Run every job of the plan; returns when all have ended or were skipped."""
+        succeeded: set[str] = set()
+        unsuccessful: set[str] = set()
+        waiting = {name: set(deps) for name, deps in self.plan.graph.items()}
+        while True:
+            if not self._stopping:
+                for name in [n for n, deps in waiting.items() if deps <= succeeded]:
+                    del waiting[name]
+                    self._job_tasks[name] = asyncio.create_task(self._run_job(name), name=name)
+            for name in list(waiting):
+                failed_deps = sorted(waiting[name] & unsuccessful)
+                if failed_deps or self._stopping:
+                    del waiting[name]
+                    unsuccessful.add(name)
+                    reason = (
+                        f"needs {', '.join(failed_deps)}, which did not finish"
+                        if failed_deps
+                        else "the run stopped before it started"
+                    )
+                    self._skip_job(name, reason)
+            if not self._job_tasks:
+                break
+            done, _ = await asyncio.wait(
+                self._job_tasks.values(), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                del self._job_tasks[task.get_name()]
+                if not task.cancelled() and task.result():
+                    succeeded.add(task.get_name())
+                else:
+                    unsuccessful.add(task.get_name())
+        return self._summary()
+
+    def interrupt(self) -> None:
+        """Stop the run: cancel every job in flight (DELETE) and skip the rest."""
+        self._interrupted = True
+        self._stop(cancel_in_flight=True)
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def _run_job(self, name: str) -> bool:
+        """Run every instance of job `name`; True when all of them finished."""
+        job = self.plan.jobs[name]
+        if not self.plan.is_expanded(name):
+            try:
+                instances = self.plan.expand(name, self._results)
+            except SievefileError as error:
+                outcome = JobOutcome(name, name, str(job.function), Status.FAILED)
+                self._fail(outcome, str(error), allowed=job.continue_on_error)
+                return False
+            self._emit("expanded", name, f"{len(instances)} instances")
+        instances = self.plan.instances(name)
+        outcomes = await asyncio.gather(*(self._run_instance(i) for i in instances))
+        return all(outcome.status is Status.FINISHED for outcome in outcomes)
+
+    def _skip_job(self, name: str, reason: str) -> None:
+        job = self.plan.jobs[name]
+        keys = [i.key for i in self.plan.instances(name)] if self.plan.is_expanded(name) else [name]
+        for key in keys:
+            self._outcomes[key] = JobOutcome(
+                key, name, str(job.function), Status.SKIPPED, error=reason
+            )
+            self._emit("skipped", key, reason)
+
+    async def _run_instance(self, instance: JobInstance) -> JobOutcome:
+        job = instance.job
+        outcome = JobOutcome(instance.key, job.name, str(job.function), Status.FAILED)
+        self._outcomes[instance.key] = outcome
+        started = time.monotonic()
+        try:
+            async with self._slots:
+                if self._stopping:
+                    outcome.status = Status.SKIPPED
+                    outcome.error = "the run stopped before it started"
+                    self._emit("skipped", instance.key, outcome.error)
+                    return outcome
+                await self._attempts(instance, outcome)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancel_remote(outcome))
+        except SievefileError as error:
+            self._fail(outcome, str(error), allowed=job.continue_on_error)
+        finally:
+            outcome.duration = time.monotonic() - started
+        return outcome
+
+    async def _attempts(self, instance: JobInstance, outcome: JobOutcome) -> None:
+        job = instance.job
+        resolved = self.plan.resolve(instance, self._results)
+        self.secrets.update(resolved.secrets)
+        outcome.function = str(resolved.function)
+        if self._validate is not None:
+            self._validate(resolved)
+        while True:
+            outcome.attempts += 1
+            pushed = await self.client.push(
+                str(resolved.function),
+                resolved.inputs,
+                webhooks=resolved.webhooks or None,
+                env=resolved.env or None,
+            )
+            outcome.job_id = pushed["id"]
+            self._emit("pushed", instance.key, job_id=outcome.job_id, attempt=outcome.attempts)
+            try:
+                final = await asyncio.wait_for(self.watcher.wait(outcome.job_id), job.timeout)
+            except asyncio.TimeoutError:
+                self.watcher.forget(outcome.job_id)
+                await self._cancel_remote(outcome, quiet=True)
+                self._fail(
+                    outcome,
+                    f"timed out after {job.timeout:g}s (job {outcome.job_id} cancelled)",
+                    allowed=job.continue_on_error,
+                )
+                return
+            status = final.get("status")
+            if status == "finished":
+                outcome.status = Status.FINISHED
+                outcome.outputs = [item.get("data") for item in final.get("outputs") or []]
+                self._results[instance.key] = {
+                    "id": outcome.job_id,
+                    "status": "finished",
+                    "outputs": outcome.outputs,
+                }
+                self._emit("finished", instance.key, job_id=outcome.job_id)
+                return
+            message = final.get("error") or f"the job ended {status}"
+            if status == "error" and outcome.attempts <= job.retries:
+                delay = self._jitter(
+                    min(
+                        self.policy.retry_max_delay,
+                        self.policy.retry_base_delay * 2 ** (outcome.attempts - 1),
+                    )
+                )
+                self._emit(
+                    "retrying",
+                    instance.key,
+                    f"{message}; retry {outcome.attempts} of {job.retries} in {delay:.1f}s",
+                    job_id=outcome.job_id,
+                    attempt=outcome.attempts,
+                )
+                await self._sleep(delay)
+                if not self._stopping:
+                    continue
+                message += " (not retried: the run is stopping)"
+            if status == "cancelled":
+                message = f"job {outcome.job_id} was cancelled on the service"
+            self._fail(outcome, message, allowed=job.continue_on_error)
+            return
+
+    # -- failure and cancellation ---------------------------------------------------------
+
+    def _fail(self, outcome: JobOutcome, message: str, *, allowed: bool) -> None:
+        outcome.status = Status.FAILED
+        outcome.error = self.secrets.mask(message)
+        outcome.allowed = allowed
+        self._emit("failed", outcome.key, outcome.error, job_id=outcome.job_id)
+        if allowed or self.policy.keep_going:
+            return
+        self._stop(cancel_in_flight=self.policy.fail_fast)
+
+    def _stop(self, *, cancel_in_flight: bool) -> None:
+        self._stopping = True
+        if cancel_in_flight:
+            for task in self._job_tasks.values():
+                task.cancel()
+
+    async def _cancel_remote(self, outcome: JobOutcome, *, quiet: bool = False) -> None:
+        """DELETE the job of `outcome` if one was pushed; record it as cancelled."""
+        if not quiet:
+            outcome.status = Status.CANCELLED
+            outcome.error = "cancelled: " + (
+                "interrupted" if self._interrupted else "another job failed (fail_fast)"
+            )
+        if outcome.job_id is None:
+            if not quiet:
+                outcome.status = Status.SKIPPED
+                outcome.error = "the run stopped before it started"
+                self._emit("skipped", outcome.key, outcome.error)
+            return
+        self.watcher.forget(outcome.job_id)
+        try:
+            await self.client.cancel_job(outcome.job_id)
+        except ApiError as error:
+            if error.status_code != 400:  # 400: it had already ended
+                outcome.error += f" (cancelling job {outcome.job_id} failed: {error})"
+        except SievefileError as error:
+            outcome.error += f" (cancelling job {outcome.job_id} failed: {error})"
+        if not quiet:
+            self._emit("cancelled", outcome.key, outcome.error, job_id=outcome.job_id)
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def _emit(
+        self, kind: str, key: str, message: str = "", *, job_id: str | None = None, attempt: int = 0
+    ) -> None:
+        self._report(RunEvent(kind, key, self.secrets.mask(message), job_id, attempt))
+
+    def _summary(self) -> RunSummary:
+        ordered: list[JobOutcome] = []
+        for wave in self.plan.waves:
+            for name in wave:
+                ordered.extend(o for o in self._outcomes.values() if o.job == name)
+        return RunSummary(ordered, interrupted=self._interrupted)

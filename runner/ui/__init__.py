@@ -1,0 +1,1 @@
+"""What a run shows a person (or a program): progress while it runs, a summary at the end."""
