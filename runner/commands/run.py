@@ -92,9 +92,7 @@ def run(
         note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
         click.echo(f"\ninterrupted: {note}", err=True)
 
-    summary = run_manifest(
-        request, report=report, secrets=secrets, on_interrupt=on_interrupt
-    )
+    summary = run_manifest(request, report=report, secrets=secrets, on_interrupt=on_interrupt)
     if as_json:
         payload = {
             "ok": summary.ok,
