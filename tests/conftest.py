@@ -137,7 +137,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 api_key=key,
                 workers=workers,
                 webhook_backoff=webhook_backoff,
-                shutdown_grace=2.0,
+                shutdown_grace=0.5,
             )
             thread = ServerThread(backend).start()
             server = LocalServer(url=thread.url, api_key=key, backend=backend, _thread=thread)
