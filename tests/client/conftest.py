@@ -7,31 +7,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from runner.client import RetryPolicy, SieveClient
-from runner.local.backend import LocalBackend
 from runner.local.server import ServerThread
 from tests.support.faultproxy import FaultProxy
+from tests.support.servers import API_KEY, keyed_server, local_server
 
-API_KEY = "sk-local-test-key-5f3c9a"
+__all__ = ["API_KEY", "keyed_server", "local_server"]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     """Async tests here (marked `anyio`) run on asyncio, as sievefile does."""
     return "asyncio"
-
-
-@pytest.fixture
-def local_server() -> Iterator[ServerThread]:
-    """The local backend over uvicorn on 127.0.0.1 and a free port, without an API key."""
-    with ServerThread(LocalBackend(workers=2)) as server:
-        yield server
-
-
-@pytest.fixture
-def keyed_server() -> Iterator[ServerThread]:
-    """The local backend on a socket, requiring `API_KEY` in `X-API-Key`."""
-    with ServerThread(LocalBackend(workers=2, api_key=API_KEY)) as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from runner.client import SieveClient
 from runner.errors import ApiError
 from runner.local.server import ServerThread
-from tests.client.conftest import API_KEY
 from tests.support.faultproxy import FaultProxy, Transform
+from tests.support.servers import API_KEY
 
 pytestmark = pytest.mark.anyio
 
