@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "push": "runner.commands.api:push",
     "jobs": "runner.commands.api:jobs",
     "functions": "runner.commands.api:functions",
+    "serve": "runner.commands.serve:serve",
 }
 
 

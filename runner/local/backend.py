@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sievefile.local")
 
 #: The base URL to use with `transport()`; any host works, this one says what it is.
-EMBEDDED_BASE_URL = "http://sievefile-embedded"
+EMBEDDED_BASE_URL = "http://sievefile.embedded"
 
 JOB_NOT_FOUND = "Job not found."
 FUNCTION_NOT_FOUND = "Function not found."

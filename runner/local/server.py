@@ -6,10 +6,13 @@ backend knows its own URL (for output file URLs) before the first job runs.
 
 from __future__ import annotations
 
+import importlib
+import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -27,6 +30,9 @@ def bind(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from exc
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this. Without it uvicorn's separate header and body
+        # writes meet the client's delayed ACK and every keep-alive request costs 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError as exc:
@@ -130,3 +136,49 @@ class ServerThread:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def backend_for_serve(
+    *,
+    db: str,
+    files_dir: str | None,
+    api_key: str | None,
+    workers: int,
+    public_url: str | None,
+    plugins: Iterable[str] = (),
+) -> LocalBackend:
+    """The backend `sievefile serve` runs: the installed plugins plus `plugins` (module paths).
+
+    Output files go to `files_dir`, by default a `files` folder beside a file `db`.
+    """
+    from runner.plugins import build_plugin_manager
+
+    manager = build_plugin_manager()
+    for module_name in plugins:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(f"--plugin {module_name}: cannot import it: {exc}") from exc
+        if manager.get_plugin(module_name) is None:
+            manager.register(module, name=module_name)
+    in_memory = db == ":memory:"
+    if files_dir is None and not in_memory:
+        files_dir = str(Path(db).parent / "files")
+    return LocalBackend(
+        plugin_manager=manager,
+        db=None if in_memory else db,
+        files_dir=files_dir,
+        public_url=public_url,
+        api_key=api_key,
+        workers=workers,
+    )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import cli
-from runner.local.server import ServerThread
-from tests.support.servers import API_KEY
+
+if TYPE_CHECKING:
+    from tests.conftest import LocalServer
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +24,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+def _remote(server: LocalServer) -> list[str]:
+    """The flags that point a command at `server`."""
+    assert server.api_key is not None
+    return ["--api-url", server.url, "--api-key", server.api_key]
+
+
 def sievefile(*args: str) -> Result:
     """Run the CLI; `output` has stdout and stderr, `stdout` and `stderr` each alone."""
     try:
@@ -31,67 +39,59 @@ def sievefile(*args: str) -> Result:
     return runner.invoke(cli, list(args))
 
 
-def test_functions_get_shows_inputs_and_outputs(local_server: ServerThread) -> None:
-    result = sievefile("functions", "get", "local/extract-audio", "--api-url", local_server.url)
+def test_functions_get_shows_inputs_and_outputs(local_server: LocalServer) -> None:
+    result = sievefile("functions", "get", "local/extract-audio", *_remote(local_server))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"backend: {local_server.url} (from --api-url; no API key)"
+    assert lines[0] == f"backend: {local_server.url} (from --api-url; key from --api-key)"
     assert "local/extract-audio" in lines[1]
     assert "Literal['wav', 'mp3'," in result.output
     assert any(line.split()[:3] == ["file", "│", "sieve.File"] for line in lines)
 
 
-def test_functions_get_json_is_the_raw_body(local_server: ServerThread) -> None:
-    result = sievefile("functions", "get", "local/echo", "--api-url", local_server.url, "--json")
+def test_functions_get_json_is_the_raw_body(local_server: LocalServer) -> None:
+    result = sievefile("functions", "get", "local/echo", *_remote(local_server), "--json")
     assert result.exit_code == 0
     body = json.loads(result.stdout)
     assert (body["owner_name"], body["name"]) == ("local", "echo")
     assert result.stderr.startswith("backend: ")
 
 
-def test_an_unknown_function_is_a_clean_error(local_server: ServerThread) -> None:
-    result = sievefile("functions", "get", "local/ecko", "--api-url", local_server.url)
+def test_an_unknown_function_is_a_clean_error(local_server: LocalServer) -> None:
+    result = sievefile("functions", "get", "local/ecko", *_remote(local_server))
     assert result.exit_code == 1
     assert "returned 404: Function not found." in result.output
     assert "Traceback" not in result.output
 
 
-def test_push_get_list_and_cancel(local_server: ServerThread) -> None:
-    url = local_server.url
+def test_push_get_list_and_cancel(local_server: LocalServer) -> None:
+    remote = _remote(local_server)
     pushed = sievefile(
-        "push",
-        "local/sleep",
-        "-i",
-        "seconds=60",
-        "-i",
-        "payload=[1, 2]",
-        "--api-url",
-        url,
-        "--json",
+        "push", "local/sleep", "-i", "seconds=60", "-i", "payload=[1, 2]", *remote, "--json"
     )
     assert pushed.exit_code == 0, pushed.output
     job_id = json.loads(pushed.stdout)["id"]
 
-    shown = sievefile("jobs", "get", job_id, "--api-url", url)
+    shown = sievefile("jobs", "get", job_id, *_remote(local_server))
     assert shown.exit_code == 0
     assert job_id in shown.output
     assert "local/sleep" in shown.output
     assert "[1, 2]" in shown.output
 
-    cancelled = sievefile("jobs", "cancel", job_id, "--api-url", url)
+    cancelled = sievefile("jobs", "cancel", job_id, *_remote(local_server))
     assert cancelled.exit_code == 0, cancelled.output
 
-    listed = sievefile("jobs", "list", "--status", "cancelled", "--api-url", url, "--json")
+    listed = sievefile("jobs", "list", "--status", "cancelled", *_remote(local_server), "--json")
     assert [job["id"] for job in json.loads(listed.stdout)] == [job_id]
-    table = sievefile("jobs", "list", "--api-url", url)
+    table = sievefile("jobs", "list", *_remote(local_server))
     assert job_id in table.output
     assert "cancelled" in table.output
 
 
-def test_push_wait_shows_the_outputs(local_server: ServerThread) -> None:
+def test_push_wait_shows_the_outputs(local_server: LocalServer) -> None:
     result = sievefile(
         "push", "local/echo", "-i", 'value={"k": "v"}', "-i", "text=hello", "--wait",
-        "--api-url", local_server.url,
+        *_remote(local_server),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "finished" in result.output
@@ -99,21 +99,21 @@ def test_push_wait_shows_the_outputs(local_server: ServerThread) -> None:
 
 
 def test_push_wait_for_a_failing_job_exits_1_with_its_error(
-    local_server: ServerThread, tmp_path: Path
+    local_server: LocalServer, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video" * 10)
     result = sievefile(
         "push", "local/probe", "-i", f'file={{"url": "{bad}"}}', "--wait",
-        "--api-url", local_server.url,
+        *_remote(local_server),
     )  # fmt: skip
     assert result.exit_code == 1
     assert "ended error: " in result.output
     assert "bad.mp4 is not readable media" in result.output
 
 
-def test_push_with_a_bad_input_is_a_located_422(local_server: ServerThread) -> None:
-    result = sievefile("push", "local/echo", "-i", "vale=1", "--api-url", local_server.url)
+def test_push_with_a_bad_input_is_a_located_422(local_server: LocalServer) -> None:
+    result = sievefile("push", "local/echo", "-i", "vale=1", *_remote(local_server))
     assert result.exit_code == 1
     assert "body.inputs.vale: Unknown input 'vale'" in result.output
     assert "did you mean 'value'?" in result.output
@@ -149,9 +149,10 @@ def test_a_malformed_function_name_is_a_usage_error() -> None:
     assert "function 'echo' must look like owner/name[:version]" in result.output
 
 
-def test_the_key_is_used_but_never_printed(keyed_server: ServerThread, tmp_path: Path) -> None:
-    url = keyed_server.url
-    ok = sievefile("jobs", "list", "--api-url", url, "--api-key", API_KEY)
+def test_the_key_is_used_but_never_printed(local_server: LocalServer, tmp_path: Path) -> None:
+    url, key = local_server.url, local_server.api_key
+    assert key is not None
+    ok = sievefile("jobs", "list", "--api-url", url, "--api-key", key)
     assert ok.exit_code == 0
     assert ok.output.splitlines()[0] == f"backend: {url} (from --api-url; key from --api-key)"
 
@@ -163,9 +164,9 @@ def test_the_key_is_used_but_never_printed(keyed_server: ServerThread, tmp_path:
 
     key_file = tmp_path / "home" / ".config" / ".sieve" / "config"
     key_file.parent.mkdir(parents=True)
-    key_file.write_text(API_KEY + "\n")
+    key_file.write_text(key + "\n")
     from_file = sievefile("jobs", "list", "--api-url", url)
     assert from_file.exit_code == 0, from_file.output
     assert "key from ~/.config/.sieve/config" in from_file.output
     for result in (ok, refused, from_file):
-        assert API_KEY not in result.output
+        assert key not in result.output

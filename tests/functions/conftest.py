@@ -9,9 +9,6 @@ import pytest
 from plugins import media
 from runner.local import ffmpeg
 from runner.local.types import File
-from tests.support.servers import local_server
-
-__all__ = ["local_server"]
 
 
 @pytest.fixture(scope="session")

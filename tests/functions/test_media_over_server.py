@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from runner.client import SieveClient
 from runner.local import ffmpeg
-from runner.local.server import ServerThread
+
+if TYPE_CHECKING:
+    from tests.conftest import LocalServer
 
 pytestmark = pytest.mark.anyio
 
@@ -28,16 +31,14 @@ async def _run(client: SieveClient, function: str, inputs: dict) -> dict:
     return job
 
 
-def _download(url: str, into: Path) -> Path:
+def _download(url: str, into: Path, headers: dict[str, str]) -> Path:
     path = into / url.rsplit("/", 1)[-1]
-    path.write_bytes(httpx.get(url).raise_for_status().content)
+    path.write_bytes(httpx.get(url, headers=headers).raise_for_status().content)
     return path
 
 
-async def test_media_pipeline_through_the_server(
-    local_server: ServerThread, tmp_path: Path
-) -> None:
-    async with SieveClient(local_server.url) as client:
+async def test_media_pipeline_through_the_server(local_server: LocalServer, tmp_path: Path) -> None:
+    async with SieveClient(local_server.url, local_server.api_key) as client:
         video_job = await _run(
             client, "local/test-pattern", {"duration": 1.5, "width": 256, "height": 144}
         )
@@ -61,20 +62,22 @@ async def test_media_pipeline_through_the_server(
             client, "local/thumbnail", {"file": video["data"], "time": 1.0, "format": "png"}
         )
 
-    trimmed = _download(trimmed_job["outputs"][0]["data"]["url"], tmp_path)
+    trimmed = _download(trimmed_job["outputs"][0]["data"]["url"], tmp_path, local_server.headers)
     assert ffmpeg.probe(trimmed)["format"] == "flac"
     assert ffmpeg.decoded_duration(trimmed) == pytest.approx(0.5, abs=0.05)
-    thumbnail = _download(thumbnail_job["outputs"][0]["data"]["url"], tmp_path)
+    thumbnail = _download(
+        thumbnail_job["outputs"][0]["data"]["url"], tmp_path, local_server.headers
+    )
     info = ffmpeg.probe(thumbnail)
     assert (info["video_codec"], info["width"], info["height"]) == ("png", 256, 144)
 
 
 async def test_bad_media_ends_the_job_with_ffmpegs_explanation(
-    local_server: ServerThread, tmp_path: Path
+    local_server: LocalServer, tmp_path: Path
 ) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"definitely not media\n" * 20)
-    async with SieveClient(local_server.url) as client:
+    async with SieveClient(local_server.url, local_server.api_key) as client:
         pushed = await client.push("local/extract-audio", {"file": {"url": bad.as_uri()}})
         job = await client.wait_for_job(pushed["id"], interval=0.05)
     assert job["status"] == "error"
@@ -82,8 +85,8 @@ async def test_bad_media_ends_the_job_with_ffmpegs_explanation(
     assert "Invalid data found when processing input" in job["error"]
 
 
-async def test_cancelling_a_running_media_job_stops_it(local_server: ServerThread) -> None:
-    async with SieveClient(local_server.url) as client:
+async def test_cancelling_a_running_media_job_stops_it(local_server: LocalServer) -> None:
+    async with SieveClient(local_server.url, local_server.api_key) as client:
         pushed = await client.push("local/test-pattern", {"duration": 3600})
         while (await client.get_job(pushed["id"]))["status"] == "queued":
             await asyncio.sleep(0.02)
