@@ -77,20 +77,33 @@ def _items_table(title: str, items: Iterable[Any], *, with_optional: bool) -> Ta
     return table
 
 
+def short_time(timestamp: Any) -> str:
+    """An ISO-8601 timestamp as `YYYY-MM-DD HH:MM:SS` (as sent when it is not ISO-8601)."""
+    text = str(timestamp or "")
+    if len(text) >= 19 and text[10] in "T ":
+        return f"{text[:10]} {text[11:19]}"
+    return text
+
+
 def jobs_table(jobs: Iterable[Mapping[str, Any]]) -> Table:
-    """One row per job: id, function, status, created and completed times, error."""
+    """One row per job: id (never shortened: it is what the other commands take), function,
+    status, creation time, error."""
     table = Table(show_edge=False)
-    for column in ("id", "function", "status", "created", "completed", "error"):
-        table.add_column(column, overflow="fold" if column == "error" else "ellipsis")
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("function", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("created", overflow="fold")
+    table.add_column("error", overflow="fold")
     for job in jobs:
         table.add_row(
             str(job.get("id", "")),
             function_name(job),
             status_text(job.get("status", "")),
-            str(job.get("created_at") or ""),
-            str(job.get("completed_at") or ""),
+            short_time(job.get("created_at")),
             str(job.get("error") or ""),
         )
+    if not table.row_count:
+        table.caption = "no jobs"
     return table
 
 
@@ -104,7 +117,7 @@ def job_view(job: Mapping[str, Any]) -> RenderableType:
     fields.add_row("status", status_text(job.get("status", "")))
     for key in ("created_at", "started_at", "completed_at"):
         if job.get(key):
-            fields.add_row(key.replace("_at", ""), str(job[key]))
+            fields.add_row(key.replace("_at", ""), short_time(job[key]))
     if job.get("error"):
         fields.add_row("error", Text(str(job["error"]), style="red"))
     parts: list[RenderableType] = [fields]

@@ -1,17 +1,18 @@
-"""Real servers for the client tests: the local backend on a socket, and a fault proxy."""
+"""For the client tests: a fault proxy in front of the shared `local_server`, clients that send
+its key, and a recorded `sleep` so retries never wait."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from runner.client import RetryPolicy, SieveClient
-from runner.local.backend import LocalBackend
-from runner.local.server import ServerThread
 from tests.support.faultproxy import FaultProxy
 
-API_KEY = "sk-local-test-key-5f3c9a"
+if TYPE_CHECKING:
+    from tests.conftest import LocalServer
 
 
 @pytest.fixture
@@ -21,21 +22,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def local_server() -> Iterator[ServerThread]:
-    """The local backend over uvicorn on 127.0.0.1 and a free port, without an API key."""
-    with ServerThread(LocalBackend(workers=2)) as server:
-        yield server
-
-
-@pytest.fixture
-def keyed_server() -> Iterator[ServerThread]:
-    """The local backend on a socket, requiring `API_KEY` in `X-API-Key`."""
-    with ServerThread(LocalBackend(workers=2, api_key=API_KEY)) as server:
-        yield server
-
-
-@pytest.fixture
-def proxy(local_server: ServerThread) -> Iterator[FaultProxy]:
+def proxy(local_server: LocalServer) -> Iterator[FaultProxy]:
     """A fault-injecting proxy in front of `local_server`."""
     with FaultProxy(local_server.url) as running:
         yield running
@@ -60,18 +47,32 @@ def no_jitter(delay: float) -> float:
     return delay
 
 
+Connect = Callable[..., SieveClient]
+
+
 @pytest.fixture
-async def client(local_server: ServerThread) -> AsyncIterator[SieveClient]:
-    async with SieveClient(local_server.url) as running:
+def connect(local_server: LocalServer) -> Connect:
+    """`connect(url=local_server.url, **options)`: a SieveClient sending the server's key."""
+
+    def make(url: str | None = None, **options: Any) -> SieveClient:
+        return SieveClient(url or local_server.url, local_server.api_key, **options)
+
+    return make
+
+
+@pytest.fixture
+async def client(connect: Connect) -> AsyncIterator[SieveClient]:
+    """A client straight to `local_server`."""
+    async with connect() as running:
         yield running
 
 
 @pytest.fixture
 async def proxied_client(
-    proxy: FaultProxy, recorded_sleep: RecordedSleep
+    connect: Connect, proxy: FaultProxy, recorded_sleep: RecordedSleep
 ) -> AsyncIterator[SieveClient]:
     """A client through the fault proxy, with recorded sleeps, no jitter and 5 attempts."""
-    async with SieveClient(
+    async with connect(
         proxy.url, sleep=recorded_sleep, jitter=no_jitter, retry=RetryPolicy(max_attempts=5)
     ) as running:
         yield running

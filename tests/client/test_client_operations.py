@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import pytest
 
 from runner.client import SieveClient
 from runner.errors import ApiError
-from runner.local.server import ServerThread
-from tests.client.conftest import API_KEY
+from tests.client.conftest import Connect
 from tests.support.faultproxy import FaultProxy, Transform
+
+if TYPE_CHECKING:
+    from tests.conftest import LocalServer
 
 pytestmark = pytest.mark.anyio
 
@@ -130,7 +133,7 @@ async def test_iter_jobs_follows_every_page(client: SieveClient) -> None:
 
 
 async def test_iter_jobs_tolerates_another_page_size_order_and_extra_fields(
-    local_server: ServerThread, proxy: FaultProxy
+    connect: Connect, proxy: FaultProxy
 ) -> None:
     def reshape(page: dict) -> dict:
         return {
@@ -139,11 +142,11 @@ async def test_iter_jobs_tolerates_another_page_size_order_and_extra_fields(
             "total": 99,
         }
 
-    async with SieveClient(local_server.url) as direct:
+    async with connect() as direct:
         ids = await _push_echoes(direct, 7)
     # The server ignores the asked-for page size of 2 and answers pages of 3, reversed.
     proxy.add_fault(Transform({"limit": "3"}, body=reshape), path="/v2/jobs", times=10)
-    async with SieveClient(proxy.url) as client:
+    async with connect(proxy.url) as client:
         jobs = [job async for job in client.iter_jobs(page_size=2)]
     assert sorted(job["id"] for job in jobs) == sorted(ids)
     assert all(job["new_field"] for job in jobs)
@@ -151,9 +154,9 @@ async def test_iter_jobs_tolerates_another_page_size_order_and_extra_fields(
 
 
 async def test_iter_jobs_yields_a_job_once_when_it_shifts_to_the_next_page(
-    local_server: ServerThread, proxy: FaultProxy
+    connect: Connect, proxy: FaultProxy
 ) -> None:
-    async with SieveClient(local_server.url) as direct:
+    async with connect() as direct:
         ids = await _push_echoes(direct, 4)
         pages_seen = 0
 
@@ -163,7 +166,7 @@ async def test_iter_jobs_yields_a_job_once_when_it_shifts_to_the_next_page(
             return page
 
         proxy.add_fault(Transform(body=push_between_pages), path="/v2/jobs", times=10)
-        async with SieveClient(proxy.url) as client:
+        async with connect(proxy.url) as client:
             found: list[str] = []
             async for job in client.iter_jobs(page_size=2):
                 found.append(job["id"])
@@ -185,21 +188,22 @@ async def test_requests_are_counted_per_operation(client: SieveClient) -> None:
     assert client.request_count == 3
 
 
-async def test_the_api_key_is_sent_and_required(keyed_server: ServerThread) -> None:
-    async with SieveClient(keyed_server.url, API_KEY) as client:
+async def test_the_api_key_is_sent_and_required(local_server: LocalServer) -> None:
+    async with SieveClient(local_server.url, local_server.api_key) as client:
         assert (await client.get_function("local", "echo"))["name"] == "echo"
-    async with SieveClient(keyed_server.url, "wrong-key") as client:
-        with pytest.raises(ApiError) as caught:
-            await client.get_function("local", "echo")
-    assert caught.value.status_code == 401
+    for key in ("wrong-key", None):
+        async with SieveClient(local_server.url, key) as client:
+            with pytest.raises(ApiError) as caught:
+                await client.get_function("local", "echo")
+        assert caught.value.status_code == 401
 
 
 async def test_the_api_key_never_appears_in_repr_errors_or_logs(
-    keyed_server: ServerThread, caplog: pytest.LogCaptureFixture
+    local_server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "sk-never-print-me-7c1d"
-    async with SieveClient(keyed_server.url, secret) as client:
+    async with SieveClient(local_server.url, secret) as client:
         assert secret not in repr(client)
         with pytest.raises(ApiError) as caught:
             await client.push("local/echo", {"value": 1})

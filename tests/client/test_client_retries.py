@@ -6,13 +6,13 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
 from runner.client import RetryPolicy, SieveClient, equal_jitter
 from runner.errors import ApiError, BackendError, PushOutcomeUnknown
-from runner.local.server import ServerThread
-from tests.client.conftest import RecordedSleep, no_jitter
+from tests.client.conftest import Connect, RecordedSleep, no_jitter
 from tests.support.faultproxy import (
     Delay,
     DropAfterForward,
@@ -21,7 +21,17 @@ from tests.support.faultproxy import (
     Respond,
 )
 
+if TYPE_CHECKING:
+    from runner.local.stats import ServerStats
+    from tests.conftest import LocalServer
+
 pytestmark = pytest.mark.anyio
+
+
+def _stats(server: LocalServer) -> ServerStats:
+    """The server's own request counters: what really reached it."""
+    assert server.backend is not None
+    return server.backend.stats
 
 
 async def _finished_job(client: SieveClient) -> str:
@@ -86,12 +96,10 @@ async def test_other_4xx_answers_are_not_retried(
 
 
 async def test_a_read_timeout_is_retried_for_reads(
-    proxy: FaultProxy, recorded_sleep: RecordedSleep
+    connect: Connect, proxy: FaultProxy, recorded_sleep: RecordedSleep
 ) -> None:
     proxy.add_fault(Delay(2.0), method="GET")
-    async with SieveClient(
-        proxy.url, sleep=recorded_sleep, jitter=no_jitter, timeout=0.5
-    ) as client:
+    async with connect(proxy.url, sleep=recorded_sleep, jitter=no_jitter, timeout=0.5) as client:
         function = await client.get_function("local", "echo")
     assert function["name"] == "echo"
     assert recorded_sleep.delays == [0.5]
@@ -111,7 +119,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_connect_errors_are_retried_even_for_a_push(local_server: ServerThread) -> None:
+async def test_connect_errors_are_retried_even_for_a_push(
+    local_server: LocalServer, connect: Connect
+) -> None:
     # Nothing listens on the port until the client's second back-off: then the proxy starts.
     port = _free_port()
     proxy = FaultProxy(local_server.url, port=port)
@@ -123,7 +133,7 @@ async def test_connect_errors_are_retried_even_for_a_push(local_server: ServerTh
             proxy.start()
 
     try:
-        async with SieveClient(
+        async with connect(
             f"http://127.0.0.1:{port}", sleep=sleep_then_start, jitter=no_jitter
         ) as client:
             pushed = await client.push("local/echo", {"value": "once"})
@@ -131,8 +141,8 @@ async def test_connect_errors_are_retried_even_for_a_push(local_server: ServerTh
         assert client.requests["push"] == 3
     finally:
         proxy.stop()
-    assert local_server.backend.stats.pushes == 1
-    assert local_server.backend.stats.job_requests(pushed["id"])["PUSH"] == 1
+    assert _stats(local_server).pushes == 1
+    assert _stats(local_server).job_requests(pushed["id"])["PUSH"] == 1
 
 
 async def test_unreachable_service_fails_after_every_attempt(recorded_sleep: RecordedSleep) -> None:
@@ -148,7 +158,7 @@ async def test_unreachable_service_fails_after_every_attempt(recorded_sleep: Rec
 
 
 async def test_a_push_whose_answer_is_lost_is_not_retried(
-    local_server: ServerThread,
+    local_server: LocalServer,
     proxy: FaultProxy,
     proxied_client: SieveClient,
     recorded_sleep: RecordedSleep,
@@ -162,14 +172,14 @@ async def test_a_push_whose_answer_is_lost_is_not_retried(
     assert proxied_client.requests["push"] == 1
     assert recorded_sleep.delays == []
     # The upstream did create the job: exactly one.
-    assert local_server.backend.stats.pushes == 1
+    assert _stats(local_server).pushes == 1
 
 
 async def test_a_push_that_times_out_is_not_retried(
-    local_server: ServerThread, proxy: FaultProxy, recorded_sleep: RecordedSleep
+    connect: Connect, proxy: FaultProxy, recorded_sleep: RecordedSleep
 ) -> None:
     proxy.add_fault(Delay(1.0), method="POST")
-    async with SieveClient(proxy.url, sleep=recorded_sleep, timeout=0.3) as client:
+    async with connect(proxy.url, sleep=recorded_sleep, timeout=0.3) as client:
         with pytest.raises(PushOutcomeUnknown, match="ReadTimeout"):
             await client.push("local/echo", {"value": "slow"})
         assert client.requests["push"] == 1
@@ -187,7 +197,7 @@ async def test_a_push_answered_5xx_is_not_retried_and_quotes_the_error_id(
 
 
 async def test_a_push_refused_with_429_is_retried(
-    local_server: ServerThread,
+    local_server: LocalServer,
     proxy: FaultProxy,
     proxied_client: SieveClient,
     recorded_sleep: RecordedSleep,
@@ -195,18 +205,18 @@ async def test_a_push_refused_with_429_is_retried(
     proxy.add_fault(Respond(429, {"detail": "slow"}, {"Retry-After": "1"}), method="POST")
     pushed = await proxied_client.push("local/echo", {"value": 1})
     assert recorded_sleep.delays == [1.0]
-    assert local_server.backend.stats.pushes == 1
-    assert local_server.backend.stats.job_requests(pushed["id"])["PUSH"] == 1
+    assert _stats(local_server).pushes == 1
+    assert _stats(local_server).job_requests(pushed["id"])["PUSH"] == 1
 
 
 async def test_a_push_never_sent_because_the_connection_dropped_first_is_still_unknown(
-    local_server: ServerThread, proxy: FaultProxy, proxied_client: SieveClient
+    local_server: LocalServer, proxy: FaultProxy, proxied_client: SieveClient
 ) -> None:
     # The proxy closes the connection without forwarding, but the client cannot know that.
     proxy.add_fault(DropBeforeForward(), method="POST")
     with pytest.raises(PushOutcomeUnknown):
         await proxied_client.push("local/echo", {"value": 1})
-    assert local_server.backend.stats.pushes == 0
+    assert _stats(local_server).pushes == 0
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
