@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.backend import Backend, open_connection
+from runner.client import equal_jitter
 from runner.execute.outcome import Report, RunSummary
 from runner.execute.scheduler import RunPolicy, Scheduler, Validate
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
@@ -55,10 +56,12 @@ async def execute(
     validate: Validate | None = None,
     secrets: Secrets | None = None,
     on_scheduler: Callable[[Scheduler], None] | None = None,
+    jitter: Callable[[float], float] = equal_jitter,
 ) -> RunSummary:
     """Run the request's manifest to the end and return what happened.
 
-    `on_scheduler` receives the scheduler once it exists (the CLI uses it to interrupt).
+    `on_scheduler` receives the scheduler once it exists (the CLI uses it to interrupt);
+    `jitter` turns a retry's backoff into the delay actually waited (a seam for tests).
     Raises ManifestError before anything is pushed when the manifest is invalid.
     """
     manifest = load_manifest(request.manifest, variables=request.variables, environ=request.environ)
@@ -84,6 +87,7 @@ async def execute(
             validate=validate,
             report=report,
             secrets=secrets,
+            jitter=jitter,
         )
         if on_scheduler is not None:
             on_scheduler(scheduler)

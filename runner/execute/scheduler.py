@@ -197,6 +197,12 @@ class Scheduler:
                     allowed=job.continue_on_error,
                 )
                 return
+            except SievefileError:
+                # We lost track of the job (the service stopped answering): don't leave it
+                # running, and paying, behind us.
+                self.watcher.forget(outcome.job_id)
+                await self._cancel_remote(outcome, quiet=True)
+                raise
             status = final.get("status")
             if status == "finished":
                 outcome.status = Status.FINISHED

@@ -1,0 +1,50 @@
+"""Local functions (owner `exec`) for the executor's tests.
+
+Importable as `exec_functions` by the tests and by a `sievefile serve --plugin exec_functions`
+subprocess (tests/execute is put on PYTHONPATH for it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from runner.hookspecs import RegisterFunction, hookimpl
+from runner.local import types
+
+_calls: dict[str, int] = {}
+_calls_lock = threading.Lock()
+
+
+def flaky(token: str, failures: int = 1, value: Any = None) -> Any:
+    """Fail the first `failures` calls made with `token`, then return `value`."""
+    with _calls_lock:
+        _calls[token] = _calls.get(token, 0) + 1
+        call = _calls[token]
+    if call <= failures:
+        raise RuntimeError(f"flaky failure {call} of {failures}")
+    return value
+
+
+def fail(message: str = "this job always fails") -> str:
+    """Raise RuntimeError(message)."""
+    raise RuntimeError(message)
+
+
+def nap(seconds: float, value: Any = None) -> Any:
+    """Sleep cooperatively (a DELETE stops it), then return `value`."""
+    types.sleep(seconds)
+    return value
+
+
+def items(count: int, prefix: str = "item") -> list[str]:
+    """A list of `count` strings, for run-time matrices."""
+    return [f"{prefix}-{index}" for index in range(count)]
+
+
+@hookimpl
+def register_functions(register: RegisterFunction) -> None:
+    register(flaky, name="exec/flaky")
+    register(fail, name="exec/fail")
+    register(nap, name="exec/nap")
+    register(items, name="exec/items")

@@ -1,0 +1,138 @@
+"""Failure policies: fail-fast, keep-going, continue_on_error, retries, timeouts."""
+
+from __future__ import annotations
+
+import uuid
+
+from runner.execute.outcome import Status
+
+FAILING_BRANCH = """
+version = 1
+[run]
+max_parallel = 8
+{run_extra}
+[jobs.slow]
+function = "exec/nap"
+inputs = {{ seconds = 3, value = "slow" }}
+[jobs.broken]
+function = "exec/fail"
+inputs = {{ message = "boom" }}
+{broken_extra}
+[jobs.after_broken]
+function = "local/echo"
+inputs.value = "${{{{ jobs.broken.outputs[0] }}}}"
+[jobs.after_slow]
+function = "local/echo"
+inputs.value = "${{{{ jobs.slow.outputs[0] }}}}"
+"""
+
+
+def _manifest(run_extra: str = "", broken_extra: str = "") -> str:
+    return FAILING_BRANCH.format(run_extra=run_extra, broken_extra=broken_extra)
+
+
+def test_fail_fast_cancels_jobs_in_flight_and_skips_the_rest(run_text, exec_server) -> None:
+    run = run_text(_manifest())
+    assert not run.summary.ok
+    broken = run.outcome("broken")
+    assert broken.status is Status.FAILED
+    assert "boom" in broken.error
+    slow = run.outcome("slow")
+    assert slow.status is Status.CANCELLED
+    assert exec_server.wait_for_job(slow.job_id)["status"] == "cancelled"
+    assert run.outcome("after_broken").status is Status.SKIPPED
+    assert run.outcome("after_slow").status is Status.SKIPPED
+    assert run.outcome("after_slow").job_id is None
+
+
+def test_keep_going_runs_every_branch_that_can_still_run(run_text) -> None:
+    run = run_text(_manifest(), keep_going=True)
+    assert not run.summary.ok
+    assert run.outcome("slow").status is Status.FINISHED
+    assert run.outcome("after_slow").status is Status.FINISHED
+    assert run.outcome("after_broken").status is Status.SKIPPED
+    assert "needs broken" in run.outcome("after_broken").error
+    assert [o.key for o in run.summary.failed] == ["broken"]
+
+
+def test_continue_on_error_tolerates_the_failure(run_text) -> None:
+    run = run_text(_manifest(broken_extra="continue_on_error = true"))
+    assert run.summary.ok
+    assert run.outcome("broken").allowed
+    assert run.outcome("after_slow").status is Status.FINISHED
+    assert run.outcome("after_broken").status is Status.SKIPPED
+
+
+def test_without_fail_fast_jobs_in_flight_finish_and_nothing_new_starts(run_text) -> None:
+    run = run_text(_manifest(run_extra="fail_fast = false"))
+    assert not run.summary.ok
+    assert run.outcome("slow").status is Status.FINISHED
+    assert run.outcome("after_slow").status is Status.SKIPPED
+
+
+def test_retries_resubmit_after_error(run_text, exec_server) -> None:
+    token = uuid.uuid4().hex
+    run = run_text(
+        f"""
+        version = 1
+        [jobs.flaky]
+        function = "exec/flaky"
+        retries = 2
+        inputs = {{ token = "{token}", failures = 2, value = 7 }}
+        """
+    )
+    outcome = run.outcome("flaky")
+    assert outcome.status is Status.FINISHED
+    assert outcome.outputs == [7]
+    assert outcome.attempts == 3
+    assert run.kinds("flaky").count("retrying") == 2
+    assert exec_server.backend.stats.pushes == 3
+
+
+def test_retries_run_out(run_text) -> None:
+    token = uuid.uuid4().hex
+    run = run_text(
+        f"""
+        version = 1
+        [jobs.flaky]
+        function = "exec/flaky"
+        retries = 1
+        inputs = {{ token = "{token}", failures = 5 }}
+        """
+    )
+    outcome = run.outcome("flaky")
+    assert outcome.status is Status.FAILED
+    assert outcome.attempts == 2
+    assert "flaky failure 2 of 5" in outcome.error
+
+
+def test_timeout_cancels_the_job_on_the_service(run_text, exec_server) -> None:
+    run = run_text(
+        """
+        version = 1
+        [jobs.long]
+        function = "exec/nap"
+        timeout = "1s"
+        inputs = { seconds = 30 }
+        """
+    )
+    outcome = run.outcome("long")
+    assert outcome.status is Status.FAILED
+    assert "timed out after 1s" in outcome.error
+    assert exec_server.wait_for_job(outcome.job_id)["status"] == "cancelled"
+    assert outcome.duration is not None and outcome.duration < 10
+
+
+def test_a_push_the_service_rejects_fails_that_job_with_its_reason(run_text) -> None:
+    run = run_text(
+        """
+        version = 1
+        [jobs.bad]
+        function = "local/echo"
+        inputs = { value = 1, nonsense = true }
+        """
+    )
+    outcome = run.outcome("bad")
+    assert outcome.status is Status.FAILED
+    assert "422" in outcome.error and "nonsense" in outcome.error
+    assert outcome.job_id is None
