@@ -120,7 +120,6 @@ def test_timeout_cancels_the_job_on_the_service(run_text, exec_server) -> None:
     assert outcome.status is Status.FAILED
     assert "timed out after 1s" in outcome.error
     assert exec_server.wait_for_job(outcome.job_id)["status"] == "cancelled"
-    assert outcome.duration is not None and outcome.duration < 10
 
 
 def test_a_push_the_service_rejects_fails_that_job_with_its_reason(run_text) -> None:
@@ -134,5 +133,6 @@ def test_a_push_the_service_rejects_fails_that_job_with_its_reason(run_text) -> 
     )
     outcome = run.outcome("bad")
     assert outcome.status is Status.FAILED
-    assert "422" in outcome.error and "nonsense" in outcome.error
+    assert "422" in outcome.error
+    assert "nonsense" in outcome.error
     assert outcome.job_id is None

@@ -1,0 +1,118 @@
+"""`sievefile run` as a user runs it: output, exit codes, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+
+from runner.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "manifests" / "quickstart.toml"
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIEVE_")}
+    env["HOME"] = extra.pop("HOME", env.get("HOME", ""))
+    env.update(extra)
+    return env
+
+
+def test_quickstart_runs_on_the_embedded_backend(tmp_path: Path) -> None:
+    manifest = tmp_path / "quickstart.toml"
+    manifest.write_text(QUICKSTART.read_text())
+    result = CliRunner().invoke(
+        cli, ["run", str(manifest), "--local"], env={"SIEVE_API_KEY": "", "SIEVE_API_URL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "backend: embedded local backend (in-process)"
+    assert lines[-1].startswith("run ok: 6 finished")
+    files = sorted(p.name for p in (tmp_path / ".sievefile" / "files").rglob("*.*"))
+    assert files == [
+        "test-pattern-audio.mp3",
+        "test-pattern-audio.wav",
+        "test-pattern-thumbnail.png",
+        "test-pattern-trimmed.mp4",
+        "test-pattern.mp4",
+    ]
+    for name in files:
+        assert name in result.output  # the summary says where each result is
+
+
+def test_json_summary_and_exit_code_1_on_failure(tmp_path: Path, exec_server) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.bad]\nfunction = "exec/fail"\ninputs = { message = "nope" }\n'
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(manifest), "--json", "--progress", "none", "--api-url", exec_server.url],
+        env={"SIEVE_API_KEY": exec_server.api_key},
+    )
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False
+    assert payload["jobs"][0]["status"] == "failed"
+    assert "nope" in payload["jobs"][0]["error"]
+    assert exec_server.api_key not in result.output
+
+
+def test_invalid_manifest_is_a_located_error_and_pushes_nothing(tmp_path: Path, exec_server):
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[jobs.a]\nfunction = "local/echo"\nneeds = ["b"]\n')
+    result = CliRunner().invoke(
+        cli, ["run", str(manifest), "--api-url", exec_server.url],
+        env={"SIEVE_API_KEY": exec_server.api_key},
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert f"{manifest}:4:" in result.output
+    assert "Traceback" not in result.output
+    assert exec_server.backend.stats.pushes == 0
+
+
+def test_ctrl_c_cancels_jobs_in_flight_and_exits_130(tmp_path: Path, exec_server) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        "version = 1\n"
+        "[jobs.nap]\n"
+        'function = "exec/nap"\n'
+        "matrix = { i = [1, 2, 3] }\n"
+        'inputs = { seconds = 60, value = "${{ matrix.i }}" }\n'
+        "[jobs.after]\n"
+        'function = "local/echo"\n'
+        'inputs.value = "${{ jobs.nap.outputs[0] }}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", exec_server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(SIEVE_API_KEY=exec_server.api_key),
+    )
+    pushed: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        if " pushed " in line:
+            pushed.append(line.split("(job ")[1].split(")")[0])
+        if len(pushed) == 3:
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.stdout.read()
+    assert process.wait(30) == 130
+    assert "interrupted" in rest
+    with httpx.Client(base_url=f"{exec_server.url}/v2", headers=exec_server.headers) as client:
+        for job_id in pushed:
+            deadline = time.monotonic() + 10
+            while (status := client.get(f"/jobs/{job_id}").json()["status"]) != "cancelled":
+                assert time.monotonic() < deadline, status
+                time.sleep(0.05)
+    assert exec_server.backend.stats.pushes == 3  # `after` never started
