@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -137,7 +138,8 @@ class SieveClient:
 
     async def get_function(self, owner: str, name: str) -> Json:
         """`GET /v2/functions/{owner}/{name}`: the function's metadata and latest version."""
-        return await self._call("get_function", "GET", f"/functions/{owner}/{name}")
+        path = f"/functions/{_segment(owner)}/{_segment(name)}"
+        return await self._call("get_function", "GET", path)
 
     async def push(
         self,
@@ -171,7 +173,7 @@ class SieveClient:
     async def get_job(self, job_id: str, offset: int = 0) -> Json:
         """`GET /v2/jobs/{id}`: the job, skipping its first `offset` outputs."""
         params = {"offset": offset} if offset else None
-        return await self._call("get_job", "GET", f"/jobs/{job_id}", params=params)
+        return await self._call("get_job", "GET", f"/jobs/{_segment(job_id)}", params=params)
 
     async def list_jobs(
         self, status: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -216,7 +218,7 @@ class SieveClient:
 
     async def cancel_job(self, job_id: str) -> Json:
         """`DELETE /v2/jobs/{id}`: cancel a queued or running job; returns `{"message": ...}`."""
-        return await self._call("cancel_job", "DELETE", f"/jobs/{job_id}")
+        return await self._call("cancel_job", "DELETE", f"/jobs/{_segment(job_id)}")
 
     async def wait_for_job(
         self, job_id: str, *, interval: float = 0.2, max_interval: float = 5.0
@@ -273,6 +275,10 @@ class SieveClient:
                     ) from None
                 await self._wait(attempt, None)
                 continue
+            except httpx.TransportError as error:
+                # Anything else (an unsupported scheme, a proxy failure) fails before sending
+                # and would fail the same way again.
+                raise BackendError(f"{method} {url} failed: {_describe_transport(error)}") from None
 
             status = response.status_code
             if status < 400:
@@ -298,6 +304,11 @@ def normalize_base_url(url: str) -> str:
     if url.endswith(API_PREFIX):
         url = url[: -len(API_PREFIX)]
     return url
+
+
+def _segment(value: str) -> str:
+    """`value` escaped as one URL path segment (an id with `/` or `?` stays one segment)."""
+    return quote(value, safe="")
 
 
 def _describe_transport(error: httpx.TransportError) -> str:
