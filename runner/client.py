@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -34,6 +35,8 @@ import httpx
 
 from runner import __version__
 from runner.errors import ApiError, BackendError, PushOutcomeUnknown
+
+logger = logging.getLogger("sievefile.client")
 
 DEFAULT_API_URL = "https://mango.sievedata.com"
 API_PREFIX = "/v2"
@@ -262,7 +265,7 @@ class SieveClient:
                         f"cannot reach {self.base_url}: {_describe_transport(error)} "
                         f"({attempt} attempts)"
                     ) from None
-                await self._wait(attempt, None)
+                await self._wait(attempt, None, method, url, _describe_transport(error))
                 continue
             except _MAYBE_SENT as error:
                 if not idempotent:
@@ -273,7 +276,7 @@ class SieveClient:
                     raise BackendError(
                         f"{method} {url} failed: {_describe_transport(error)} ({attempt} attempts)"
                     ) from None
-                await self._wait(attempt, None)
+                await self._wait(attempt, None, method, url, _describe_transport(error))
                 continue
             except httpx.TransportError as error:
                 # Anything else (an unsupported scheme, a proxy failure) fails before sending
@@ -289,12 +292,19 @@ class SieveClient:
                 raise PushOutcomeUnknown(label or "?", f"the service answered: {failure}")
             if not retryable or last_try:
                 raise failure
-            await self._wait(attempt, _retry_after(response) if status == 429 else None)
+            retry_after = _retry_after(response) if status == 429 else None
+            await self._wait(attempt, retry_after, method, url, f"answer {status}")
 
-    async def _wait(self, attempt: int, retry_after: float | None) -> None:
+    async def _wait(
+        self, attempt: int, retry_after: float | None, method: str, url: str, reason: str
+    ) -> None:
         delay = self._jitter(self.retry.backoff(attempt))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry.max_retry_after))
+        logger.info(
+            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+            method, url, reason, delay, attempt + 1, self.retry.max_attempts,
+        )  # fmt: skip
         await self._sleep(delay)
 
 
