@@ -75,7 +75,7 @@ class LocalServer:
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._thread.stop()
+            self._thread.stop(wait=False)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -137,7 +137,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 api_key=key,
                 workers=workers,
                 webhook_backoff=webhook_backoff,
-                shutdown_grace=2.0,
+                shutdown_grace=0.5,
             )
             thread = ServerThread(backend).start()
             server = LocalServer(url=thread.url, api_key=key, backend=backend, _thread=thread)
@@ -229,7 +229,9 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         host, port = self._server.server_address[:2]
         self.url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def fail_first(self, count: int) -> None:

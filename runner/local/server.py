@@ -18,6 +18,7 @@ from types import TracebackType
 import uvicorn
 
 from runner.errors import BackendError, ConfigError
+from runner.local.app import create_app
 from runner.local.backend import LocalBackend
 
 
@@ -49,10 +50,11 @@ def socket_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _server(backend: LocalBackend, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(
-        backend.app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5
-    )
+def _server(backend: LocalBackend, log_level: str, close_backend: bool) -> uvicorn.Server:
+    # The app's lifespan closes the backend: after a SIGTERM uvicorn re-raises the signal
+    # as soon as it has shut down, so code after `Server.run()` may never run.
+    app = create_app(backend, close_backend=close_backend)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
 
 
@@ -64,7 +66,7 @@ def serve(
     log_level: str = "info",
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve `backend` until interrupted (Ctrl-C / SIGTERM), then close it.
+    """Serve `backend` until interrupted (Ctrl-C / SIGTERM); it is closed at shutdown.
 
     `on_ready(url)` is called with the base URL (no `/v2`) once the socket is bound.
     """
@@ -74,10 +76,10 @@ def serve(
     if on_ready is not None:
         on_ready(url)
     try:
-        _server(backend, log_level).run(sockets=[sock])
+        _server(backend, log_level, close_backend=True).run(sockets=[sock])
     finally:
         sock.close()
-        backend.close()
+        backend.close()  # in case uvicorn failed before its lifespan shutdown
 
 
 class ServerThread:
@@ -102,7 +104,7 @@ class ServerThread:
         self._sock = bind(host, port)
         self.url = socket_url(self._sock)
         backend.serve_at(self.url)
-        self._server = _server(backend, log_level)
+        self._server = _server(backend, log_level, close_backend)
         self._close_backend = close_backend
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -118,11 +120,17 @@ class ServerThread:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop serving (and close the backend if it is ours).
+
+        With `wait=False` the backend is closed at once and uvicorn winds down in its thread
+        (it polls every 0.1 s), which saves a test suite ~0.2 s per server.
+        """
         self._server.should_exit = True
-        if self._thread.is_alive():
+        if not self._thread.is_alive():
+            self._sock.close()  # uvicorn closes it itself when it ran
+        elif wait:
             self._thread.join(10)
-        self._sock.close()
         if self._close_backend:
             self.backend.close()
 
