@@ -22,17 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from runner import __version__
 from runner.errors import ApiError, BackendError, PushOutcomeUnknown
+
+logger = logging.getLogger("sievefile.client")
 
 DEFAULT_API_URL = "https://mango.sievedata.com"
 API_PREFIX = "/v2"
@@ -137,7 +141,8 @@ class SieveClient:
 
     async def get_function(self, owner: str, name: str) -> Json:
         """`GET /v2/functions/{owner}/{name}`: the function's metadata and latest version."""
-        return await self._call("get_function", "GET", f"/functions/{owner}/{name}")
+        path = f"/functions/{_segment(owner)}/{_segment(name)}"
+        return await self._call("get_function", "GET", path)
 
     async def push(
         self,
@@ -171,7 +176,7 @@ class SieveClient:
     async def get_job(self, job_id: str, offset: int = 0) -> Json:
         """`GET /v2/jobs/{id}`: the job, skipping its first `offset` outputs."""
         params = {"offset": offset} if offset else None
-        return await self._call("get_job", "GET", f"/jobs/{job_id}", params=params)
+        return await self._call("get_job", "GET", f"/jobs/{_segment(job_id)}", params=params)
 
     async def list_jobs(
         self, status: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -216,7 +221,7 @@ class SieveClient:
 
     async def cancel_job(self, job_id: str) -> Json:
         """`DELETE /v2/jobs/{id}`: cancel a queued or running job; returns `{"message": ...}`."""
-        return await self._call("cancel_job", "DELETE", f"/jobs/{job_id}")
+        return await self._call("cancel_job", "DELETE", f"/jobs/{_segment(job_id)}")
 
     async def wait_for_job(
         self, job_id: str, *, interval: float = 0.2, max_interval: float = 5.0
@@ -260,7 +265,7 @@ class SieveClient:
                         f"cannot reach {self.base_url}: {_describe_transport(error)} "
                         f"({attempt} attempts)"
                     ) from None
-                await self._wait(attempt, None)
+                await self._wait(attempt, None, method, url, _describe_transport(error))
                 continue
             except _MAYBE_SENT as error:
                 if not idempotent:
@@ -271,8 +276,12 @@ class SieveClient:
                     raise BackendError(
                         f"{method} {url} failed: {_describe_transport(error)} ({attempt} attempts)"
                     ) from None
-                await self._wait(attempt, None)
+                await self._wait(attempt, None, method, url, _describe_transport(error))
                 continue
+            except httpx.TransportError as error:
+                # Anything else (an unsupported scheme, a proxy failure) fails before sending
+                # and would fail the same way again.
+                raise BackendError(f"{method} {url} failed: {_describe_transport(error)}") from None
 
             status = response.status_code
             if status < 400:
@@ -283,12 +292,19 @@ class SieveClient:
                 raise PushOutcomeUnknown(label or "?", f"the service answered: {failure}")
             if not retryable or last_try:
                 raise failure
-            await self._wait(attempt, _retry_after(response) if status == 429 else None)
+            retry_after = _retry_after(response) if status == 429 else None
+            await self._wait(attempt, retry_after, method, url, f"answer {status}")
 
-    async def _wait(self, attempt: int, retry_after: float | None) -> None:
+    async def _wait(
+        self, attempt: int, retry_after: float | None, method: str, url: str, reason: str
+    ) -> None:
         delay = self._jitter(self.retry.backoff(attempt))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry.max_retry_after))
+        logger.info(
+            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
+            method, url, reason, delay, attempt + 1, self.retry.max_attempts,
+        )  # fmt: skip
         await self._sleep(delay)
 
 
@@ -298,6 +314,11 @@ def normalize_base_url(url: str) -> str:
     if url.endswith(API_PREFIX):
         url = url[: -len(API_PREFIX)]
     return url
+
+
+def _segment(value: str) -> str:
+    """`value` escaped as one URL path segment (an id with `/` or `?` stays one segment)."""
+    return quote(value, safe="")
 
 
 def _describe_transport(error: httpx.TransportError) -> str:

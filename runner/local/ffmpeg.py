@@ -34,9 +34,15 @@ _COMPONENT = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 @lru_cache(maxsize=1)
 def ffmpeg_executable() -> str:
     """The path of the ffmpeg binary bundled with imageio-ffmpeg."""
-    import imageio_ffmpeg
+    try:
+        import imageio_ffmpeg
 
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError) as error:
+        raise LocalFunctionError(
+            f"the bundled ffmpeg is missing ({error}); reinstall sievefile with its "
+            "dependencies (pip install --force-reinstall imageio-ffmpeg)"
+        ) from None
 
 
 def run_ffmpeg(arguments: Sequence[str | os.PathLike[str]], *, check: bool = True) -> str:

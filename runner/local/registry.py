@@ -366,9 +366,6 @@ def _plain_json(value: Any) -> Any:
     if isinstance(value, File):
         return {"url": value.url} if value.url else {"path": str(value.path)}
     try:
-        json.dumps(value)
+        return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
-        if isinstance(value, tuple):
-            return [_plain_json(v) for v in value]
         return repr(value)
-    return value

@@ -120,11 +120,17 @@ class ServerThread:
             time.sleep(0.01)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop serving (and close the backend if it is ours).
+
+        With `wait=False` the backend is closed at once and uvicorn winds down in its thread
+        (it polls every 0.1 s), which saves a test suite ~0.2 s per server.
+        """
         self._server.should_exit = True
-        if self._thread.is_alive():
+        if not self._thread.is_alive():
+            self._sock.close()  # uvicorn closes it itself when it ran
+        elif wait:
             self._thread.join(10)
-        self._sock.close()
         if self._close_backend:
             self.backend.close()
 

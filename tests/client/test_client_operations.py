@@ -212,3 +212,11 @@ async def test_the_api_key_never_appears_in_repr_errors_or_logs(
     assert secret not in repr(caught.value.detail)
     assert caplog.records, "httpx logs each request at debug level"
     assert secret not in caplog.text
+
+
+async def test_ids_with_url_characters_stay_one_path_segment(client: SieveClient) -> None:
+    pushed = await client.push("local/echo", {"value": 1})
+    # Unescaped, the "?" would start a query and fetch the real job.
+    with pytest.raises(ApiError) as caught:
+        await client.get_job(f"{pushed['id']}?offset=0")
+    assert (caught.value.status_code, caught.value.detail) == (404, "Job not found.")

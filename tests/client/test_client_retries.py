@@ -3,6 +3,7 @@ blindly. Sleeps are recorded, not waited."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -63,13 +64,22 @@ async def test_retry_after_as_an_http_date_is_honoured(
 
 
 async def test_5xx_is_retried_with_exponential_backoff(
-    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+    proxy: FaultProxy,
+    proxied_client: SieveClient,
+    recorded_sleep: RecordedSleep,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="sievefile.client")
     proxy.add_fault(Respond(502, {"detail": "bad gateway"}), times=3)
     function = await proxied_client.get_function("local", "echo")
     assert function["name"] == "echo"
     assert recorded_sleep.delays == [0.5, 1.0, 2.0]
     assert proxied_client.requests["get_function"] == 4
+    assert [record.getMessage().split(": ", 1)[1] for record in caplog.records] == [
+        "answer 502; retrying in 0.50 s (attempt 2 of 5)",
+        "answer 502; retrying in 1.00 s (attempt 3 of 5)",
+        "answer 502; retrying in 2.00 s (attempt 4 of 5)",
+    ]
 
 
 async def test_persistent_5xx_fails_quoting_the_error_id(
