@@ -255,7 +255,8 @@ class _Loader:
                 function = FunctionRef.parse(raw["function"])
             except ValueError as error:
                 self.report(str(error), (*base, "function"))
-        matrix = self.build_matrix(name, setting("matrix", None), raw, defaults)
+        raw_matrix = raw.get("matrix")
+        matrix = self.build_matrix(name, raw_matrix, raw, defaults)
         matrix_keys = set(matrix.axes) if matrix else set()
         inputs = self.compile_section(name, setting("inputs", {}), "inputs", matrix_keys)
         env = self.compile_section(name, setting("env", {}), "env", matrix_keys)
@@ -374,19 +375,21 @@ class _Loader:
     def build_matrix(
         self, job: str, raw: Any, raw_job: dict[str, Any], defaults: Defaults
     ) -> Matrix | None:
-        if raw is None:
-            return None
         base: KeyPath = ("jobs", job, "matrix")
+        if not isinstance(raw, dict) or base in self.broken:
+            return None
         axes: dict[str, list[Any] | Template] = {}
         for key, values in raw.items():
             path = (*base, key)
+            if self.is_broken(path):
+                continue
             compiled = self.resolve_vars(
                 job, compile_value(values, path, self.syntax_error), path, set()
             )
             if isinstance(compiled, Template):
                 ref = compiled.whole
-                if ref is not None and ref.scope == "vars":
-                    continue  # a missing var, already reported
+                if ref is not None and ref.scope in ("vars", "matrix"):
+                    continue  # a missing var or a self-reference, already reported
                 if ref is None or ref.scope != "jobs":
                     self.report(
                         "a matrix axis must be a list, or a single reference to a list "

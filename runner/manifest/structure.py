@@ -97,14 +97,15 @@ def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[Ma
                         message += " (add `version = 1`)"
                 yield problem(message, path, locate, at_value=False)
         return
-    if kind == "propertyNames":
-        # the error's instance is the offending name; its path is the table's
-        name = instance
+    if "propertyNames" in error.schema_path:
+        # a bad table key: the instance is the key itself, the path is the table's
         message = custom or error.message
-        for sub in error.context or ():
-            sub_custom = sub.schema.get("x-message") if isinstance(sub.schema, dict) else None
-            message = sub_custom or message
-        yield problem(f"invalid name {name!r}: {message}", (*path, name), locate, at_value=False)
+        yield problem(
+            f"invalid name {instance!r}: {message}", (*path, instance), locate, at_value=False
+        )
+        return
+    if kind == "anyOf" and instance in ([], {}, ""):
+        yield problem("must not be empty", path, locate, at_value=True)
         return
     if custom:
         yield problem(f"{custom}, got {_show(instance)}", path, locate, at_value=True)
