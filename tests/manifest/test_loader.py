@@ -62,9 +62,11 @@ def test_the_issue_example_loads_into_typed_objects(load: Load) -> None:
     assert manifest.run == RunSettings(max_parallel=16, fail_fast=True)
     fetch, transcribe, dub, summary = manifest.jobs.values()
     assert fetch.function == FunctionRef("sieve", "youtube_to_mp4")
-    assert fetch.retries == 2 and fetch.timeout == 1800.0
+    assert fetch.retries == 2
+    assert fetch.timeout == 1800.0
     assert transcribe.function == FunctionRef("sieve", "speech_transcriber", "abc123")
-    assert transcribe.timeout == 5400.0 and transcribe.retries == 0
+    assert transcribe.timeout == 5400.0
+    assert transcribe.retries == 0
     assert transcribe.inputs["file"] == Template((Reference("jobs", "fetch", "outputs", (0,)),))
     assert transcribe.dependencies == ("fetch",)
     assert dub.matrix is not None
@@ -73,7 +75,8 @@ def test_the_issue_example_loads_into_typed_objects(load: Load) -> None:
     assert dub.env_names == ("OPENAI_API_KEY",)
     assert summary.needs == ("dub",)
     assert summary.dependencies == ("dub", "transcribe")
-    assert fetch.location is not None and fetch.location.line == 12
+    assert fetch.location is not None
+    assert fetch.location.line == 12
 
 
 def test_name_defaults_to_the_file_stem(write_manifest: Callable[..., Path]) -> None:
@@ -135,7 +138,8 @@ def test_escaped_references_load_as_literal_text(load: Load) -> None:
 
 def test_malformed_toml_reports_parser_line_and_column(problems: Problems) -> None:
     assert problems('[jobs.a]\nfunction = "sieve/translate\n') == [
-        "m.toml:3:28: invalid TOML: illegal character '\\n' (is a string missing its closing quote?)"
+        "m.toml:3:28: invalid TOML: illegal character '\\n' "
+        "(is a string missing its closing quote?)"
     ]
 
 
@@ -336,7 +340,8 @@ def test_matrix_problems(problems: Problems) -> None:
         "m.toml:8:82: job 'a', matrix.v: expected a non-empty list of values, or a reference such "
         "as '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}', got an integer (3)",
         "m.toml:11:16: job 'b', matrix.x: matrix values may refer to vars only (their instances "
-        "must be known before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
+        "must be known before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time "
+        "axis",
         "m.toml:11:43: job 'b', matrix.y: ${{ matrix.x }}: a matrix cannot refer to itself",
     ]
 
@@ -348,7 +353,10 @@ def test_over_large_matrix_is_refused_before_expansion(problems: Problems) -> No
         n = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
         [jobs.a]
         function = "a/b"
-        matrix = { a = "${{ vars.n }}", b = "${{ vars.n }}", c = "${{ vars.n }}", d = "${{ vars.n }}" }
+        matrix.a = "${{ vars.n }}"
+        matrix.b = "${{ vars.n }}"
+        matrix.c = "${{ vars.n }}"
+        matrix.d = "${{ vars.n }}"
         """
     )
     assert found == [
