@@ -68,6 +68,12 @@ def resolve_instance(
     secrets = Secrets()
 
     def lookup(ref: Reference) -> Any:
+        try:
+            return value_of(ref)
+        except ResolutionError as error:
+            raise ResolutionError(f"{ref.placeholder}: {error}") from None
+
+    def value_of(ref: Reference) -> Any:
         if ref.scope == "env":
             if ref.name not in environ:
                 raise ResolutionError(f"environment variable {ref.name!r} is not set")
@@ -156,7 +162,7 @@ def _walk(
             return substitute_template(value, lookup)
         except ResolutionError as error:
             raise ManifestError(
-                f"{value.placeholder}: {error}",
+                str(error),
                 location=locate(path),
                 job=instance_key,
                 key_path=_relative(path),

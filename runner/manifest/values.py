@@ -136,10 +136,11 @@ def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> An
             if not isinstance(value, dict):
                 raise StepError(f"{described} is {_kind(value)}, not a table: cannot take .{step}")
             if step not in value:
-                keys = ", ".join(repr(key) for key in list(value)[:10]) or "none"
-                raise StepError(
-                    f"{described} has no key {step!r}{did_you_mean(step, value)} (keys: {keys})"
-                )
+                hint = did_you_mean(step, value)
+                if not hint:
+                    keys = ", ".join(repr(key) for key in list(value)[:10]) or "none"
+                    hint = f" (keys: {keys})"
+                raise StepError(f"{described} has no key {step!r}{hint}")
             value = value[step]
             described = f"{described}.{step}"
     return value
