@@ -15,7 +15,6 @@ from runner.manifest.references import (
     Reference,
     ReferenceSyntaxError,
     Template,
-    escape_literal,
     interpolate,
     parse_template,
 )
@@ -102,19 +101,6 @@ def substitute_template(template: Template, lookup: Lookup) -> Any:
     if not kept:
         return "".join(part for part in parts if isinstance(part, str))
     return Template(tuple(parts))
-
-
-def render_placeholders(value: Any) -> Any:
-    """`value` with every remaining Template shown as its text (`${{ jobs.x.outputs }}`)."""
-    if isinstance(value, Template):
-        return value.placeholder
-    if isinstance(value, dict):
-        return {key: render_placeholders(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render_placeholders(item) for item in value]
-    if isinstance(value, str) and "${{" in value:
-        return escape_literal(value)
-    return value
 
 
 def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> Any:
