@@ -400,3 +400,24 @@ def test_load_manifest_text_names_the_path_in_messages() -> None:
     with pytest.raises(ManifestError) as caught:
         load_manifest_text('version = 1\n[jobs.a]\nfunction = "x"\n', "inline.toml")
     assert str(caught.value).startswith("inline.toml:3:12: job 'a', function:")
+
+
+def test_values_json_cannot_carry_are_refused(problems: Problems) -> None:
+    assert problems(
+        """
+        [vars]
+        when = 1979-05-27
+        [jobs.a]
+        function = "a/b"
+        inputs.at = 07:32:00
+        inputs.big = inf
+        matrix = { x = [nan] }
+        """
+    ) == [
+        "m.toml:3:8: vars.when: TOML dates and times cannot be sent to Sieve (JSON has none): "
+        "write '1979-05-27' as a quoted string",
+        "m.toml:6:13: job 'a', inputs.at: TOML dates and times cannot be sent to Sieve (JSON has "
+        "none): write '07:32:00' as a quoted string",
+        "m.toml:7:14: job 'a', inputs.big: inf is not a JSON number: Sieve cannot receive it",
+        "m.toml:8:17: job 'a', matrix.x[0]: nan is not a JSON number: Sieve cannot receive it",
+    ]
