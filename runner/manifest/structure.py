@@ -17,6 +17,7 @@ import jsonschema
 from runner.errors import ManifestError, SourceLocation
 from runner.manifest.positions import KeyPath, format_key_path
 from runner.resources import read_text
+from runner.manifest.values import kind_of
 from runner.suggest import did_you_mean
 
 MANIFEST_SCHEMA = "manifest.schema.json"
@@ -157,14 +158,8 @@ def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[Ma
 
 
 def _show(value: Any) -> str:
-    kind = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+    """`a string ("x")`: the kind of a value and (short) the value itself."""
+    kind = kind_of(value)
     text = json.dumps(value, default=str, ensure_ascii=False)
     if len(text) > 60:
         text = text[:57] + "..."

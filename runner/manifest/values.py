@@ -109,7 +109,7 @@ def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> An
         if isinstance(step, int):
             if not isinstance(value, list):
                 raise StepError(
-                    f"{described} is {_kind(value)}, not an array: cannot take [{step}]"
+                    f"{described} is {kind_of(value)}, not an array: cannot take [{step}]"
                 )
             if not -len(value) <= step < len(value):
                 raise StepError(
@@ -120,7 +120,9 @@ def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> An
             described = f"{described}[{step}]"
         else:
             if not isinstance(value, dict):
-                raise StepError(f"{described} is {_kind(value)}, not a table: cannot take .{step}")
+                raise StepError(
+                    f"{described} is {kind_of(value)}, not a table: cannot take .{step}"
+                )
             if step not in value:
                 hint = did_you_mean(step, value)
                 if not hint:
@@ -132,7 +134,8 @@ def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> An
     return value
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """How messages name a value's type: 'a string', 'an array', 'a table', ..."""
     if value is None:
         return "null"
     return {
