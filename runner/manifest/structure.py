@@ -16,8 +16,8 @@ import jsonschema
 
 from runner.errors import ManifestError, SourceLocation
 from runner.manifest.positions import KeyPath, format_key_path
-from runner.resources import read_text
 from runner.manifest.values import kind_of
+from runner.resources import read_text
 from runner.suggest import did_you_mean
 
 MANIFEST_SCHEMA = "manifest.schema.json"
