@@ -148,11 +148,13 @@ def _load_plan(
     vars_files: tuple[str, ...],
     allow_missing_env: bool,
 ) -> Plan:
-    """Load the manifest and plan the selected jobs (shared by plan and graph)."""
-    from runner.manifest.loader import load_manifest
-    from runner.manifest.plan import build_plan
-    from runner.manifest.variables import collect_variables
+    from runner.manifest.plan import load_plan
 
-    variables = collect_variables(var_options, vars_files)
-    loaded = load_manifest(manifest, variables=variables, require_env=not allow_missing_env)
-    return build_plan(loaded, select=select, exclude=exclude)
+    return load_plan(
+        manifest,
+        var_options=var_options,
+        vars_files=vars_files,
+        select=select,
+        exclude=exclude,
+        require_env=not allow_missing_env,
+    )

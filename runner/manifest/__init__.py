@@ -13,7 +13,7 @@ from runner.manifest.durations import format_duration, parse_duration
 from runner.manifest.loader import check_manifest, load_manifest, load_manifest_text
 from runner.manifest.matrix import JobInstance
 from runner.manifest.model import Defaults, FunctionRef, JobSpec, Manifest, Matrix, RunSettings
-from runner.manifest.plan import Plan, build_plan
+from runner.manifest.plan import Plan, build_plan, load_plan
 from runner.manifest.references import Reference, Template, parse_reference, parse_template
 from runner.manifest.resolve import ResolvedJob, Results
 from runner.manifest.selection import select_jobs
@@ -40,6 +40,7 @@ __all__ = [
     "format_duration",
     "load_manifest",
     "load_manifest_text",
+    "load_plan",
     "manifest_schema",
     "parse_duration",
     "parse_reference",

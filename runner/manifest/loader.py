@@ -8,6 +8,7 @@ Each problem carries file:line:column, the job and the key path.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -179,6 +180,7 @@ class _Loader:
 
     def build(self, data: dict[str, Any]) -> Manifest:
         variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+        self.check_json_values(variables, ("vars",))
         self.vars: dict[str, Any] = {**(variables or {}), **self.overrides}
         defaults = self.build_defaults(data.get("defaults"))
         run = self.build_run(data.get("run"))
@@ -255,7 +257,8 @@ class _Loader:
                 function = FunctionRef.parse(raw["function"])
             except ValueError as error:
                 self.report(str(error), (*base, "function"))
-        matrix = self.build_matrix(name, setting("matrix", None), raw, defaults)
+        raw_matrix = raw.get("matrix")
+        matrix = self.build_matrix(name, raw_matrix, raw, defaults)
         matrix_keys = set(matrix.axes) if matrix else set()
         inputs = self.compile_section(name, setting("inputs", {}), "inputs", matrix_keys)
         env = self.compile_section(name, setting("env", {}), "env", matrix_keys)
@@ -302,8 +305,26 @@ class _Loader:
 
     def compile_section(self, job: str, value: Any, section: str, matrix_keys: set[str]) -> Any:
         base: KeyPath = ("jobs", job, section)
+        self.check_json_values(value, base)
         compiled = compile_value(value, base, self.syntax_error)
         return self.resolve_vars(job, compiled, base, matrix_keys)
+
+    def check_json_values(self, value: Any, path: KeyPath) -> None:
+        """Report TOML values that JSON cannot carry (dates and times, inf and nan)."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self.check_json_values(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.check_json_values(item, (*path, index))
+        elif isinstance(value, (datetime.date, datetime.time)):
+            self.report(
+                f"TOML dates and times cannot be sent to Sieve (JSON has none): write "
+                f"{value.isoformat()!r} as a quoted string",
+                path,
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            self.report(f"{value} is not a JSON number: Sieve cannot receive it", path)
 
     def syntax_error(self, path: KeyPath, error: ReferenceSyntaxError) -> None:
         self.report(f"bad reference {error.message}", path)
@@ -374,19 +395,22 @@ class _Loader:
     def build_matrix(
         self, job: str, raw: Any, raw_job: dict[str, Any], defaults: Defaults
     ) -> Matrix | None:
-        if raw is None:
-            return None
         base: KeyPath = ("jobs", job, "matrix")
+        if not isinstance(raw, dict) or base in self.broken:
+            return None
         axes: dict[str, list[Any] | Template] = {}
         for key, values in raw.items():
             path = (*base, key)
+            if self.is_broken(path):
+                continue
+            self.check_json_values(values, path)
             compiled = self.resolve_vars(
                 job, compile_value(values, path, self.syntax_error), path, set()
             )
             if isinstance(compiled, Template):
                 ref = compiled.whole
-                if ref is not None and ref.scope == "vars":
-                    continue  # a missing var, already reported
+                if ref is not None and ref.scope in ("vars", "matrix"):
+                    continue  # a missing var or a self-reference, already reported
                 if ref is None or ref.scope != "jobs":
                     self.report(
                         "a matrix axis must be a list, or a single reference to a list "

@@ -32,6 +32,7 @@ from runner.manifest.resolve import (
     resolve_static,
 )
 from runner.manifest.selection import select_jobs
+from runner.manifest.variables import collect_variables
 
 
 class Plan:
@@ -203,3 +204,26 @@ def build_plan(
     """The plan for `manifest`, limited by dbt-style selectors (see `select_jobs`)."""
     names = select_jobs(manifest, select=select, exclude=exclude)
     return Plan(manifest, names, environ=environ)
+
+
+def load_plan(
+    path: str | os.PathLike[str],
+    *,
+    var_options: Sequence[str] = (),
+    vars_files: Sequence[str | os.PathLike[str]] = (),
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    require_env: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Load the manifest at `path` and plan it, from the shared command-line options.
+
+    `var_options` are `--var NAME=VALUE` strings, `vars_files` the `--vars-file` paths,
+    `select`/`exclude` the selectors. Raises ManifestError (the manifest) or ConfigError (the
+    options).
+    """
+    from runner.manifest.loader import load_manifest
+
+    variables = collect_variables(var_options, vars_files)
+    manifest = load_manifest(path, variables=variables, environ=environ, require_env=require_env)
+    return build_plan(manifest, select=select, exclude=exclude, environ=environ)

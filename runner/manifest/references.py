@@ -263,8 +263,13 @@ class _Reader:
 
 def interpolate(value: Any) -> str:
     """How a referenced value reads inside a longer string."""
-    if isinstance(value, str):
-        return value
+    kind = type(value)
+    if kind is str:
+        return str(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

@@ -27,7 +27,6 @@ from runner.manifest.values import (
     Lookup,
     StepError,
     follow_steps,
-    render_placeholders,
     substitute_template,
 )
 from runner.secrets import Secrets
@@ -68,6 +67,12 @@ def resolve_instance(
     secrets = Secrets()
 
     def lookup(ref: Reference) -> Any:
+        try:
+            return value_of(ref)
+        except ResolutionError as error:
+            raise ResolutionError(f"{ref.placeholder}: {error}") from None
+
+    def value_of(ref: Reference) -> Any:
         if ref.scope == "env":
             if ref.name not in environ:
                 raise ResolutionError(f"environment variable {ref.name!r} is not set")
@@ -96,7 +101,7 @@ def resolve_static(instance: JobInstance, locate: Callable[[KeyPath], Any]) -> R
 
     job = instance.job
     inputs, env, webhooks = (
-        render_placeholders(_resolve_section(job, section, lookup, locate, instance.key))
+        _resolve_section(job, section, lookup, locate, instance.key, placeholders=True)
         for section in ("inputs", "env", "webhooks")
     )
     return ResolvedJob(instance.key, job.function, inputs, env, webhooks)
@@ -137,42 +142,62 @@ def _resolve_section(
     lookup: Lookup,
     locate: Callable[[KeyPath], Any],
     instance_key: str,
+    *,
+    placeholders: bool = False,
 ) -> Any:
     value = getattr(job, section)
     if section in job.static_sections:
         return value
-    return _walk(value, lookup, ("jobs", job.name, section), locate, instance_key)
+    try:
+        return _walk(value, lookup, placeholders)
+    except _Failed as failed:
+        path = ("jobs", job.name, section, *(_path_to(value, failed.template) or ()))
+        raise ManifestError(
+            failed.message,
+            location=locate(path),
+            job=instance_key,
+            key_path=format_key_path(path[2:]),
+        ) from None
 
 
-def _walk(
-    value: Any,
-    lookup: Lookup,
-    path: KeyPath,
-    locate: Callable[[KeyPath], Any],
-    instance_key: str,
-) -> Any:
+class _Failed(Exception):
+    """A template that could not be resolved; its path is looked up only then."""
+
+    def __init__(self, template: Template, message: str) -> None:
+        self.template = template
+        self.message = message
+
+
+def _walk(value: Any, lookup: Lookup, placeholders: bool) -> Any:
+    # the hot loop of `plan` on big matrices: no key paths are built on the way down
     if isinstance(value, Template):
         try:
-            return substitute_template(value, lookup)
+            resolved = substitute_template(value, lookup)
         except ResolutionError as error:
-            raise ManifestError(
-                f"{value.placeholder}: {error}",
-                location=locate(path),
-                job=instance_key,
-                key_path=_relative(path),
-            ) from None
+            raise _Failed(value, str(error)) from None
+        if placeholders and isinstance(resolved, Template):
+            return resolved.placeholder
+        return resolved
     if isinstance(value, dict):
-        return {
-            key: _walk(item, lookup, (*path, key), locate, instance_key)
-            for key, item in value.items()
-        }
+        return {key: _walk(item, lookup, placeholders) for key, item in value.items()}
     if isinstance(value, list):
-        return [
-            _walk(item, lookup, (*path, index), locate, instance_key)
-            for index, item in enumerate(value)
-        ]
+        return [_walk(item, lookup, placeholders) for item in value]
     return value
 
 
-def _relative(path: KeyPath) -> str:
-    return format_key_path(path[2:])
+def _path_to(value: Any, target: Template) -> tuple[str | int, ...] | None:
+    """The key path of `target` inside `value` (empty when `value` is it)."""
+    if value is target:
+        return ()
+    items: list[tuple[str | int, Any]]
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _path_to(item, target)
+        if found is not None:
+            return (key, *found)
+    return None

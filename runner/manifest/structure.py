@@ -16,6 +16,7 @@ import jsonschema
 
 from runner.errors import ManifestError, SourceLocation
 from runner.manifest.positions import KeyPath, format_key_path
+from runner.manifest.values import kind_of
 from runner.resources import read_text
 from runner.suggest import did_you_mean
 
@@ -97,14 +98,15 @@ def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[Ma
                         message += " (add `version = 1`)"
                 yield problem(message, path, locate, at_value=False)
         return
-    if kind == "propertyNames":
-        # the error's instance is the offending name; its path is the table's
-        name = instance
+    if "propertyNames" in error.schema_path:
+        # a bad table key: the instance is the key itself, the path is the table's
         message = custom or error.message
-        for sub in error.context or ():
-            sub_custom = sub.schema.get("x-message") if isinstance(sub.schema, dict) else None
-            message = sub_custom or message
-        yield problem(f"invalid name {name!r}: {message}", (*path, name), locate, at_value=False)
+        yield problem(
+            f"invalid name {instance!r}: {message}", (*path, instance), locate, at_value=False
+        )
+        return
+    if kind == "anyOf" and instance in ([], {}, ""):
+        yield problem("must not be empty", path, locate, at_value=True)
         return
     if custom:
         yield problem(f"{custom}, got {_show(instance)}", path, locate, at_value=True)
@@ -156,14 +158,8 @@ def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[Ma
 
 
 def _show(value: Any) -> str:
-    kind = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+    """`a string ("x")`: the kind of a value and (short) the value itself."""
+    kind = kind_of(value)
     text = json.dumps(value, default=str, ensure_ascii=False)
     if len(text) > 60:
         text = text[:57] + "..."

@@ -15,7 +15,6 @@ from runner.manifest.references import (
     Reference,
     ReferenceSyntaxError,
     Template,
-    escape_literal,
     interpolate,
     parse_template,
 )
@@ -104,26 +103,13 @@ def substitute_template(template: Template, lookup: Lookup) -> Any:
     return Template(tuple(parts))
 
 
-def render_placeholders(value: Any) -> Any:
-    """`value` with every remaining Template shown as its text (`${{ jobs.x.outputs }}`)."""
-    if isinstance(value, Template):
-        return value.placeholder
-    if isinstance(value, dict):
-        return {key: render_placeholders(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render_placeholders(item) for item in value]
-    if isinstance(value, str) and "${{" in value:
-        return escape_literal(value)
-    return value
-
-
 def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> Any:
     """Apply `.key` / `[index]` steps to `value`; `described` names the value in messages."""
     for step in steps:
         if isinstance(step, int):
             if not isinstance(value, list):
                 raise StepError(
-                    f"{described} is {_kind(value)}, not an array: cannot take [{step}]"
+                    f"{described} is {kind_of(value)}, not an array: cannot take [{step}]"
                 )
             if not -len(value) <= step < len(value):
                 raise StepError(
@@ -134,18 +120,22 @@ def follow_steps(value: Any, steps: tuple[str | int, ...], described: str) -> An
             described = f"{described}[{step}]"
         else:
             if not isinstance(value, dict):
-                raise StepError(f"{described} is {_kind(value)}, not a table: cannot take .{step}")
-            if step not in value:
-                keys = ", ".join(repr(key) for key in list(value)[:10]) or "none"
                 raise StepError(
-                    f"{described} has no key {step!r}{did_you_mean(step, value)} (keys: {keys})"
+                    f"{described} is {kind_of(value)}, not a table: cannot take .{step}"
                 )
+            if step not in value:
+                hint = did_you_mean(step, value)
+                if not hint:
+                    keys = ", ".join(repr(key) for key in list(value)[:10]) or "none"
+                    hint = f" (keys: {keys})"
+                raise StepError(f"{described} has no key {step!r}{hint}")
             value = value[step]
             described = f"{described}.{step}"
     return value
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """How messages name a value's type: 'a string', 'an array', 'a table', ..."""
     if value is None:
         return "null"
     return {

@@ -8,6 +8,7 @@ else the text as it is (`--var language=french`). A vars file is a TOML table or
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,7 +38,7 @@ def parse_var_options(options: Iterable[str]) -> dict[str, Any]:
     return values
 
 
-def read_vars_file(path: str | Path) -> dict[str, Any]:
+def read_vars_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The table in a TOML (or `.json`) vars file."""
     path = Path(path)
     try:
@@ -60,7 +61,7 @@ def read_vars_file(path: str | Path) -> dict[str, Any]:
 
 
 def collect_variables(
-    var_options: Iterable[str] = (), vars_files: Iterable[str | Path] = ()
+    var_options: Iterable[str] = (), vars_files: Iterable[str | os.PathLike[str]] = ()
 ) -> dict[str, Any]:
     """The overrides from vars files (in order) then `--var` options, later ones winning."""
     values: dict[str, Any] = {}
