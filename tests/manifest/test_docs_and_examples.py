@@ -57,7 +57,7 @@ def test_example_manifest_loads_and_plans(path: Path) -> None:
     manifest = load_manifest(path, require_env=False)
     plan = build_plan(manifest, environ={})
     assert plan.waves
-    assert all(job.function.owner == "sieve" for job in manifest.jobs.values())
+    assert all(job.function.owner in ("sieve", "local") for job in manifest.jobs.values())
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
