@@ -10,31 +10,19 @@ from typing import Any, TypeVar
 
 import click
 
+from runner.commands.options import backend_options
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 JOB_STATUSES = ("queued", "processing", "finished", "error", "cancelled")
 
 
-def backend_options(command: F) -> F:
+def api_options(command: F) -> F:
     """The flags every API command shares: which backend, and JSON output."""
-    options = [
-        click.option(
-            "--api-url",
-            metavar="URL",
-            help="Sieve API base URL (default: $SIEVE_API_URL, else https://mango.sievedata.com "
-            "when a key is configured).",
-        ),
-        click.option(
-            "--api-key",
-            metavar="KEY",
-            help="Sieve API key (default: $SIEVE_API_KEY, else ~/.config/.sieve/config).",
-        ),
-        click.option("--local", is_flag=True, help="Use the embedded local backend (in-process)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the raw JSON body."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    command = click.option("--json", "as_json", is_flag=True, help="Print the raw JSON body.")(
+        command
+    )
+    return backend_options(command)
 
 
 class _Session:
@@ -70,7 +58,7 @@ def functions() -> None:
 
 @functions.command("get")
 @click.argument("function")
-@backend_options
+@api_options
 def functions_get(
     function: str, api_url: str | None, api_key: str | None, local: bool, as_json: bool
 ) -> None:
@@ -96,7 +84,7 @@ def jobs() -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most N jobs."
 )
-@backend_options
+@api_options
 def jobs_list(
     status: str | None,
     limit: int,
@@ -122,7 +110,7 @@ def jobs_list(
 
 @jobs.command("get")
 @click.argument("job_id")
-@backend_options
+@api_options
 def jobs_get(
     job_id: str, api_url: str | None, api_key: str | None, local: bool, as_json: bool
 ) -> None:
@@ -135,7 +123,7 @@ def jobs_get(
 
 @jobs.command("cancel")
 @click.argument("job_id")
-@backend_options
+@api_options
 def jobs_cancel(
     job_id: str, api_url: str | None, api_key: str | None, local: bool, as_json: bool
 ) -> None:
@@ -167,7 +155,7 @@ def jobs_cancel(
     help="Wait for the job to end and show it (always on the embedded backend, whose jobs "
     "end with the command).",
 )
-@backend_options
+@api_options
 def push(
     function: str,
     assignments: tuple[str, ...],
