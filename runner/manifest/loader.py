@@ -186,6 +186,7 @@ class _Loader:
         run = self.build_run(data.get("run"))
         raw_jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
         self.job_names: list[str] = list(raw_jobs or {})
+        self.job_name_set = set(self.job_names)
         # every job's dependencies, also of jobs with problems, so cycles are still found
         self.dependency_graph: dict[str, tuple[str, ...]] = {}
         jobs: dict[str, JobSpec] = {}
@@ -273,9 +274,10 @@ class _Loader:
             for ref in template.references
             if ref.scope == "jobs"
         ]
-        known = set(self.job_names)
         dependencies = tuple(
-            dep for dep in dict.fromkeys([*needs, *referenced]) if dep in known and dep != name
+            dep
+            for dep in dict.fromkeys([*needs, *referenced])
+            if dep in self.job_name_set and dep != name
         )
         self.dependency_graph[name] = dependencies
         timeout = setting("timeout", None)
@@ -386,7 +388,7 @@ class _Loader:
     def check_job_name(self, job: str, other: str, path: KeyPath, *, prefix: str = "") -> None:
         if other == job:
             self.report(f"{prefix}a job cannot depend on itself", path)
-        elif other not in self.job_names:
+        elif other not in self.job_name_set:
             hint = did_you_mean(other, self.job_names)
             self.report(f"{prefix}no job named {other!r}{hint}", path)
 
