@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ from runner.manifest.references import Reference, ReferenceSyntaxError, Template
 from runner.manifest.structure import problem, structural_problems
 from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
 from runner.suggest import did_you_mean
+
+#: The matrix key that lists combinations to leave out (not an axis).
+EXCLUDE = "exclude"
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -401,48 +404,20 @@ class _Loader:
         if not isinstance(raw, dict) or base in self.broken:
             return None
         axes: dict[str, list[Any] | Template] = {}
+        complete = True
         for key, values in raw.items():
-            path = (*base, key)
-            if self.is_broken(path):
+            if key == EXCLUDE:
                 continue
-            self.check_json_values(values, path)
-            compiled = self.resolve_vars(
-                job, compile_value(values, path, self.syntax_error), path, set()
-            )
-            if isinstance(compiled, Template):
-                ref = compiled.whole
-                if ref is not None and ref.scope in ("vars", "matrix"):
-                    continue  # a missing var or a self-reference, already reported
-                if ref is None or ref.scope != "jobs":
-                    self.report(
-                        "a matrix axis must be a list, or a single reference to a list "
-                        "(e.g. '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}')",
-                        path,
-                    )
-                    continue
-                axes[key] = compiled
-                continue
-            if isinstance(compiled, str) and isinstance(values, str):
-                # a `${{ vars.x }}` that resolved to a string, not a list
-                self.report(f"a matrix axis must be a list; {values} is a string", path)
-                continue
-            if not isinstance(compiled, list) or not compiled:
-                self.report("a matrix axis must be a non-empty list of values", path)
-                continue
-            if any(template for template in _templates(compiled)):
-                self.report(
-                    "matrix values may refer to vars only (their instances must be known "
-                    "before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
-                    path,
-                )
-                continue
-            duplicate = _first_duplicate(compiled)
-            if duplicate is not None:
-                self.report(f"duplicate matrix value {duplicate}: each value must be unique", path)
-                continue
-            axes[key] = compiled
-        if len(axes) != len(raw):
-            return Matrix(axes) if axes else None
+            axis = self.build_axis(job, values, (*base, key))
+            if axis is None:
+                complete = False
+            else:
+                axes[key] = axis
+        if not axes:
+            return None
+        exclude = self.build_exclude(job, raw.get(EXCLUDE, []), axes)
+        if not complete:
+            return Matrix(axes, exclude)
         limit = raw_job.get("max_instances", defaults.max_instances)
         sizes = [len(values) for values in axes.values() if isinstance(values, list)]
         count = math.prod(sizes)
@@ -454,7 +429,76 @@ class _Loader:
                 base,
                 at_value=False,
             )
-        return Matrix(axes)
+        return Matrix(axes, exclude)
+
+    def build_axis(self, job: str, values: Any, path: KeyPath) -> list[Any] | Template | None:
+        """One axis: a list of values, or a Template for a run-time axis; None if it is bad."""
+        if self.is_broken(path):
+            return None
+        self.check_json_values(values, path)
+        compiled = self.resolve_vars(
+            job, compile_value(values, path, self.syntax_error), path, set()
+        )
+        if isinstance(compiled, Template):
+            ref = compiled.whole
+            if ref is not None and ref.scope in ("vars", "matrix"):
+                return None  # a missing var or a self-reference, already reported
+            if ref is None or ref.scope != "jobs":
+                self.report(
+                    "a matrix axis must be a list, or a single reference to a list "
+                    "(e.g. '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}')",
+                    path,
+                )
+                return None
+            return compiled
+        if isinstance(compiled, str) and isinstance(values, str):
+            # a `${{ vars.x }}` that resolved to a string, not a list
+            self.report(f"a matrix axis must be a list; {values} is a string", path)
+            return None
+        if not isinstance(compiled, list) or not compiled:
+            self.report("a matrix axis must be a non-empty list of values", path)
+            return None
+        if _templates(compiled):
+            self.report(
+                "matrix values may refer to vars only (their instances must be known "
+                "before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
+                path,
+            )
+            return None
+        duplicate = _first_duplicate(compiled)
+        if duplicate is not None:
+            self.report(f"duplicate matrix value {duplicate}: each value must be unique", path)
+            return None
+        return compiled
+
+    def build_exclude(
+        self, job: str, raw: Any, axes: dict[str, list[Any] | Template]
+    ) -> tuple[dict[str, Any], ...]:
+        """`matrix.exclude`: partial combinations to leave out; keys must be axes."""
+        path: KeyPath = ("jobs", job, "matrix", EXCLUDE)
+        if not isinstance(raw, list) or self.is_broken(path):
+            return ()
+        self.check_json_values(raw, path)
+        entries = []
+        for index, entry in enumerate(raw):
+            entry_path = (*path, index)
+            compiled = self.resolve_vars(
+                job, compile_value(entry, entry_path, self.syntax_error), entry_path, set()
+            )
+            if _templates(compiled):
+                self.report("exclude entries may refer to vars only", entry_path)
+                continue
+            unknown = [key for key in compiled if key not in axes]
+            for key in unknown:
+                self.report(
+                    f"the matrix has no axis {key!r}{did_you_mean(key, axes)} "
+                    f"(axes: {', '.join(axes)})",
+                    (*entry_path, key),
+                    at_value=False,
+                )
+            if not unknown:
+                entries.append(compiled)
+        return tuple(entries)
 
     # --- graph -----------------------------------------------------------------------------
 
@@ -465,7 +509,7 @@ class _Loader:
             self.report(f"dependency cycle: {' -> '.join(cycle)}", ("jobs", first), at_value=False)
 
 
-def _templates(value: Any) -> Iterable[Template]:
+def _templates(value: Any) -> list[Template]:
     return walk_templates(value)
 
 

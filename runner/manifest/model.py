@@ -84,10 +84,12 @@ class Matrix:
     """A job's matrix: axis name -> its values (a list) or a Template resolving to a list.
 
     A Template axis refers to upstream outputs (`${{ jobs.X.outputs }}`); such a matrix is
-    dynamic and expands at run time (`Plan.expand`).
+    dynamic and expands at run time (`Plan.expand`). `exclude` lists partial combinations
+    (axis -> value) whose matching instances are left out.
     """
 
     axes: dict[str, list[Any] | Template]
+    exclude: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_dynamic(self) -> bool:

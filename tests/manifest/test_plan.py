@@ -12,6 +12,7 @@ from runner.manifest import Manifest, Plan, build_plan
 from runner.manifest.matrix import axis_labels
 
 Load = Callable[..., Manifest]
+Problems = Callable[..., list[str]]
 
 PIPELINE = """
 [vars]
@@ -241,3 +242,39 @@ def test_a_matrix_axis_over_a_matrix_job_is_a_list_per_instance(load: Load) -> N
 )
 def test_labels_are_readable_and_unique(values: list[Any], labels: list[str]) -> None:
     assert axis_labels(values) == labels
+
+
+def test_matrix_exclude_leaves_out_matching_combinations(load: Load) -> None:
+    manifest = load(
+        """
+        [vars]
+        skip = "de"
+        [jobs.t]
+        function = "sieve/translate"
+        matrix.lang = ["fr", "de", "es"]
+        matrix.size = [1, 2]
+        matrix.exclude = [{ lang = "${{ vars.skip }}" }, { lang = "es", size = 2 }]
+        inputs.target = "${{ matrix.lang }}"
+        """
+    )
+    plan = build_plan(manifest)
+    instances = plan.instances("t")
+    assert [instance.key for instance in instances] == [
+        "t[lang=fr,size=1]",
+        "t[lang=fr,size=2]",
+        "t[lang=es,size=1]",
+    ]
+    assert [instance.index for instance in instances] == [0, 1, 2]
+
+
+def test_matrix_exclude_with_unknown_axis_is_located(problems: Problems) -> None:
+    assert problems(
+        """
+        [jobs.t]
+        function = "sieve/translate"
+        matrix = { lang = ["fr"], exclude = [{ lnag = "fr" }] }
+        """
+    ) == [
+        "m.toml:4:40: job 't', matrix.exclude[0].lnag: the matrix has no axis 'lnag' "
+        "(did you mean 'lang'?) (axes: lang)"
+    ]
