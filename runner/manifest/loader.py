@@ -33,7 +33,7 @@ from runner.manifest.model import (
 )
 from runner.manifest.positions import KeyPath, PositionIndex, index_positions
 from runner.manifest.references import Reference, ReferenceSyntaxError, Template, walk_templates
-from runner.manifest.structure import problem, structural_problems
+from runner.manifest.structure import Locator, problem, structural_problems
 from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
 from runner.suggest import did_you_mean
 
@@ -132,6 +132,7 @@ class _Loader:
         self.positions = PositionIndex({}, {})
         self.problems: list[ManifestError] = []
         self.broken: set[KeyPath] = set()
+        self.lines: list[str] | None = None
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -141,9 +142,32 @@ class _Loader:
             return SourceLocation(str(self.path))
         return SourceLocation(str(self.path), found[0], found[1])
 
-    def report(self, message: str, path: KeyPath, *, at_value: bool = True) -> None:
-        self.problems.append(problem(message, path, self.locate, at_value=at_value))
+    def report(
+        self, message: str, path: KeyPath, *, at_value: bool = True, offset: int = -1
+    ) -> None:
+        """Record a problem at `path`; `offset` points inside the string value there."""
+        inside = self.locate_in_string(path, offset) if offset >= 0 else None
+        locate: Locator = self.locate if inside is None else (lambda _path, _value: inside)
+        self.problems.append(problem(message, path, locate, at_value=at_value))
         self.broken.add(path)
+
+    def locate_in_string(self, path: KeyPath, offset: int) -> SourceLocation | None:
+        """The column of character `offset` of the string value at `path`, when the source
+        writes it as-is (a one-line string without escapes before that point)."""
+        found = self.positions.exact_value(path)
+        if found is None:
+            return None
+        line, column = found
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        quote = text[column - 1 : column]
+        if quote not in ('"', "'") or text[column - 1 : column + 2] == quote * 3:
+            return None
+        prefix = text[column : column + offset]
+        if len(prefix) < offset or quote in prefix or (quote == '"' and "\\" in prefix):
+            return None
+        return SourceLocation(str(self.path), line, column + 1 + offset)
 
     def is_broken(self, path: KeyPath) -> bool:
         """Whether a problem was reported at `path` or inside it."""
@@ -332,7 +356,7 @@ class _Loader:
             self.report(f"{value} is not a JSON number: Sieve cannot receive it", path)
 
     def syntax_error(self, path: KeyPath, error: ReferenceSyntaxError) -> None:
-        self.report(f"bad reference {error.message}", path)
+        self.report(f"bad reference {error.message}", path, offset=error.offset)
 
     def resolve_vars(self, job: str, value: Any, path: KeyPath, matrix_keys: set[str]) -> Any:
         """Substitute `vars`, check every other reference; walk keeps paths for messages."""
@@ -358,12 +382,16 @@ class _Loader:
             if ref.name not in self.vars:
                 hint = did_you_mean(ref.name, self.vars)
                 where = "; define it in [vars] or pass --var" if not hint else ""
-                self.report(f"{ref.placeholder}: no variable {ref.name!r}{hint}{where}", path)
+                self.report(
+                    f"{ref.placeholder}: no variable {ref.name!r}{hint}{where}",
+                    path,
+                    offset=ref.offset,
+                )
                 return KEEP
             try:
                 return follow_steps(self.vars[ref.name], ref.steps, f"vars.{ref.name}")
             except StepError as error:
-                self.report(f"{ref.placeholder}: {error}", path)
+                self.report(f"{ref.placeholder}: {error}", path, offset=ref.offset)
                 return KEEP
         if ref.scope == "env":
             if self.require_env and ref.name not in self.environ:
@@ -371,11 +399,14 @@ class _Loader:
                     f"{ref.placeholder}: environment variable {ref.name!r} is not set "
                     "(set it, or check without it using --allow-missing-env)",
                     path,
+                    offset=ref.offset,
                 )
             return KEEP
         if ref.scope == "matrix":
             if path[2] == "matrix":
-                self.report(f"{ref.placeholder}: a matrix cannot refer to itself", path)
+                self.report(
+                    f"{ref.placeholder}: a matrix cannot refer to itself", path, offset=ref.offset
+                )
             elif ref.name not in matrix_keys:
                 if matrix_keys:
                     hint = did_you_mean(ref.name, matrix_keys)
@@ -383,17 +414,19 @@ class _Loader:
                     message = f"the matrix has no key {ref.name!r}{hint} (keys: {known})"
                 else:
                     message = "this job has no matrix"
-                self.report(f"{ref.placeholder}: {message}", path)
+                self.report(f"{ref.placeholder}: {message}", path, offset=ref.offset)
             return KEEP
-        self.check_job_name(job, ref.name, path, prefix=f"{ref.placeholder}: ")
+        self.check_job_name(job, ref.name, path, prefix=f"{ref.placeholder}: ", offset=ref.offset)
         return KEEP
 
-    def check_job_name(self, job: str, other: str, path: KeyPath, *, prefix: str = "") -> None:
+    def check_job_name(
+        self, job: str, other: str, path: KeyPath, *, prefix: str = "", offset: int = -1
+    ) -> None:
         if other == job:
-            self.report(f"{prefix}a job cannot depend on itself", path)
+            self.report(f"{prefix}a job cannot depend on itself", path, offset=offset)
         elif other not in self.job_name_set:
             hint = did_you_mean(other, self.job_names)
-            self.report(f"{prefix}no job named {other!r}{hint}", path)
+            self.report(f"{prefix}no job named {other!r}{hint}", path, offset=offset)
 
     # --- matrix ----------------------------------------------------------------------------
 

@@ -59,6 +59,10 @@ class PositionIndex:
         """Where the value at `path` starts, else where its key (or an ancestor's) is."""
         return self._values.get(path) or self.key(path)
 
+    def exact_value(self, path: KeyPath) -> Position | None:
+        """Where the value at exactly `path` starts (no fallback)."""
+        return self._values.get(path)
+
     def key_paths(self) -> set[KeyPath]:
         """Every path that has a key position (tests compare it with the parsed document)."""
         return set(self._keys)
