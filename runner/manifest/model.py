@@ -144,6 +144,24 @@ class JobSpec:
             if is_static(getattr(self, section))
         )
 
+    @cached_property
+    def run_time_inputs(self) -> frozenset[str]:
+        """Inputs whose value is known only at run time: they refer to upstream jobs, to the
+        environment, or to an axis of a run-time matrix. The others can be checked statically.
+        """
+        dynamic_axes = {
+            key
+            for key, values in (self.matrix.axes.items() if self.matrix else ())
+            if isinstance(values, Template)
+        }
+        return frozenset(
+            name
+            for name, value in self.inputs.items()
+            for template in walk_templates(value)
+            for ref in template.references
+            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and ref.name in dynamic_axes)
+        )
+
     @property
     def env_names(self) -> tuple[str, ...]:
         """Environment variables the job reads (`${{ env.NAME }}`), for cache keys and docs."""

@@ -278,3 +278,15 @@ def test_matrix_exclude_with_unknown_axis_is_located(problems: Problems) -> None
         "m.toml:4:40: job 't', matrix.exclude[0].lnag: the matrix has no axis 'lnag' "
         "(did you mean 'lang'?) (axes: lang)"
     ]
+
+
+def test_run_time_inputs_are_those_with_upstream_env_or_run_time_axis_references(
+    load: Load,
+) -> None:
+    manifest = load(RUNTIME)
+    assert manifest.jobs["clips"].run_time_inputs == {"file"}
+    assert manifest.jobs["report"].run_time_inputs == {"text"}
+    assert manifest.jobs["split"].run_time_inputs == frozenset()
+    manifest = load(PIPELINE, environ=ENV)
+    assert manifest.jobs["dub"].run_time_inputs == frozenset()
+    assert manifest.jobs["summary"].run_time_inputs == {"text", "dubs", "statuses"}
