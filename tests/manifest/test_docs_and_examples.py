@@ -98,3 +98,12 @@ def test_every_job_key_is_documented() -> None:
     ]
     for key in keys:
         assert f"`{key}`" in doc, f"{key} is not documented in docs/manifest.md"
+
+
+def test_the_readme_manifest_loads() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [match.group(1) for match in _BLOCK.finditer(readme)]
+    assert blocks
+    for body in blocks:
+        manifest = load_manifest_text(body, "README.md")
+        assert build_plan(manifest).waves
