@@ -97,7 +97,8 @@ def _load_path(
     require_env: bool,
 ) -> tuple[Manifest | None, list[ManifestError]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: editors on Windows may start the file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         message = f"the manifest is not UTF-8 text ({error.reason} at byte {error.start})"
         return None, [ManifestError(message, location=SourceLocation(str(path)))]

@@ -444,3 +444,9 @@ def test_reference_columns_point_inside_the_string_when_it_is_written_as_is(
         "m.toml:6:16: job 'a', inputs.multi: ${{ vars.nope }}: no variable 'nope'; define it "
         "in [vars] or pass --var",
     ]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_bytes('\ufeffversion = 1\n[jobs.a]\nfunction = "a/b"\n'.encode())
+    assert list(load_manifest(path).jobs) == ["a"]
