@@ -107,3 +107,16 @@ def test_the_readme_manifest_loads() -> None:
     for body in blocks:
         manifest = load_manifest_text(body, "README.md")
         assert build_plan(manifest).waves
+
+
+def test_schema_defaults_match_the_loader_defaults() -> None:
+    from runner.manifest import Defaults, RunSettings
+
+    schema = manifest_schema()
+    definitions = schema["$defs"]
+    run = schema["properties"]["run"]["properties"]
+    assert definitions["retries"]["default"] == Defaults().retries
+    assert definitions["continue_on_error"]["default"] == Defaults().continue_on_error
+    assert definitions["max_instances"]["default"] == Defaults().max_instances
+    assert run["max_parallel"]["default"] == RunSettings().max_parallel
+    assert run["fail_fast"]["default"] == RunSettings().fail_fast
