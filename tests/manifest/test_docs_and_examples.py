@@ -10,7 +10,14 @@ import jsonschema
 import pytest
 
 from runner.errors import ManifestError
-from runner.manifest import build_plan, load_manifest, load_manifest_text, manifest_schema
+from runner.manifest import (
+    Defaults,
+    RunSettings,
+    build_plan,
+    load_manifest,
+    load_manifest_text,
+    manifest_schema,
+)
 from runner.manifest._toml import toml_loads
 from runner.resources import resource_path
 
@@ -110,8 +117,6 @@ def test_the_readme_manifest_loads() -> None:
 
 
 def test_schema_defaults_match_the_loader_defaults() -> None:
-    from runner.manifest import Defaults, RunSettings
-
     schema = manifest_schema()
     definitions = schema["$defs"]
     run = schema["properties"]["run"]["properties"]
