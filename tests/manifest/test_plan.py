@@ -290,3 +290,14 @@ def test_run_time_inputs_are_those_with_upstream_env_or_run_time_axis_references
     manifest = load(PIPELINE, environ=ENV)
     assert manifest.jobs["dub"].run_time_inputs == frozenset()
     assert manifest.jobs["summary"].run_time_inputs == {"text", "dubs", "statuses"}
+
+
+def test_resolved_values_can_be_changed_without_touching_the_manifest(plan: Plan) -> None:
+    fetch = plan.instances("fetch")[0]
+    first = plan.resolve(fetch, {})
+    first.inputs["url"] = "changed"
+    assert plan.resolve(fetch, {}).inputs["url"] == "https://youtu.be/xyz"
+    results = {"fetch": finished("j1", {"url": "https://cdn/video.mp4"})}
+    transcribe = plan.resolve(plan.instances("transcribe")[0], results)
+    transcribe.inputs["file"]["url"] = "changed"
+    assert results["fetch"]["outputs"][0] == {"url": "https://cdn/video.mp4"}
