@@ -13,7 +13,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,12 @@ from runner.manifest.model import (
 )
 from runner.manifest.positions import KeyPath, PositionIndex, index_positions
 from runner.manifest.references import Reference, ReferenceSyntaxError, Template, walk_templates
-from runner.manifest.structure import problem, structural_problems
+from runner.manifest.structure import Locator, problem, structural_problems
 from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
 from runner.suggest import did_you_mean
+
+#: The matrix key that lists combinations to leave out (not an axis).
+EXCLUDE = "exclude"
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -94,7 +97,8 @@ def _load_path(
     require_env: bool,
 ) -> tuple[Manifest | None, list[ManifestError]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: editors on Windows may start the file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         message = f"the manifest is not UTF-8 text ({error.reason} at byte {error.start})"
         return None, [ManifestError(message, location=SourceLocation(str(path)))]
@@ -129,6 +133,7 @@ class _Loader:
         self.positions = PositionIndex({}, {})
         self.problems: list[ManifestError] = []
         self.broken: set[KeyPath] = set()
+        self.lines: list[str] | None = None
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -138,9 +143,32 @@ class _Loader:
             return SourceLocation(str(self.path))
         return SourceLocation(str(self.path), found[0], found[1])
 
-    def report(self, message: str, path: KeyPath, *, at_value: bool = True) -> None:
-        self.problems.append(problem(message, path, self.locate, at_value=at_value))
+    def report(
+        self, message: str, path: KeyPath, *, at_value: bool = True, offset: int = -1
+    ) -> None:
+        """Record a problem at `path`; `offset` points inside the string value there."""
+        inside = self.locate_in_string(path, offset) if offset >= 0 else None
+        locate: Locator = self.locate if inside is None else (lambda _path, _value: inside)
+        self.problems.append(problem(message, path, locate, at_value=at_value))
         self.broken.add(path)
+
+    def locate_in_string(self, path: KeyPath, offset: int) -> SourceLocation | None:
+        """The column of character `offset` of the string value at `path`, when the source
+        writes it as-is (a one-line string without escapes before that point)."""
+        found = self.positions.exact_value(path)
+        if found is None:
+            return None
+        line, column = found
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        quote = text[column - 1 : column]
+        if quote not in ('"', "'") or text[column - 1 : column + 2] == quote * 3:
+            return None
+        prefix = text[column : column + offset]
+        if len(prefix) < offset or quote in prefix or (quote == '"' and "\\" in prefix):
+            return None
+        return SourceLocation(str(self.path), line, column + 1 + offset)
 
     def is_broken(self, path: KeyPath) -> bool:
         """Whether a problem was reported at `path` or inside it."""
@@ -186,6 +214,7 @@ class _Loader:
         run = self.build_run(data.get("run"))
         raw_jobs = data.get("jobs") if isinstance(data.get("jobs"), dict) else {}
         self.job_names: list[str] = list(raw_jobs or {})
+        self.job_name_set = set(self.job_names)
         # every job's dependencies, also of jobs with problems, so cycles are still found
         self.dependency_graph: dict[str, tuple[str, ...]] = {}
         jobs: dict[str, JobSpec] = {}
@@ -273,9 +302,10 @@ class _Loader:
             for ref in template.references
             if ref.scope == "jobs"
         ]
-        known = set(self.job_names)
         dependencies = tuple(
-            dep for dep in dict.fromkeys([*needs, *referenced]) if dep in known and dep != name
+            dep
+            for dep in dict.fromkeys([*needs, *referenced])
+            if dep in self.job_name_set and dep != name
         )
         self.dependency_graph[name] = dependencies
         timeout = setting("timeout", None)
@@ -327,7 +357,7 @@ class _Loader:
             self.report(f"{value} is not a JSON number: Sieve cannot receive it", path)
 
     def syntax_error(self, path: KeyPath, error: ReferenceSyntaxError) -> None:
-        self.report(f"bad reference {error.message}", path)
+        self.report(f"bad reference {error.message}", path, offset=error.offset)
 
     def resolve_vars(self, job: str, value: Any, path: KeyPath, matrix_keys: set[str]) -> Any:
         """Substitute `vars`, check every other reference; walk keeps paths for messages."""
@@ -353,12 +383,16 @@ class _Loader:
             if ref.name not in self.vars:
                 hint = did_you_mean(ref.name, self.vars)
                 where = "; define it in [vars] or pass --var" if not hint else ""
-                self.report(f"{ref.placeholder}: no variable {ref.name!r}{hint}{where}", path)
+                self.report(
+                    f"{ref.placeholder}: no variable {ref.name!r}{hint}{where}",
+                    path,
+                    offset=ref.offset,
+                )
                 return KEEP
             try:
                 return follow_steps(self.vars[ref.name], ref.steps, f"vars.{ref.name}")
             except StepError as error:
-                self.report(f"{ref.placeholder}: {error}", path)
+                self.report(f"{ref.placeholder}: {error}", path, offset=ref.offset)
                 return KEEP
         if ref.scope == "env":
             if self.require_env and ref.name not in self.environ:
@@ -366,11 +400,14 @@ class _Loader:
                     f"{ref.placeholder}: environment variable {ref.name!r} is not set "
                     "(set it, or check without it using --allow-missing-env)",
                     path,
+                    offset=ref.offset,
                 )
             return KEEP
         if ref.scope == "matrix":
             if path[2] == "matrix":
-                self.report(f"{ref.placeholder}: a matrix cannot refer to itself", path)
+                self.report(
+                    f"{ref.placeholder}: a matrix cannot refer to itself", path, offset=ref.offset
+                )
             elif ref.name not in matrix_keys:
                 if matrix_keys:
                     hint = did_you_mean(ref.name, matrix_keys)
@@ -378,17 +415,19 @@ class _Loader:
                     message = f"the matrix has no key {ref.name!r}{hint} (keys: {known})"
                 else:
                     message = "this job has no matrix"
-                self.report(f"{ref.placeholder}: {message}", path)
+                self.report(f"{ref.placeholder}: {message}", path, offset=ref.offset)
             return KEEP
-        self.check_job_name(job, ref.name, path, prefix=f"{ref.placeholder}: ")
+        self.check_job_name(job, ref.name, path, prefix=f"{ref.placeholder}: ", offset=ref.offset)
         return KEEP
 
-    def check_job_name(self, job: str, other: str, path: KeyPath, *, prefix: str = "") -> None:
+    def check_job_name(
+        self, job: str, other: str, path: KeyPath, *, prefix: str = "", offset: int = -1
+    ) -> None:
         if other == job:
-            self.report(f"{prefix}a job cannot depend on itself", path)
-        elif other not in self.job_names:
+            self.report(f"{prefix}a job cannot depend on itself", path, offset=offset)
+        elif other not in self.job_name_set:
             hint = did_you_mean(other, self.job_names)
-            self.report(f"{prefix}no job named {other!r}{hint}", path)
+            self.report(f"{prefix}no job named {other!r}{hint}", path, offset=offset)
 
     # --- matrix ----------------------------------------------------------------------------
 
@@ -399,48 +438,20 @@ class _Loader:
         if not isinstance(raw, dict) or base in self.broken:
             return None
         axes: dict[str, list[Any] | Template] = {}
+        complete = True
         for key, values in raw.items():
-            path = (*base, key)
-            if self.is_broken(path):
+            if key == EXCLUDE:
                 continue
-            self.check_json_values(values, path)
-            compiled = self.resolve_vars(
-                job, compile_value(values, path, self.syntax_error), path, set()
-            )
-            if isinstance(compiled, Template):
-                ref = compiled.whole
-                if ref is not None and ref.scope in ("vars", "matrix"):
-                    continue  # a missing var or a self-reference, already reported
-                if ref is None or ref.scope != "jobs":
-                    self.report(
-                        "a matrix axis must be a list, or a single reference to a list "
-                        "(e.g. '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}')",
-                        path,
-                    )
-                    continue
-                axes[key] = compiled
-                continue
-            if isinstance(compiled, str) and isinstance(values, str):
-                # a `${{ vars.x }}` that resolved to a string, not a list
-                self.report(f"a matrix axis must be a list; {values} is a string", path)
-                continue
-            if not isinstance(compiled, list) or not compiled:
-                self.report("a matrix axis must be a non-empty list of values", path)
-                continue
-            if any(template for template in _templates(compiled)):
-                self.report(
-                    "matrix values may refer to vars only (their instances must be known "
-                    "before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
-                    path,
-                )
-                continue
-            duplicate = _first_duplicate(compiled)
-            if duplicate is not None:
-                self.report(f"duplicate matrix value {duplicate}: each value must be unique", path)
-                continue
-            axes[key] = compiled
-        if len(axes) != len(raw):
-            return Matrix(axes) if axes else None
+            axis = self.build_axis(job, values, (*base, key))
+            if axis is None:
+                complete = False
+            else:
+                axes[key] = axis
+        if not axes:
+            return None
+        exclude = self.build_exclude(job, raw.get(EXCLUDE, []), axes)
+        if not complete:
+            return Matrix(axes, exclude)
         limit = raw_job.get("max_instances", defaults.max_instances)
         sizes = [len(values) for values in axes.values() if isinstance(values, list)]
         count = math.prod(sizes)
@@ -452,7 +463,76 @@ class _Loader:
                 base,
                 at_value=False,
             )
-        return Matrix(axes)
+        return Matrix(axes, exclude)
+
+    def build_axis(self, job: str, values: Any, path: KeyPath) -> list[Any] | Template | None:
+        """One axis: a list of values, or a Template for a run-time axis; None if it is bad."""
+        if self.is_broken(path):
+            return None
+        self.check_json_values(values, path)
+        compiled = self.resolve_vars(
+            job, compile_value(values, path, self.syntax_error), path, set()
+        )
+        if isinstance(compiled, Template):
+            ref = compiled.whole
+            if ref is not None and ref.scope in ("vars", "matrix"):
+                return None  # a missing var or a self-reference, already reported
+            if ref is None or ref.scope != "jobs":
+                self.report(
+                    "a matrix axis must be a list, or a single reference to a list "
+                    "(e.g. '${{ vars.NAME }}' or '${{ jobs.NAME.outputs }}')",
+                    path,
+                )
+                return None
+            return compiled
+        if isinstance(compiled, str) and isinstance(values, str):
+            # a `${{ vars.x }}` that resolved to a string, not a list
+            self.report(f"a matrix axis must be a list; {values} is a string", path)
+            return None
+        if not isinstance(compiled, list) or not compiled:
+            self.report("a matrix axis must be a non-empty list of values", path)
+            return None
+        if _templates(compiled):
+            self.report(
+                "matrix values may refer to vars only (their instances must be known "
+                "before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time axis",
+                path,
+            )
+            return None
+        duplicate = _first_duplicate(compiled)
+        if duplicate is not None:
+            self.report(f"duplicate matrix value {duplicate}: each value must be unique", path)
+            return None
+        return compiled
+
+    def build_exclude(
+        self, job: str, raw: Any, axes: dict[str, list[Any] | Template]
+    ) -> tuple[dict[str, Any], ...]:
+        """`matrix.exclude`: partial combinations to leave out; keys must be axes."""
+        path: KeyPath = ("jobs", job, "matrix", EXCLUDE)
+        if not isinstance(raw, list) or self.is_broken(path):
+            return ()
+        self.check_json_values(raw, path)
+        entries = []
+        for index, entry in enumerate(raw):
+            entry_path = (*path, index)
+            compiled = self.resolve_vars(
+                job, compile_value(entry, entry_path, self.syntax_error), entry_path, set()
+            )
+            if _templates(compiled):
+                self.report("exclude entries may refer to vars only", entry_path)
+                continue
+            unknown = [key for key in compiled if key not in axes]
+            for key in unknown:
+                self.report(
+                    f"the matrix has no axis {key!r}{did_you_mean(key, axes)} "
+                    f"(axes: {', '.join(axes)})",
+                    (*entry_path, key),
+                    at_value=False,
+                )
+            if not unknown:
+                entries.append(compiled)
+        return tuple(entries)
 
     # --- graph -----------------------------------------------------------------------------
 
@@ -463,7 +543,7 @@ class _Loader:
             self.report(f"dependency cycle: {' -> '.join(cycle)}", ("jobs", first), at_value=False)
 
 
-def _templates(value: Any) -> Iterable[Template]:
+def _templates(value: Any) -> list[Template]:
     return walk_templates(value)
 
 

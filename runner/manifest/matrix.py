@@ -1,9 +1,10 @@
 """Matrix expansion: one job instance per combination of the axes' values.
 
 Instances are named `job[key=label,...]` in axis order, the last axis varying fastest
-(`itertools.product`). A label is the value itself when it is short and plain (`lang=french`,
-`size=720`, `hd=true`), else its position in the axis (`episode=0`), so names stay readable
-and stable. A job without a matrix has a single instance named after the job.
+(`itertools.product`), minus the combinations `exclude` matches. A label is the value itself
+when it is short and plain (`lang=french`, `size=720`, `hd=true`), else its position in the
+axis (`episode=0`), so names stay readable and stable. A job without a matrix has a single
+instance named after the job.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,17 +67,47 @@ def expand(job: JobSpec, axes: Mapping[str, Sequence[Any]] | None = None) -> lis
         )
     keys = list(axes)
     label_lists = [[f"{key}={label}" for label in axis_labels(axes[key])] for key in keys]
+    excluded = _exclusion_test(keys, job.matrix.exclude)
     prefix = f"{job.name}["
-    instances = []
+    instances: list[JobInstance] = []
     combos = itertools.product(*(axes[key] for key in keys))
     names = itertools.product(*label_lists)
-    for index, (values, labels) in enumerate(zip(combos, names, strict=True)):
+    for values, labels in zip(combos, names, strict=True):
+        if excluded is not None and excluded(values):
+            continue
         instances.append(
             JobInstance(
-                job, prefix + ",".join(labels) + "]", dict(zip(keys, values, strict=True)), index
+                job,
+                prefix + ",".join(labels) + "]",
+                dict(zip(keys, values, strict=True)),
+                len(instances),
             )
         )
     return instances
+
+
+def _exclusion_test(
+    keys: list[str], exclude: Sequence[Mapping[str, Any]]
+) -> Callable[[tuple[Any, ...]], bool] | None:
+    """A test for "this combination matches an exclude entry", or None without entries."""
+    if not exclude:
+        return None
+    position = {key: index for index, key in enumerate(keys)}
+    patterns = [
+        [(position[key], _canonical(value)) for key, value in entry.items()] for entry in exclude
+    ]
+
+    def excluded(values: tuple[Any, ...]) -> bool:
+        return any(
+            all(_canonical(values[index]) == wanted for index, wanted in pattern)
+            for pattern in patterns
+        )
+
+    return excluded
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def axis_labels(values: Sequence[Any]) -> list[str]:

@@ -84,10 +84,12 @@ class Matrix:
     """A job's matrix: axis name -> its values (a list) or a Template resolving to a list.
 
     A Template axis refers to upstream outputs (`${{ jobs.X.outputs }}`); such a matrix is
-    dynamic and expands at run time (`Plan.expand`).
+    dynamic and expands at run time (`Plan.expand`). `exclude` lists partial combinations
+    (axis -> value) whose matching instances are left out.
     """
 
     axes: dict[str, list[Any] | Template]
+    exclude: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_dynamic(self) -> bool:
@@ -140,6 +142,24 @@ class JobSpec:
             section
             for section in ("inputs", "env", "webhooks")
             if is_static(getattr(self, section))
+        )
+
+    @cached_property
+    def run_time_inputs(self) -> frozenset[str]:
+        """Inputs whose value is known only at run time: they refer to upstream jobs, to the
+        environment, or to an axis of a run-time matrix. The others can be checked statically.
+        """
+        dynamic_axes = {
+            key
+            for key, values in (self.matrix.axes.items() if self.matrix else ())
+            if isinstance(values, Template)
+        }
+        return frozenset(
+            name
+            for name, value in self.inputs.items()
+            for template in walk_templates(value)
+            for ref in template.references
+            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and ref.name in dynamic_axes)
         )
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import re
 from collections.abc import Iterator
 
 from runner.manifest._toml import toml_loads
@@ -25,7 +26,12 @@ KeyPath = tuple["str | int", ...]
 Position = tuple[int, int]
 
 _BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_SCALAR_ENDS = frozenset(",]}\n#\r")
+# regular expressions do the character loops: this runs on every manifest load
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SPACES = re.compile(r"[ \t]*")
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+_SCALAR = re.compile(r"[^,\]}\n#\r]+")
+_NEWLINE = re.compile(r"\n")
 
 
 class PositionIndex:
@@ -53,6 +59,10 @@ class PositionIndex:
         """Where the value at `path` starts, else where its key (or an ancestor's) is."""
         return self._values.get(path) or self.key(path)
 
+    def exact_value(self, path: KeyPath) -> Position | None:
+        """Where the value at exactly `path` starts (no fallback)."""
+        return self._values.get(path)
+
     def key_paths(self) -> set[KeyPath]:
         """Every path that has a key position (tests compare it with the parsed document)."""
         return set(self._keys)
@@ -69,10 +79,7 @@ class _Scanner:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
-        self.line_starts = [0]
-        for index, char in enumerate(text):
-            if char == "\n":
-                self.line_starts.append(index + 1)
+        self.line_starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
         self.keys: dict[KeyPath, Position] = {}
         self.values: dict[KeyPath, Position] = {}
         # resolved path of an array of tables -> how many entries it has so far
@@ -99,10 +106,7 @@ class _Scanner:
         return self.pos >= len(self.text)
 
     def skip_spaces(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in " \t":
-            pos += 1
-        self.pos = pos
+        self.pos = _SPACES.match(self.text, self.pos).end()  # type: ignore[union-attr]
 
     def skip_comment(self) -> None:
         if self.peek() == "#":
@@ -111,15 +115,7 @@ class _Scanner:
 
     def skip_blank(self) -> None:
         """Spaces, newlines and comments (between array items, between statements)."""
-        while not self.at_end():
-            self.skip_spaces()
-            self.skip_comment()
-            if self.peek() == "\n":
-                self.pos += 1
-            elif self.peek(2) == "\r\n":
-                self.pos += 2
-            else:
-                return
+        self.pos = _BLANK.match(self.text, self.pos).end()  # type: ignore[union-attr]
 
     def expect(self, token: str) -> None:
         if not self.text.startswith(token, self.pos):
@@ -150,15 +146,16 @@ class _Scanner:
     def _find_close(self, pos: int, closer: str, *, escapes: bool) -> int:
         text = self.text
         while True:
-            if pos >= len(text):
+            end = text.find(closer, pos)
+            if end < 0:
                 raise _Stop
-            char = text[pos]
-            if escapes and char == "\\":
-                pos += 2
-                continue
-            if text.startswith(closer, pos):
-                return pos
-            pos += 1
+            if not escapes:
+                return end
+            backslash = text.find("\\", pos, end)
+            if backslash < 0:
+                return end
+            # skip the escaped character and look again from after it
+            pos = backslash + 2
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -173,14 +170,11 @@ class _Scanner:
                 raw = self.skip_string()
                 parts.append((_decode_quoted_key(raw), start))
             else:
-                pos = self.pos
-                text = self.text
-                while pos < len(text) and text[pos] in _BARE_KEY_CHARS:
-                    pos += 1
-                if pos == start:
+                match = _BARE_KEY.match(self.text, start)
+                if match is None:
                     raise _Stop
-                parts.append((text[start:pos], start))
-                self.pos = pos
+                parts.append((match.group(), start))
+                self.pos = match.end()
             self.skip_spaces()
             if self.peek() != ".":
                 return parts
@@ -251,12 +245,10 @@ class _Scanner:
             self.scalar()
 
     def scalar(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] not in _SCALAR_ENDS:
-            pos += 1
-        if pos == self.pos:
+        match = _SCALAR.match(self.text, self.pos)
+        if match is None:
             raise _Stop
-        self.pos = pos
+        self.pos = match.end()
 
     def array(self, path: KeyPath) -> None:
         self.pos += 1

@@ -17,6 +17,7 @@ allowed) takes the referenced value's type; otherwise each value is interpolated
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class Reference:
     name: str
     field: str | None = None
     steps: tuple[str | int, ...] = ()
+    #: where its `${{` starts in the string it was parsed from (-1: unknown); for messages
+    offset: int = dataclasses.field(default=-1, compare=False, repr=False)
 
     @property
     def path(self) -> str:
@@ -145,7 +148,7 @@ def parse_template(text: str) -> str | Template:
         literal = []
         expression = text[start + len(OPEN) : end]
         try:
-            parts.append(parse_reference(expression))
+            parts.append(dataclasses.replace(parse_reference(expression), offset=start))
         except ReferenceSyntaxError as error:
             raise ReferenceSyntaxError(
                 f"in {text[start : end + len(CLOSE)]!r}: {error.message}",

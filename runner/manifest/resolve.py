@@ -45,7 +45,8 @@ class ResolutionError(LookupError):
 class ResolvedJob:
     """What to push for one instance: concrete inputs, env and webhooks.
 
-    `secrets` holds every `env.*` value used, to mask wherever any of this is shown.
+    `secrets` holds every `env.*` value used, to mask wherever any of this is shown. From
+    `resolve_static` the values share structure between instances: treat them as read-only.
     """
 
     key: str
@@ -84,8 +85,9 @@ def resolve_instance(
         return job_reference_value(ref, results, instance_keys)
 
     job = instance.job
+    # copies: whoever pushes may change what it sends without touching the manifest
     inputs, env, webhooks = (
-        _resolve_section(job, section, lookup, locate, instance.key)
+        _copy(_resolve_section(job, section, lookup, locate, instance.key))
         for section in ("inputs", "env", "webhooks")
     )
     return ResolvedJob(instance.key, job.function, inputs, env, webhooks, secrets)
@@ -201,3 +203,12 @@ def _path_to(value: Any, target: Template) -> tuple[str | int, ...] | None:
         if found is not None:
             return (key, *found)
     return None
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON-like data (much cheaper than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value

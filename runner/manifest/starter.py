@@ -23,7 +23,7 @@ description = "Download a video, transcribe it, translate the transcript"
 
 # Values used below as ${{{{ vars.NAME }}}}; override with --var NAME=VALUE or --vars-file.
 [vars]
-video = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+video = "https://www.youtube.com/watch?v=AKJfakEsgy0"
 languages = ["es", "fr"]
 
 # Every job inherits these unless it sets its own.

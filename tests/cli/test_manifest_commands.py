@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,19 @@ def test_podcast_example_plan_masks_the_secret_env() -> None:
     code, output = invoke("plan", "--all", PODCAST)
     assert code == 0
     assert output.count('"OPENAI_API_KEY": "${{ env.OPENAI_API_KEY }}"') == 6
+
+
+def test_validate_in_a_real_process_exits_with_the_documented_codes(files: dict[str, str]) -> None:
+    examples = sorted(str(path) for path in (ROOT / "manifests").glob("*.toml"))
+    command = [sys.executable, "-m", "runner", "validate", "--allow-missing-env", *examples]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.count("ok: ") == len(examples)
+    completed = subprocess.run(
+        [sys.executable, "-m", "runner", "validate", files["bad"]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stdout + completed.stderr

@@ -10,7 +10,14 @@ import jsonschema
 import pytest
 
 from runner.errors import ManifestError
-from runner.manifest import build_plan, load_manifest, load_manifest_text, manifest_schema
+from runner.manifest import (
+    Defaults,
+    RunSettings,
+    build_plan,
+    load_manifest,
+    load_manifest_text,
+    manifest_schema,
+)
 from runner.manifest._toml import toml_loads
 from runner.resources import resource_path
 
@@ -98,3 +105,23 @@ def test_every_job_key_is_documented() -> None:
     ]
     for key in keys:
         assert f"`{key}`" in doc, f"{key} is not documented in docs/manifest.md"
+
+
+def test_the_readme_manifest_loads() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [match.group(1) for match in _BLOCK.finditer(readme)]
+    assert blocks
+    for body in blocks:
+        manifest = load_manifest_text(body, "README.md")
+        assert build_plan(manifest).waves
+
+
+def test_schema_defaults_match_the_loader_defaults() -> None:
+    schema = manifest_schema()
+    definitions = schema["$defs"]
+    run = schema["properties"]["run"]["properties"]
+    assert definitions["retries"]["default"] == Defaults().retries
+    assert definitions["continue_on_error"]["default"] == Defaults().continue_on_error
+    assert definitions["max_instances"]["default"] == Defaults().max_instances
+    assert run["max_parallel"]["default"] == RunSettings().max_parallel
+    assert run["fail_fast"]["default"] == RunSettings().fail_fast

@@ -264,16 +264,16 @@ def test_reference_problems_are_all_reported(problems: Problems) -> None:
         inputs.deep = "${{ vars.language.code }}"
         """
     ) == [
-        "m.toml:8:15: job 'a', inputs.file: ${{ jobs.fecth.outputs[0] }}: no job named 'fecth' "
+        "m.toml:8:16: job 'a', inputs.file: ${{ jobs.fecth.outputs[0] }}: no job named 'fecth' "
         "(did you mean 'fetch'?)",
-        "m.toml:9:15: job 'a', inputs.lang: ${{ vars.langauge }}: no variable 'langauge' "
+        "m.toml:9:16: job 'a', inputs.lang: ${{ vars.langauge }}: no variable 'langauge' "
         "(did you mean 'language'?)",
-        "m.toml:10:14: job 'a', inputs.key: ${{ env.NOT_SET_ANYWHERE }}: environment variable "
+        "m.toml:10:15: job 'a', inputs.key: ${{ env.NOT_SET_ANYWHERE }}: environment variable "
         "'NOT_SET_ANYWHERE' is not set (set it, or check without it using --allow-missing-env)",
-        "m.toml:11:12: job 'a', inputs.m: ${{ matrix.lang }}: this job has no matrix",
-        "m.toml:12:15: job 'a', inputs.self: ${{ jobs.a.outputs }}: a job cannot depend on itself",
-        "m.toml:13:14: job 'a', inputs.bad: bad reference unclosed '${{': expected '}}'",
-        "m.toml:14:15: job 'a', inputs.deep: ${{ vars.language.code }}: vars.language is a "
+        "m.toml:11:13: job 'a', inputs.m: ${{ matrix.lang }}: this job has no matrix",
+        "m.toml:12:16: job 'a', inputs.self: ${{ jobs.a.outputs }}: a job cannot depend on itself",
+        "m.toml:13:17: job 'a', inputs.bad: bad reference unclosed '${{': expected '}}'",
+        "m.toml:14:16: job 'a', inputs.deep: ${{ vars.language.code }}: vars.language is a "
         "string, not a table: cannot take .code",
     ]
 
@@ -342,7 +342,7 @@ def test_matrix_problems(problems: Problems) -> None:
         "m.toml:11:16: job 'b', matrix.x: matrix values may refer to vars only (their instances "
         "must be known before the run); use a single '${{ jobs.NAME.outputs }}' for a run-time "
         "axis",
-        "m.toml:11:43: job 'b', matrix.y: ${{ matrix.x }}: a matrix cannot refer to itself",
+        "m.toml:11:44: job 'b', matrix.y: ${{ matrix.x }}: a matrix cannot refer to itself",
     ]
 
 
@@ -421,3 +421,32 @@ def test_values_json_cannot_carry_are_refused(problems: Problems) -> None:
         "m.toml:7:14: job 'a', inputs.big: inf is not a JSON number: Sieve cannot receive it",
         "m.toml:8:17: job 'a', matrix.x[0]: nan is not a JSON number: Sieve cannot receive it",
     ]
+
+
+def test_reference_columns_point_inside_the_string_when_it_is_written_as_is(
+    problems: Problems,
+) -> None:
+    assert problems(
+        """
+        [jobs.a]
+        function = "a/b"
+        inputs.plain = 'see ${{ vars.nope }}'
+        inputs.escaped = "tab\\t then ${{ vars.nope }}"
+        inputs.multi = \"\"\"${{ vars.nope }}\"\"\"
+        """
+    ) == [
+        # literal string: the column of `${{`
+        "m.toml:4:21: job 'a', inputs.plain: ${{ vars.nope }}: no variable 'nope'; define it "
+        "in [vars] or pass --var",
+        # escapes before it: the column of the string
+        "m.toml:5:18: job 'a', inputs.escaped: ${{ vars.nope }}: no variable 'nope'; define it "
+        "in [vars] or pass --var",
+        "m.toml:6:16: job 'a', inputs.multi: ${{ vars.nope }}: no variable 'nope'; define it "
+        "in [vars] or pass --var",
+    ]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_bytes('\ufeffversion = 1\n[jobs.a]\nfunction = "a/b"\n'.encode())
+    assert list(load_manifest(path).jobs) == ["a"]

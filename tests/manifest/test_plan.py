@@ -12,6 +12,7 @@ from runner.manifest import Manifest, Plan, build_plan
 from runner.manifest.matrix import axis_labels
 
 Load = Callable[..., Manifest]
+Problems = Callable[..., list[str]]
 
 PIPELINE = """
 [vars]
@@ -241,3 +242,62 @@ def test_a_matrix_axis_over_a_matrix_job_is_a_list_per_instance(load: Load) -> N
 )
 def test_labels_are_readable_and_unique(values: list[Any], labels: list[str]) -> None:
     assert axis_labels(values) == labels
+
+
+def test_matrix_exclude_leaves_out_matching_combinations(load: Load) -> None:
+    manifest = load(
+        """
+        [vars]
+        skip = "de"
+        [jobs.t]
+        function = "sieve/translate"
+        matrix.lang = ["fr", "de", "es"]
+        matrix.size = [1, 2]
+        matrix.exclude = [{ lang = "${{ vars.skip }}" }, { lang = "es", size = 2 }]
+        inputs.target = "${{ matrix.lang }}"
+        """
+    )
+    plan = build_plan(manifest)
+    instances = plan.instances("t")
+    assert [instance.key for instance in instances] == [
+        "t[lang=fr,size=1]",
+        "t[lang=fr,size=2]",
+        "t[lang=es,size=1]",
+    ]
+    assert [instance.index for instance in instances] == [0, 1, 2]
+
+
+def test_matrix_exclude_with_unknown_axis_is_located(problems: Problems) -> None:
+    assert problems(
+        """
+        [jobs.t]
+        function = "sieve/translate"
+        matrix = { lang = ["fr"], exclude = [{ lnag = "fr" }] }
+        """
+    ) == [
+        "m.toml:4:40: job 't', matrix.exclude[0].lnag: the matrix has no axis 'lnag' "
+        "(did you mean 'lang'?) (axes: lang)"
+    ]
+
+
+def test_run_time_inputs_are_those_with_upstream_env_or_run_time_axis_references(
+    load: Load,
+) -> None:
+    manifest = load(RUNTIME)
+    assert manifest.jobs["clips"].run_time_inputs == {"file"}
+    assert manifest.jobs["report"].run_time_inputs == {"text"}
+    assert manifest.jobs["split"].run_time_inputs == frozenset()
+    manifest = load(PIPELINE, environ=ENV)
+    assert manifest.jobs["dub"].run_time_inputs == frozenset()
+    assert manifest.jobs["summary"].run_time_inputs == {"text", "dubs", "statuses"}
+
+
+def test_resolved_values_can_be_changed_without_touching_the_manifest(plan: Plan) -> None:
+    fetch = plan.instances("fetch")[0]
+    first = plan.resolve(fetch, {})
+    first.inputs["url"] = "changed"
+    assert plan.resolve(fetch, {}).inputs["url"] == "https://youtu.be/xyz"
+    results = {"fetch": finished("j1", {"url": "https://cdn/video.mp4"})}
+    transcribe = plan.resolve(plan.instances("transcribe")[0], results)
+    transcribe.inputs["file"]["url"] = "changed"
+    assert results["fetch"]["outputs"][0] == {"url": "https://cdn/video.mp4"}

@@ -317,3 +317,11 @@ def _key_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for index, item in enumerate(value):
             found.extend(_key_paths(item, (*path, index)))
     return found
+
+
+def test_windows_line_endings() -> None:
+    text = 'version = 1\r\n[jobs.a]\r\nfunction = "a/b"  # c\r\ninputs = [\r\n  1,\r\n  2,\r\n]\r\n'
+    index = index_positions(text)
+    assert index.key(("jobs", "a", "function")) == (3, 1)
+    assert index.value(("jobs", "a", "function")) == (3, 12)
+    assert index.value(("jobs", "a", "inputs", 1)) == (6, 3)
