@@ -3,7 +3,8 @@
 A watcher turns "tell me when job X has ended" into as few requests as possible:
 
 - `ListWatcher` polls the list endpoint (`GET /v2/jobs?status=processing`, then
-  `?status=queued` only while some watched job is still unaccounted for, each paged) so one
+  `?status=queued` only for watched jobs not found there and never seen processing, each
+  paged) so one
   request reports on many jobs, and fetches a job once (`GET /v2/jobs/{id}`) when it leaves
   those lists. The poll interval adapts: it aims at the moment a quarter of the jobs in flight
   have probably ended, judged by the rate at which jobs have been ending, within
@@ -74,6 +75,7 @@ class ListWatcher:
         self._sleep = sleep
         self._waiters: dict[str, asyncio.Future[Json]] = {}
         self._ended_at: deque[float] = deque(maxlen=64)
+        self._seen_processing: set[str] = set()
         self._quiet_interval = first_interval
         self._task: asyncio.Task[None] | None = None
 
@@ -87,6 +89,7 @@ class ListWatcher:
         return await asyncio.shield(future)
 
     def forget(self, job_id: str) -> None:
+        self._seen_processing.discard(job_id)
         future = self._waiters.pop(job_id, None)
         if future is not None and not future.done():
             future.cancel()
@@ -132,10 +135,18 @@ class ListWatcher:
         self.polls += 1
         unaccounted = set(self._waiters)
         for status in _IN_FLIGHT_LISTS:
+            # Statuses only move forward: a job once seen processing is never queued again,
+            # so the queued list is only worth a request for jobs not yet seen processing.
+            if status == "queued" and not (unaccounted - self._seen_processing):
+                break
             if not unaccounted:
                 break
             async for job in self.client.iter_jobs(status):
-                unaccounted.discard(job.get("id", ""))
+                job_id = job.get("id", "")
+                if job_id in unaccounted:
+                    unaccounted.discard(job_id)
+                    if status == "processing":
+                        self._seen_processing.add(job_id)
                 if not unaccounted:
                     break
         ended = 0
@@ -144,6 +155,7 @@ class ListWatcher:
             if job.get("status") not in FINAL_STATUSES:
                 continue  # it moved between lists while we looked, or lists lag: next round
             future = self._waiters.pop(job_id, None)
+            self._seen_processing.discard(job_id)
             if future is not None and not future.done():
                 future.set_result(job)
             self._ended_at.append(self._clock())
