@@ -41,7 +41,7 @@ async def fetch_latest(
             raise
         hint = f"; {not_found_hint}" if not_found_hint else ""
         raise ManifestError(
-            f"function {ref.slug} is not known to {backend}{hint}",
+            f"{ref.slug} is not known to {backend}{hint}",
             location=ref.location,
             key_path="function",
         ) from None
@@ -91,7 +91,9 @@ async def pull_schemas(
             to_fetch.append(ref)
 
     if to_fetch and fetch_metadata is not None:
-        slugs = {ref.slug: ref for ref in reversed(to_fetch)}
+        slugs: dict[str, FunctionRef] = {}
+        for ref in to_fetch:
+            slugs.setdefault(ref.slug, ref)
         results = await asyncio.gather(
             *(
                 fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
