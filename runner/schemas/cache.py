@@ -141,6 +141,7 @@ def read_schema_file(path: Path) -> FunctionSchema:
         return FunctionSchema.from_document(document)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ManifestError(
-            f"not a sievefile function schema ({error}); delete it and run `sievefile schemas pull`",
+            f"not a sievefile function schema ({error}); "
+            "delete it and run `sievefile schemas pull`",
             location=SourceLocation(str(path)),
         ) from None

@@ -11,6 +11,7 @@ See docs/schemas.md for the type table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -137,10 +138,8 @@ def _decode_default(data: Any, prop: dict[str, Any]) -> tuple[bool, Any]:
     validator = SieveValidator(prop)
     candidates = [data]
     if isinstance(data, str):
-        try:
+        with contextlib.suppress(ValueError):
             candidates.append(json.loads(data))
-        except ValueError:
-            pass
     for candidate in candidates:
         if (candidate is not None or _accepts_null(prop)) and validator.is_valid(candidate):
             return True, candidate

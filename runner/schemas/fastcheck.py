@@ -16,7 +16,9 @@ from runner.schemas.dialect import is_integer, is_number
 
 Check = Callable[[Any], bool]
 
-_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "default", "examples"})
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "title", "description", "default", "examples"}
+)
 
 _TYPE_CHECKS: dict[str, Check] = {
     "string": lambda value: isinstance(value, str),
@@ -174,7 +176,7 @@ def _array(schema: dict[str, Any]) -> Check:
             return True
         if len(value) < min_items or (max_items is not None and len(value) > max_items):
             return False
-        for item_check, item in zip(prefix_checks, value):
+        for item_check, item in zip(prefix_checks, value, strict=False):
             if not item_check(item):
                 return False
         return rest is _accept or all(rest(item) for item in value[skip:])

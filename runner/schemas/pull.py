@@ -102,7 +102,7 @@ async def pull_schemas(
             return_exceptions=True,
         )
         latest: dict[str, FunctionSchema] = {}
-        for slug, result in zip(slugs, results):
+        for slug, result in zip(slugs, results, strict=True):
             if isinstance(result, ManifestError):
                 problems.append(result)
             elif isinstance(result, BaseException):

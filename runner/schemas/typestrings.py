@@ -40,7 +40,9 @@ _SCALARS: dict[str, dict[str, Any]] = {
     "Any": {},
     "object": {},
 }
-_ARRAYS = frozenset({"list", "List", "Sequence", "Iterable", "set", "Set", "frozenset", "FrozenSet"})
+_ARRAYS = frozenset(
+    {"list", "List", "Sequence", "Iterable", "set", "Set", "frozenset", "FrozenSet"}
+)
 _TUPLES = frozenset({"tuple", "Tuple"})
 _MAPPINGS = frozenset({"dict", "Dict", "Mapping"})
 _PREFIXES = ("typing.", "typing_extensions.", "builtins.", "collections.abc.")
@@ -169,9 +171,9 @@ class _Mapper:
             }
         if name in _MAPPINGS and len(args) == 2:
             values = self.map(args[1])
-            return {"type": "object", "additionalProperties": values} if values else {
-                "type": "object"
-            }
+            return (
+                {"type": "object", "additionalProperties": values} if values else {"type": "object"}
+            )
         return self._unknown(node)
 
     def _literal(self, node: ast.Subscript, args: list[ast.expr]) -> dict[str, Any]:
@@ -209,7 +211,7 @@ def _union(branches: list[dict[str, Any]]) -> dict[str, Any]:
     if choices and all(set(branch) == {"enum"} for branch in choices):
         # Optional[Literal[...]] and unions of Literals: one enum.
         values = [value for branch in choices for value in branch["enum"]]
-        return {"enum": values + [None] if len(choices) < len(flat) else values}
+        return {"enum": [*values, None] if len(choices) < len(flat) else values}
     return {"anyOf": flat}
 
 

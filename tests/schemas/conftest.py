@@ -40,7 +40,9 @@ def metadata_fetcher():
             slug = f"{owner}/{name}"
             self.calls.append(slug)
             if slug not in self.metadata:
-                raise ApiError(404, "Function not found.", method="GET", url=f"/v2/functions/{slug}")
+                raise ApiError(
+                    404, "Function not found.", method="GET", url=f"/v2/functions/{slug}"
+                )
             return copy.deepcopy(self.metadata[slug])
 
     return Fetcher()

@@ -17,10 +17,13 @@ def test_write_then_read_round_trips(tmp_path: Path) -> None:
     cache = SchemaCache(tmp_path / "schemas")
     schema = schema_of("sieve/dubbing")
     path = cache.write(schema)
-    assert path == tmp_path / "schemas" / "functions" / "sieve" / "dubbing" / f"{schema.version}.json"
+    assert (
+        path == tmp_path / "schemas" / "functions" / "sieve" / "dubbing" / f"{schema.version}.json"
+    )
     again = cache.read("sieve", "dubbing", schema.version)
     assert again == schema
-    assert again is not None and again.digest == schema.digest
+    assert again is not None
+    assert again.digest == schema.digest
 
 
 def test_files_are_pretty_sorted_and_newline_terminated(tmp_path: Path) -> None:

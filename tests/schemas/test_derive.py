@@ -92,8 +92,12 @@ def test_public_function_derives_a_closed_2020_12_schema(slug: str) -> None:
     assert schema.required == tuple(required)
     assert schema.version == metadata["latest_version"]["id"]
     assert schema.slug == slug
-    assert list(schema.input_order) == [item["name"] for item in metadata["latest_version"]["inputs"]]
-    assert {name: prop["default"] for name, prop in schema.properties.items() if "default" in prop} == defaults
+    assert list(schema.input_order) == [
+        item["name"] for item in metadata["latest_version"]["inputs"]
+    ]
+    assert {
+        name: prop["default"] for name, prop in schema.properties.items() if "default" in prop
+    } == defaults
     assert schema.warnings == ()
     for item in metadata["latest_version"]["inputs"]:
         prop = schema.properties[item["name"]]

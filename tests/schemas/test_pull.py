@@ -35,7 +35,9 @@ def test_async_fetch_is_awaited(tmp_path: Path, metadata_fetcher) -> None:
 
 
 def test_one_fetch_per_function_however_often_it_is_used(tmp_path: Path, metadata_fetcher) -> None:
-    refs = [FunctionRef.parse("sieve/translate", location=SourceLocation("m.toml", n)) for n in (3, 9)]
+    refs = [
+        FunctionRef.parse("sieve/translate", location=SourceLocation("m.toml", n)) for n in (3, 9)
+    ]
     pull(refs, metadata_fetcher, tmp_path)
     assert metadata_fetcher.calls == ["sieve/translate"]
 
