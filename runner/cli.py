@@ -18,7 +18,9 @@ from runner import __version__
 from runner.errors import EXIT_INTERRUPTED, SievefileError
 
 # name -> "module:attribute". The order is the order `--help` lists them in.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "schemas": "runner.commands.schemas:schemas",
+}
 
 
 class LazyGroup(click.Group):
