@@ -1,0 +1,177 @@
+"""The Starlette app: `schemas/sieve-openapi.yml` over HTTP, backed by a `LocalBackend`.
+
+Routes, all under `/v2`: `POST /push`, `GET /jobs`, `GET /jobs/{job_id}`,
+`DELETE /jobs/{job_id}`, `GET /functions/{owner_name}/{function_name}` (the spec), plus
+`GET /files/{token}/{name}` (stored output files; no key needed, the token is the secret) and
+`GET /_stats` (request counters for tests). Errors are `{"detail": ...}` bodies with the status
+codes the spec documents; validation problems are FastAPI-style 422 lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pluggy
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from runner.errors import ApiError
+from runner.local.backend import LocalBackend
+from runner.local.typemap import problem
+
+logger = logging.getLogger("sievefile.local")
+
+UNAUTHORIZED = "Unauthorized - valid API Key required."
+
+
+def create_app(
+    backend: LocalBackend | None = None,
+    *,
+    plugin_manager: pluggy.PluginManager | None = None,
+    **backend_options: Any,
+) -> Starlette:
+    """The ASGI app for `backend`, or for a new LocalBackend built from the options.
+
+    A backend passed in is started by the app's lifespan (if the server runs one) but closed
+    by its owner; a backend the app built itself is closed when the app shuts down.
+    """
+    owns_backend = backend is None
+    if backend is None:
+        backend = LocalBackend(plugin_manager=plugin_manager, **backend_options)
+    served = backend
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        served.start()
+        yield
+        if owns_backend:
+            await asyncio.to_thread(served.close)
+
+    def authorize(request: Request, endpoint: str, job_id: str | None = None) -> None:
+        served.stats.count_request(endpoint, job_id)
+        expected = served.api_key
+        if expected is None:
+            return
+        given = request.headers.get("x-api-key", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, UNAUTHORIZED)
+
+    async def push(request: Request) -> Response:
+        authorize(request, "POST /push")
+        return JSONResponse(served.push(await _json_body(request)))
+
+    async def list_jobs(request: Request) -> Response:
+        authorize(request, "GET /jobs")
+        limit = _int_query(request, "limit", 500, minimum=1)
+        offset = _int_query(request, "offset", 0, minimum=0)
+        status = request.query_params.get("status", "")
+        return JSONResponse(served.jobs(limit=limit, offset=offset, status=status))
+
+    async def get_job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        authorize(request, "GET /jobs/{job_id}", job_id)
+        offset = _int_query(request, "offset", 0, minimum=0)
+        return JSONResponse(served.job(job_id, offset))
+
+    async def cancel_job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        authorize(request, "DELETE /jobs/{job_id}", job_id)
+        return JSONResponse(served.cancel(job_id))
+
+    async def get_function(request: Request) -> Response:
+        authorize(request, "GET /functions/{owner_name}/{function_name}")
+        params = request.path_params
+        return JSONResponse(served.function(params["owner_name"], params["function_name"]))
+
+    async def get_file(request: Request) -> Response:
+        served.stats.count_request("GET /files/{token}/{name}")
+        path = served.files.stored_path(request.path_params["token"], request.path_params["name"])
+        if path is None:
+            raise ApiError(404, "File not found.")
+        return FileResponse(path)
+
+    async def stats(request: Request) -> Response:
+        authorize(request, "GET /_stats")
+        return JSONResponse(served.stats.snapshot())
+
+    routes = [
+        Route("/v2/push", push, methods=["POST"]),
+        Route("/v2/jobs", list_jobs, methods=["GET"]),
+        Route("/v2/jobs/{job_id}", get_job, methods=["GET"]),
+        Route("/v2/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+        Route("/v2/functions/{owner_name}/{function_name}", get_function, methods=["GET"]),
+        Route("/v2/files/{token}/{name}", get_file, methods=["GET", "HEAD"]),
+        Route("/v2/_stats", stats, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.backend = backend
+    return app
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise ApiError(422, [problem(["body"], "Field required", "missing", None)])
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        position = getattr(exc, "pos", 0)
+        raise ApiError(
+            422, [problem(["body", position], f"JSON decode error: {exc}", "json_invalid", {})]
+        ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them would make the job unreadable later.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _int_query(request: Request, name: str, default: int, *, minimum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        message = "Input should be a valid integer, unable to parse string as an integer"
+        raise ApiError(422, [problem(["query", name], message, "int_parsing", raw)]) from None
+    if value < minimum:
+        message = f"Input should be greater than or equal to {minimum}"
+        raise ApiError(422, [problem(["query", name], message, "greater_than_equal", raw)])
+    return value
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    error_id = str(uuid.uuid4())
+    logger.error(
+        "error_id %s: %s %s failed", error_id, request.method, request.url.path, exc_info=exc
+    )
+    return JSONResponse({"detail": "Internal server error.", "error_id": error_id}, status_code=500)

@@ -1,0 +1,273 @@
+"""The local backend's job records, in SQLite (stdlib `sqlite3`).
+
+In memory for the embedded backend, in a WAL-mode file for `sievefile serve`, so a restarted
+server answers for every job it accepted. Every status change is a conditional UPDATE
+(`... WHERE status = 'queued'`), so a cancel and a worker racing for the same job cannot both win.
+The store renders jobs in the live service's JSON shape; it knows nothing of functions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from runner.local.registry import LOCAL_ORGANIZATION_ID
+
+QUEUED = "queued"
+PROCESSING = "processing"
+FINISHED = "finished"
+ERROR = "error"
+CANCELLED = "cancelled"
+STATUSES = (QUEUED, PROCESSING, FINISHED, ERROR, CANCELLED)
+TERMINAL = (FINISHED, ERROR, CANCELLED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner_name TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    function_id TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    completed_at TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    run_id TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    webhooks TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+CREATE TABLE IF NOT EXISTS outputs (
+    job_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+);
+"""
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO-8601 with an explicit offset (what every timestamp uses)."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the jobs table: what a worker needs to run the job and to render it."""
+
+    id: str
+    owner_name: str
+    function_name: str
+    function_id: str
+    version_id: str
+    status: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    error: str
+    run_id: str
+    inputs: dict[str, Any]  # name -> {type, name, data, description, schema, run_id}
+    webhooks: list[dict[str, str]]
+
+    @property
+    def function_reference(self) -> str:
+        return f"{self.owner_name}/{self.function_name}"
+
+    def input_values(self) -> dict[str, Any]:
+        return {name: item["data"] for name, item in self.inputs.items()}
+
+    def to_json(self, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The job as `GET /v2/jobs/{id}` returns it."""
+        return {
+            "id": self.id,
+            "function_id": self.function_id,
+            "organization_id": LOCAL_ORGANIZATION_ID,
+            "function": {"name": self.function_name, "owner_name": self.owner_name},
+            "status": self.status,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "error": self.error,
+            "visibility": "private",
+            "run_id": self.run_id,
+            "inputs": self.inputs,
+            "outputs": outputs,
+        }
+
+
+class JobStore:
+    """Job records and their outputs; safe to use from any thread."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """`path` None (or ":memory:") keeps the records in memory."""
+        self.path = None if path is None or str(path) == ":memory:" else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            ":memory:" if self.path is None else str(self.path),
+            check_same_thread=False,
+            isolation_level=None,
+        )
+        self._db.row_factory = sqlite3.Row
+        if self.path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, params: Iterable[Any]) -> int:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).rowcount
+
+    def insert(self, record: JobRecord) -> None:
+        self._write(
+            "INSERT INTO jobs (id, owner_name, function_name, function_id, version_id, status,"
+            " created_at, started_at, completed_at, error, run_id, inputs, webhooks)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.owner_name,
+                record.function_name,
+                record.function_id,
+                record.version_id,
+                record.status,
+                record.created_at,
+                record.started_at,
+                record.completed_at,
+                record.error,
+                record.run_id,
+                json.dumps(record.inputs),
+                json.dumps(record.webhooks),
+            ),
+        )
+
+    def record(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def outputs(self, job_id: str, offset: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT item FROM outputs WHERE job_id = ? AND position >= ? ORDER BY position",
+                (job_id, offset),
+            ).fetchall()
+        return [json.loads(row["item"]) for row in rows]
+
+    def job_json(self, job_id: str, output_offset: int = 0) -> dict[str, Any] | None:
+        """The job's API JSON with its outputs from `output_offset` on, or None if unknown."""
+        with self._lock:
+            record = self.record(job_id)
+            if record is None:
+                return None
+            return record.to_json(self.outputs(job_id, output_offset))
+
+    def page(self, *, limit: int, offset: int, status: str = "") -> tuple[list[dict], int]:
+        """Jobs newest first, and the offset of the next page (-1 when this is the last)."""
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (*params, limit + 1, offset),
+            ).fetchall()
+            jobs = [_record(row) for row in rows[:limit]]
+            data = [job.to_json(self.outputs(job.id)) for job in jobs]
+        next_offset = offset + limit if len(rows) > limit else -1
+        return data, next_offset
+
+    def queued_ids(self) -> list[str]:
+        """Queued jobs, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE status = ? ORDER BY seq", (QUEUED,)
+            ).fetchall()
+        return [row["id"] for row in rows]
+
+    def claim(self, job_id: str) -> bool:
+        """queued -> processing; False if the job is no longer queued (cancelled meanwhile)."""
+        return (
+            self._write(
+                "UPDATE jobs SET status = ?, started_at = ? WHERE id = ? AND status = ?",
+                (PROCESSING, now_iso(), job_id, QUEUED),
+            )
+            == 1
+        )
+
+    def finish(self, job_id: str, status: str, error: str = "") -> bool:
+        """processing -> finished/error; False if the job was cancelled meanwhile."""
+        return (
+            self._write(
+                "UPDATE jobs SET status = ?, error = ?, completed_at = ?"
+                " WHERE id = ? AND status = ?",
+                (status, error, now_iso(), job_id, PROCESSING),
+            )
+            == 1
+        )
+
+    def cancel(self, job_id: str) -> str | None:
+        """queued/processing -> cancelled. Returns the status it had, or None if it was done."""
+        with self._lock:
+            record = self.record(job_id)
+            if record is None or record.status in TERMINAL:
+                return None
+            self._write(
+                "UPDATE jobs SET status = ?, completed_at = ? WHERE id = ?",
+                (CANCELLED, now_iso(), job_id),
+            )
+            return record.status
+
+    def add_output(self, job_id: str, item: dict[str, Any]) -> int | None:
+        """Append an output to a processing job; its position, or None if the job is done."""
+        with self._lock:
+            row = self._db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["status"] != PROCESSING:
+                return None
+            position = self._db.execute(
+                "SELECT COUNT(*) FROM outputs WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            self._db.execute(
+                "INSERT INTO outputs (job_id, position, item) VALUES (?, ?, ?)",
+                (job_id, position, json.dumps(item)),
+            )
+            return int(position)
+
+    def fail_interrupted(self, message: str) -> list[str]:
+        """End every processing job as `error` with `message` (after a crash); their ids."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM jobs WHERE status = ?", (PROCESSING,))
+            ids = [row["id"] for row in rows.fetchall()]
+            self._write(
+                "UPDATE jobs SET status = ?, error = ?, completed_at = ? WHERE status = ?",
+                (ERROR, message, now_iso(), PROCESSING),
+            )
+        return ids
+
+
+def _record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        owner_name=row["owner_name"],
+        function_name=row["function_name"],
+        function_id=row["function_id"],
+        version_id=row["version_id"],
+        status=row["status"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        error=row["error"],
+        run_id=row["run_id"],
+        inputs=json.loads(row["inputs"]),
+        webhooks=json.loads(row["webhooks"]),
+    )

@@ -1,0 +1,177 @@
+"""Webhook delivery for the local backend: POSTs retried with exponential backoff.
+
+A push's `webhooks` (`[{type, url}]`) subscribe to `job.start`, `job.new_output`,
+`job.complete` and `job.complete.no_output`. Deliveries run on the sender's own threads, so a
+slow or failing receiver never holds up a worker; each is retried until a 2xx answer, at most
+`max_attempts` times, waiting `backoff * 2**(attempt - 1)` seconds (capped at `max_backoff`)
+between tries. Events for one job may arrive out of order when retries interleave; every
+payload carries the job id and status, as the live service's do.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+logger = logging.getLogger("sievefile.local.webhooks")
+
+EVENT_TYPES = ("job.start", "job.complete", "job.complete.no_output", "job.new_output")
+
+
+@dataclass(order=True)
+class _Delivery:
+    due: float
+    sequence: int
+    url: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False)
+    attempt: int = field(default=0, compare=False)
+
+
+@dataclass
+class DeliveryStats:
+    """Counts since the sender started."""
+
+    delivered: int = 0
+    failed: int = 0  # gave up after max_attempts
+    attempts: int = 0
+
+
+class WebhookSender:
+    """Delivers webhook POSTs from background threads, retrying each until a 2xx."""
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 10,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        timeout: float = 10.0,
+        threads: int = 2,
+    ) -> None:
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.stats = DeliveryStats()
+        self._threads_wanted = threads
+        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "sievefile-local"})
+        self._queue: list[_Delivery] = []
+        self._in_flight = 0
+        self._sequence = itertools.count()
+        self._condition = threading.Condition()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self._threads_wanted):
+            thread = threading.Thread(
+                target=self._run, name=f"sievefile-webhooks-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def send(self, url: str, payload: dict[str, Any]) -> None:
+        """Queue one POST of `payload` (JSON) to `url`; returns at once."""
+        with self._condition:
+            if self._closed:
+                return
+            heapq.heappush(
+                self._queue, _Delivery(time.monotonic(), next(self._sequence), url, payload)
+            )
+            self._condition.notify()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or in flight; False if `timeout` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._condition:
+            while self._queue or self._in_flight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._condition.wait(remaining)
+        return True
+
+    def close(self, grace: float = 0.0) -> None:
+        """Stop after up to `grace` seconds of draining; undelivered webhooks are dropped."""
+        if grace:
+            self.drain(grace)
+        with self._condition:
+            self._closed = True
+            dropped = len(self._queue)
+            self._queue.clear()
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._http.close()
+        if dropped:
+            logger.warning("dropped %d undelivered webhook(s) at shutdown", dropped)
+
+    def _next(self) -> _Delivery | None:
+        with self._condition:
+            while True:
+                if self._closed:
+                    return None
+                if self._queue:
+                    wait = self._queue[0].due - time.monotonic()
+                    if wait <= 0:
+                        self._in_flight += 1
+                        return heapq.heappop(self._queue)
+                    self._condition.wait(wait)
+                else:
+                    self._condition.wait()
+
+    def _run(self) -> None:
+        while (delivery := self._next()) is not None:
+            delivered = self._post(delivery)
+            with self._condition:
+                self._in_flight -= 1
+                self.stats.attempts += 1
+                if delivered:
+                    self.stats.delivered += 1
+                elif delivery.attempt + 1 >= self.max_attempts:
+                    self.stats.failed += 1
+                    logger.warning(
+                        "giving up on webhook %s to %s after %d attempts",
+                        delivery.payload.get("type"),
+                        _shown(delivery.url),
+                        delivery.attempt + 1,
+                    )
+                elif not self._closed:
+                    delivery.attempt += 1
+                    delay = min(self.backoff * 2 ** (delivery.attempt - 1), self.max_backoff)
+                    delivery.due = time.monotonic() + delay
+                    heapq.heappush(self._queue, delivery)
+                self._condition.notify_all()
+
+    def _post(self, delivery: _Delivery) -> bool:
+        try:
+            response = self._http.post(delivery.url, json=delivery.payload)
+        except httpx.HTTPError as exc:
+            logger.info("webhook to %s failed: %s", _shown(delivery.url), type(exc).__name__)
+            return False
+        return 200 <= response.status_code < 300
+
+
+def _shown(url: str) -> str:
+    """A URL without its query and credentials (they may hold tokens) for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def payload(event: str, job: dict[str, Any], output: dict[str, Any] | None = None) -> dict:
+    """The live service's body for `event` about `job` (and the new `output`)."""
+    if event == "job.new_output":
+        return {"type": event, "body": {"job_id": job["id"], "output": output}}
+    body = {"job_id": job["id"], "status": job["status"], "error": job["error"]}
+    if event != "job.complete.no_output":
+        body["outputs"] = job["outputs"]
+    return {"type": event, "body": body}
