@@ -97,35 +97,23 @@ class SchemaCache:
     def find(self, ref: FunctionRef) -> FunctionSchema:
         """The schema for `ref` from the cache alone; ConfigError saying what to do if absent.
 
-        Without a version, the one cached version, or the newest by the service's
-        `created_at` when there are several.
+        Without a version, `ref` must have exactly one cached version (the cache records no
+        dates: a service's timestamps are not stable enough to keep in git).
         """
-        if ref.version:
-            schema = self.read(ref.owner, ref.name, ref.version)
-            if schema is None:
-                cached = ", ".join(self.versions(ref.owner, ref.name)) or "none"
-                raise ConfigError(
-                    f"{ref} is not in the schema cache {self.root} (cached versions: {cached}); "
-                    "run `sievefile schemas pull` for a manifest that uses it"
-                )
-            return schema
-        versions = self.versions(ref.owner, ref.name)
-        if not versions:
+        versions = [ref.version] if ref.version else self.versions(ref.owner, ref.name)
+        if len(versions) > 1:
             raise ConfigError(
-                f"no cached schema for {ref.slug} in {self.root}; "
+                f"{ref.slug} has several cached versions ({', '.join(versions)}); "
+                f"name one as {ref.slug}:VERSION"
+            )
+        schema = self.read(ref.owner, ref.name, versions[0]) if versions else None
+        if schema is None:
+            cached = ", ".join(self.versions(ref.owner, ref.name)) or "none"
+            raise ConfigError(
+                f"no cached schema for {ref} in {self.root} (cached versions: {cached}); "
                 "run `sievefile schemas pull` for a manifest that uses it"
             )
-        schemas = [self.read(ref.owner, ref.name, version) for version in versions]
-        known = [schema for schema in schemas if schema is not None]
-        if len(known) == 1:
-            return known[0]
-        dated = sorted((s for s in known if s.created_at), key=lambda s: s.created_at or "")
-        if len(dated) == len(known) and dated[-1].created_at != dated[-2].created_at:
-            return dated[-1]
-        raise ConfigError(
-            f"{ref.slug} has several cached versions ({', '.join(versions)}); "
-            f"name one as {ref.slug}:VERSION"
-        )
+        return schema
 
 
 def read_schema_file(path: Path) -> FunctionSchema:

@@ -20,7 +20,7 @@ from runner.errors import BackendError
 from runner.schemas.dialect import DRAFT_URI, SieveValidator
 from runner.schemas.model import FunctionSchema, OutputSpec
 from runner.schemas.refs import SEGMENT_PATTERN
-from runner.schemas.typestrings import SIEVE_TYPE_KEY, schema_for_type
+from runner.schemas.typestrings import SIEVE_TYPE_KEY, schema_for_type, typed_enum
 
 UNKNOWN_TYPE_KEY = "x-sieve-unknown-type"
 DEFAULT_UNKNOWN_KEY = "x-sieve-default-unknown"
@@ -74,7 +74,6 @@ def derive_schema(metadata: Mapping[str, Any]) -> FunctionSchema:
         )
         for item in _items(latest.get("outputs"))
     )
-    created_at = latest.get("created_at")
     return FunctionSchema(
         owner=owner,
         name=name,
@@ -83,7 +82,6 @@ def derive_schema(metadata: Mapping[str, Any]) -> FunctionSchema:
         input_order=tuple(order),
         outputs=outputs,
         description=str(metadata.get("description") or ""),
-        created_at=created_at if isinstance(created_at, str) else None,
         warnings=tuple(warnings),
     )
 
@@ -107,11 +105,20 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
     mapping = schema_for_type(type_string)
     prop: dict[str, Any] = dict(mapping.schema)
     declared = item.get("schema")
-    enum = declared.get("enum") if isinstance(declared, Mapping) else None
+    if not isinstance(declared, Mapping):
+        declared = {}
+    enum = declared.get("enum")
     if isinstance(enum, list) and enum:
-        # The service's structured choices win over whatever the type string said.
-        prop = {"enum": list(enum)}
-    elif mapping.unknown:
+        # The service's structured choices win over whatever the type string said, but an
+        # Optional[Literal[...]] still takes null.
+        choices = list(enum)
+        nullable = declared.get("nullable") is True or SieveValidator(prop).is_valid(None)
+        if nullable and prop and None not in choices:
+            choices.append(None)
+        prop = typed_enum(choices)
+    else:
+        _refine_containers(prop, declared)
+    if mapping.unknown and "enum" not in prop:
         prop[UNKNOWN_TYPE_KEY] = True
         unknown = ", ".join(repr(part) for part in mapping.unknown)
         whole = "" if mapping.unknown == [type_string] else f" in {type_string!r}"
@@ -127,6 +134,53 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
         else:
             prop[DEFAULT_UNKNOWN_KEY] = True
     return prop
+
+
+def _refine_containers(prop: dict[str, Any], declared: Mapping[str, Any]) -> None:
+    """Take item and value types of a bare `list` / `dict` from the item's `schema`.
+
+    The type string `list` says nothing about its items, but some services (sievefile's local
+    backend among them) put a JSON Schema in `schema`, such as
+    `{"type": "array", "items": {"type": "string"}}`.
+    """
+    types = prop.get("type")
+    names = types if isinstance(types, list) else [types]
+    for json_type, keyword in (("array", "items"), ("object", "additionalProperties")):
+        if (
+            json_type in names
+            and keyword not in prop
+            and isinstance(declared.get(keyword), Mapping)
+        ):
+            inner = _plain_schema(declared[keyword])
+            if inner:
+                prop[keyword] = inner
+
+
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
+
+
+def _plain_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A simple OpenAPI-style schema (`type`, `items`, `nullable`, `enum`) in 2020-12 terms.
+
+    None for anything else: a schema we cannot read exactly is better left unused.
+    """
+    allowed = {"type", "items", "additionalProperties", "nullable", "enum", "title", "description"}
+    if not set(schema) <= allowed or schema.get("type") not in _PLAIN_TYPES:
+        return None
+    result: dict[str, Any] = {"type": schema["type"]}
+    if isinstance(schema.get("enum"), list):
+        result = typed_enum(list(schema["enum"]))
+    for keyword in ("items", "additionalProperties"):
+        if keyword in schema:
+            inner = _plain_schema(schema[keyword]) if isinstance(schema[keyword], Mapping) else None
+            if inner is None:
+                return None
+            result[keyword] = inner
+    if schema.get("nullable") is True:
+        if "enum" in result:
+            return typed_enum([*result["enum"], None])
+        result["type"] = [result["type"], "null"]
+    return result
 
 
 def _decode_default(data: Any, prop: dict[str, Any]) -> tuple[bool, Any]:

@@ -24,6 +24,9 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+_CONTRACT_KEYS = ("format", "function", "version", "inputs", "input_order", "outputs")
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """One declared output of a function (outputs are recorded, not validated)."""
@@ -49,7 +52,6 @@ class FunctionSchema:
     input_order: tuple[str, ...] = ()
     outputs: tuple[OutputSpec, ...] = ()
     description: str = ""
-    created_at: str | None = None
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -68,7 +70,6 @@ class FunctionSchema:
             "function": self.slug,
             "version": self.version,
             "description": self.description,
-            "created_at": self.created_at,
             "inputs": self.inputs,
             "input_order": list(self.input_order),
             "outputs": [
@@ -98,14 +99,20 @@ class FunctionSchema:
                 for out in document.get("outputs", ())
             ),
             description=str(document.get("description", "")),
-            created_at=document.get("created_at"),
             warnings=tuple(str(w) for w in document.get("warnings", ())),
         )
 
     @cached_property
     def digest(self) -> str:
-        """sha256 (hex) of the canonical JSON of the document: the lock file's schema hash."""
-        return hashlib.sha256(canonical_json(self.to_document()).encode()).hexdigest()
+        """sha256 (hex) of the schema's contract: the lock file's `schema_sha256`.
+
+        It covers the function, version, input schema, input order and outputs: what decides
+        which inputs are valid. The function's description and derivation warnings are left
+        out, so rewording them is not drift.
+        """
+        document = self.to_document()
+        contract = {key: document[key] for key in _CONTRACT_KEYS}
+        return hashlib.sha256(canonical_json(contract).encode()).hexdigest()
 
     @property
     def properties(self) -> dict[str, Any]:

@@ -186,7 +186,7 @@ class _Mapper:
             if not isinstance(value, (str, int, float, bool, type(None))):
                 return self._unknown(node)
             values.append(value)
-        return {"enum": values}
+        return typed_enum(values)
 
     def _unknown(self, node: ast.expr) -> dict[str, Any]:
         self.unknown.append(ast.unparse(node))
@@ -208,11 +208,36 @@ def _union(branches: list[dict[str, Any]]) -> dict[str, Any]:
                     types.append(type_name)
         return {"type": types[0] if len(types) == 1 else types}
     choices = [branch for branch in flat if branch != {"type": "null"}]
-    if choices and all(set(branch) == {"enum"} for branch in choices):
+    if choices and all("enum" in branch and set(branch) <= {"enum", "type"} for branch in choices):
         # Optional[Literal[...]] and unions of Literals: one enum.
         values = [value for branch in choices for value in branch["enum"]]
-        return {"enum": [*values, None] if len(choices) < len(flat) else values}
+        return typed_enum([*values, None] if len(choices) < len(flat) else values)
     return {"anyOf": flat}
+
+
+def typed_enum(values: list[Any]) -> dict[str, Any]:
+    """`enum` plus the JSON types of its values, so `1.0` does not pass for `Literal[1]`.
+
+    JSON Schema's enum compares numbers by value; a Python function declared with
+    `Literal[1]` receives exactly the int 1 from the service, so the types are pinned too.
+    """
+    types: list[str] = []
+    for value in values:
+        name = _JSON_TYPES.get(type(value))
+        if name is None:
+            return {"enum": values}
+        if name not in types:
+            types.append(name)
+    return {"enum": values, "type": types[0] if len(types) == 1 else types}
+
+
+_JSON_TYPES: dict[type, str] = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -46,3 +46,46 @@ def metadata_fetcher():
             return copy.deepcopy(self.metadata[slug])
 
     return Fetcher()
+
+
+PUBLIC_PLUGIN = "tests.support.public_functions"
+
+
+def public_registry():
+    """A fresh registry holding the public functions' test plugin."""
+    from runner.local.registry import build_registry
+    from runner.plugins import build_plugin_manager
+
+    return build_registry(build_plugin_manager(builtins=(PUBLIC_PLUGIN,), load_entry_points=False))
+
+
+def serve(registry):
+    """The local backend serving `registry` with uvicorn on 127.0.0.1 (a context manager)."""
+    from runner.local.backend import LocalBackend
+    from runner.local.server import ServerThread
+
+    return ServerThread(LocalBackend(registry=registry, workers=2))
+
+
+def http_fetcher(base_url: str):
+    """`fetch_metadata(owner, name)` over real HTTP: `GET {base_url}/v2/functions/...`.
+
+    Stands in for the API client (runner/client.py) until it is merged: any async callable
+    with this signature plugs into `pull_schemas`.
+    """
+    import httpx
+
+    from runner.errors import ApiError, BackendError
+
+    async def fetch(owner: str, name: str) -> dict[str, Any]:
+        url = f"{base_url}/v2/functions/{owner}/{name}"
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                response = await client.get(url)
+        except httpx.TransportError as error:
+            raise BackendError(f"cannot reach {base_url}: {error}") from None
+        if response.status_code != 200:
+            raise ApiError(response.status_code, response.json().get("detail"), url=url)
+        return response.json()
+
+    return fetch

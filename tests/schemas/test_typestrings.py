@@ -26,9 +26,13 @@ from runner.schemas.typestrings import file_schema, is_file_schema, schema_for_t
         ("typing.Optional[str]", {"type": ["string", "null"]}),
         ("str | None", {"type": ["string", "null"]}),
         ("Union[int, str]", {"type": ["integer", "string"]}),
-        ("Literal['wav', 'mp3', 'flac']", {"enum": ["wav", "mp3", "flac"]}),
-        ("typing.Literal[1, 2, -3]", {"enum": [1, 2, -3]}),
-        ("Optional[Literal['a']]", {"enum": ["a", None]}),
+        ("Literal['wav', 'mp3', 'flac']", {"enum": ["wav", "mp3", "flac"], "type": "string"}),
+        ("typing.Literal[1, 2, -3]", {"enum": [1, 2, -3], "type": "integer"}),
+        ("Optional[Literal['a']]", {"enum": ["a", None], "type": ["string", "null"]}),
+        (
+            "Literal['a', 1, True]",
+            {"enum": ["a", 1, True], "type": ["string", "integer", "boolean"]},
+        ),
         ("Tuple[int, ...]", {"type": "array", "items": {"type": "integer"}}),
         (
             "Tuple[int, str]",

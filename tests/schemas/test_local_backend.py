@@ -1,0 +1,153 @@
+"""Schemas from the local backend over a real socket: the public functions' test plugin agrees
+with the live-shaped fixtures; pull, lock, drift after re-registration, offline validation,
+unknown functions; and what validation accepts is what the server accepts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.errors import BackendError, ManifestError, SourceLocation
+from runner.local.registry import FunctionRegistry
+from runner.schemas import (
+    FunctionRef,
+    check_inputs,
+    check_lock,
+    derive_schema,
+    lock_path_for,
+    pull_schemas,
+    read_lock,
+    write_lock,
+)
+from tests.schemas.conftest import (
+    PUBLIC_FUNCTIONS,
+    http_fetcher,
+    public_registry,
+    schema_of,
+    serve,
+)
+from tests.support import public_functions
+
+
+@pytest.fixture(scope="module")
+def public_server():
+    with serve(public_registry()) as server:
+        yield server
+
+
+def _without_type_strings(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {key: value for key, value in prop.items() if key != "x-sieve-type"}
+        for name, prop in schema["properties"].items()
+    }
+
+
+@pytest.mark.parametrize("slug", PUBLIC_FUNCTIONS)
+def test_plugin_serves_what_the_fixtures_describe(public_server, slug: str) -> None:
+    metadata = httpx.get(f"{public_server.url}/v2/functions/{slug}").json()
+    served = derive_schema(metadata)
+    fixture = schema_of(slug)
+    assert served.warnings == ()
+    assert served.required == fixture.required
+    assert served.input_order == fixture.input_order
+    assert _without_type_strings(served.inputs) == _without_type_strings(fixture.inputs)
+
+
+def test_pull_and_lock_over_a_real_socket(public_server, tmp_path: Path) -> None:
+    refs = [FunctionRef.parse(slug) for slug in PUBLIC_FUNCTIONS]
+    schemas = asyncio.run(pull_schemas(refs, http_fetcher(public_server.url), tmp_path / "schemas"))
+    lock = write_lock(lock_path_for(tmp_path / "m.toml"), schemas)
+    assert sorted(lock.entries) == PUBLIC_FUNCTIONS
+    for ref, schema in schemas.items():
+        served = public_server.backend.registry.get(ref.owner, ref.name)
+        assert lock.entries[str(ref)].version == served.version_id == schema.version
+        assert (
+            tmp_path / "schemas" / "functions" / "sieve" / ref.name / f"{schema.version}.json"
+        ).is_file()
+
+
+def test_unknown_function_on_the_local_backend(public_server, tmp_path: Path) -> None:
+    ref = FunctionRef.parse("sieve/dubing", location=SourceLocation("podcast.toml", 12, 12))
+    with pytest.raises(ManifestError) as error:
+        asyncio.run(
+            pull_schemas(
+                [ref],
+                http_fetcher(public_server.url),
+                tmp_path,
+                backend=f"the local backend at {public_server.url}",
+            )
+        )
+    assert str(error.value) == (
+        f"podcast.toml:12:12: function: sieve/dubing is not known to the local backend at "
+        f"{public_server.url}"
+    )
+
+
+def translate_v2(text: str, target: str = "es", formality: bool = False) -> str:
+    """A new signature for sieve/translate.
+
+    Args:
+        text: The text to translate.
+        target: Target language code.
+        formality: Use the formal register.
+    """
+    return text
+
+
+def _registry_with_new_translate() -> FunctionRegistry:
+    registry = FunctionRegistry()
+    for function in public_functions.PUBLIC_FUNCTIONS:
+        if function.__name__ != "translate":
+            registry.register(function, name=f"sieve/{function.__name__}")
+    registry.register(translate_v2, name="sieve/translate")
+    return registry
+
+
+def test_drift_after_a_function_is_registered_with_a_new_signature(tmp_path: Path) -> None:
+    refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
+    lock_path = lock_path_for(tmp_path / "m.toml")
+    with serve(public_registry()) as before:
+        schemas = asyncio.run(pull_schemas(refs, http_fetcher(before.url), tmp_path))
+        write_lock(lock_path, schemas)
+        old_version = before.backend.registry.get("sieve", "translate").version_id
+    with serve(_registry_with_new_translate()) as after:
+        new_version = after.backend.registry.get("sieve", "translate").version_id
+        fetch = http_fetcher(after.url)
+        latest = {ref.slug: asyncio.run(fetch(ref.owner, ref.name)) for ref in refs}
+    assert old_version != new_version
+    with pytest.raises(ManifestError) as error:
+        check_lock(read_lock(lock_path), refs, latest)
+    message = str(error.value)
+    assert message.count("\n") == 0, "only sieve/translate drifted"
+    assert f"sieve/translate drifted: locked version {old_version}" in message
+    assert f"the service now serves {new_version}" in message
+    # Pinning the locked version accepts the drift (the cached schema still validates).
+    pinned = FunctionRef.parse(f"sieve/translate:{old_version}")
+    write_lock(lock_path, {pinned: schemas[refs[0]]})
+    check_lock(read_lock(lock_path), [pinned], latest)
+
+
+def test_offline_validation_with_the_server_gone(tmp_path: Path) -> None:
+    refs = [FunctionRef.parse("sieve/dubbing"), FunctionRef.parse("sieve/translate")]
+    lock_path = lock_path_for(tmp_path / "m.toml")
+    with serve(public_registry()) as server:
+        url = server.url
+        write_lock(lock_path, asyncio.run(pull_schemas(refs, http_fetcher(url), tmp_path)))
+    with pytest.raises(BackendError):  # the network really is gone
+        asyncio.run(http_fetcher(url)("sieve", "dubbing"))
+    schemas = asyncio.run(
+        pull_schemas(refs, http_fetcher(url), tmp_path, lock=read_lock(lock_path), offline=True)
+    )
+    dubbing = schemas[refs[0]]
+    assert (
+        check_inputs(dubbing, {"source_file": {"url": "https://x/a.mp4"}, "target_language": "fr"})
+        == []
+    )
+    [problem] = check_inputs(
+        dubbing, {"source_file": {"url": "https://x/a.mp4"}, "tagret_language": "fr"}
+    )[1:]
+    assert problem.message == "unknown input of sieve/dubbing (did you mean 'target_language'?)"

@@ -1,0 +1,1 @@
+"""Reusable test utilities: real servers that tests point sievefile at."""
