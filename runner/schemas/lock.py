@@ -26,7 +26,7 @@ import tomli_w
 from runner.errors import ManifestError, SourceLocation
 from runner.schemas.derive import derive_schema
 from runner.schemas.model import FunctionSchema
-from runner.schemas.refs import FunctionRef
+from runner.schemas.refs import FunctionRef, FunctionRefLike, location_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,10 +64,10 @@ class Lockfile:
     entries: dict[str, LockEntry] = field(default_factory=dict)
     path: Path | None = None
 
-    def entry_for(self, ref: FunctionRef) -> LockEntry | None:
+    def entry_for(self, ref: FunctionRefLike) -> LockEntry | None:
         return self.entries.get(str(ref))
 
-    def version_for(self, ref: FunctionRef) -> str | None:
+    def version_for(self, ref: FunctionRefLike) -> str | None:
         """The version to use for `ref`: its pin, else the locked one, else None."""
         if ref.version:
             return ref.version
@@ -99,7 +99,7 @@ class Lockfile:
         return SourceLocation(str(self.path))
 
 
-def build_lock(schemas: Mapping[FunctionRef, FunctionSchema]) -> Lockfile:
+def build_lock(schemas: Mapping[Any, FunctionSchema]) -> Lockfile:
     """The lock for a manifest's resolved functions (as `pull_schemas` returns them)."""
     return Lockfile(
         {
@@ -109,7 +109,7 @@ def build_lock(schemas: Mapping[FunctionRef, FunctionSchema]) -> Lockfile:
     )
 
 
-def write_lock(path: str | Path, schemas: Mapping[FunctionRef, FunctionSchema]) -> Lockfile:
+def write_lock(path: str | Path, schemas: Mapping[Any, FunctionSchema]) -> Lockfile:
     """Write the lock file for `schemas` at `path` (untouched when nothing changed)."""
     lock = build_lock(schemas)
     lock.path = Path(path)
@@ -166,7 +166,7 @@ def read_lock(path: str | Path) -> Lockfile:
 class Drift:
     """A function whose locked version is not what would run now."""
 
-    ref: FunctionRef
+    ref: FunctionRefLike
     locked_version: str | None
     current_version: str | None
     message: str
@@ -174,7 +174,7 @@ class Drift:
 
 def find_drift(
     lock: Lockfile,
-    refs: Iterable[FunctionRef],
+    refs: Iterable[FunctionRefLike],
     latest_metadata: Mapping[str, Mapping[str, Any]],
 ) -> list[Drift]:
     """Compare the lock with the service's latest metadata (keyed by `owner/name`).
@@ -191,7 +191,7 @@ def find_drift(
             message = f"{ref} is used by the manifest but missing from the lock file; {relock}"
             drifts.append(Drift(ref, None, ref.version, message))
             continue
-        if ref.pinned:
+        if ref.version is not None:
             if entry.version != ref.version:
                 message = (
                     f"{ref} is pinned to version {ref.version} but locked at {entry.version}; "
@@ -217,7 +217,7 @@ def find_drift(
 
 def check_lock(
     lock: Lockfile,
-    refs: Iterable[FunctionRef],
+    refs: Iterable[FunctionRefLike],
     latest_metadata: Mapping[str, Mapping[str, Any]],
 ) -> None:
     """Raise a ManifestError naming every drifted function (see `find_drift`); else return."""
@@ -227,11 +227,18 @@ def check_lock(
     problems = [
         ManifestError(
             drift.message,
-            location=lock.location_of(str(drift.ref)) or drift.ref.location,
+            location=_drift_location(lock, drift),
         )
         for drift in drifts
     ]
     raise ManifestError(problems[0].detail, problems=problems)
+
+
+def _drift_location(lock: Lockfile, drift: Drift) -> SourceLocation | None:
+    # A function missing from the lock is best shown where the manifest names it.
+    if drift.locked_version is None and location_of(drift.ref) is not None:
+        return location_of(drift.ref)
+    return lock.location_of(str(drift.ref))
 
 
 def _manifest_name(lock: Lockfile) -> str:

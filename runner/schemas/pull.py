@@ -11,22 +11,23 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.errors import ApiError, ManifestError
 from runner.schemas.cache import SchemaCache
 from runner.schemas.derive import derive_schema
 from runner.schemas.lock import Lockfile
 from runner.schemas.model import FunctionSchema
-from runner.schemas.refs import FunctionRef
+from runner.schemas.refs import FunctionRefLike, location_of
 
 Metadata = Mapping[str, Any]
+Ref = TypeVar("Ref", bound=FunctionRefLike)
 FetchMetadata = Callable[[str, str], "Awaitable[Metadata] | Metadata"]
 
 
 async def fetch_latest(
     fetch_metadata: FetchMetadata,
-    ref: FunctionRef,
+    ref: FunctionRefLike,
     *,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
@@ -42,14 +43,14 @@ async def fetch_latest(
         hint = f"; {not_found_hint}" if not_found_hint else ""
         raise ManifestError(
             f"{ref.slug} is not known to {backend}{hint}",
-            location=ref.location,
+            location=location_of(ref),
             key_path="function",
         ) from None
     return result
 
 
 async def pull_schemas(
-    function_refs: Iterable[FunctionRef],
+    function_refs: Iterable[Ref],
     fetch_metadata: FetchMetadata | None,
     schemas_dir: str | Path,
     *,
@@ -57,7 +58,7 @@ async def pull_schemas(
     offline: bool = False,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
-) -> dict[FunctionRef, FunctionSchema]:
+) -> dict[Ref, FunctionSchema]:
     """The schema of every function in `function_refs`, caching what it fetches.
 
     A reference's version is its pin, else its lock entry; a known version already cached is
@@ -68,8 +69,8 @@ async def pull_schemas(
     """
     cache = SchemaCache(schemas_dir)
     refs = list(dict.fromkeys(function_refs))
-    resolved: dict[FunctionRef, FunctionSchema] = {}
-    to_fetch: list[FunctionRef] = []
+    resolved: dict[Ref, FunctionSchema] = {}
+    to_fetch: list[Ref] = []
     problems: list[ManifestError] = []
     for ref in refs:
         version = lock.version_for(ref) if lock else ref.version
@@ -83,7 +84,7 @@ async def pull_schemas(
                     f"no cached schema for {wanted} in {cache.root} and working offline; "
                     "run `sievefile schemas pull` (and `sievefile lock`) with the service "
                     "reachable",
-                    location=ref.location,
+                    location=location_of(ref),
                     key_path="function",
                 )
             )
@@ -91,7 +92,7 @@ async def pull_schemas(
             to_fetch.append(ref)
 
     if to_fetch and fetch_metadata is not None:
-        slugs: dict[str, FunctionRef] = {}
+        slugs: dict[str, Ref] = {}
         for ref in to_fetch:
             slugs.setdefault(ref.slug, ref)
         results = await asyncio.gather(
@@ -117,7 +118,7 @@ async def pull_schemas(
                 continue
             version = lock.version_for(ref) if lock else ref.version
             if version and version != fetched.version:
-                source = "pinned" if ref.pinned else "locked"
+                source = "pinned" if ref.version is not None else "locked"
                 problems.append(
                     ManifestError(
                         f"{ref.slug} is {source} at version {version}, which is not in the "
@@ -125,10 +126,10 @@ async def pull_schemas(
                         f"describes its latest version); "
                         + (
                             f"pin `{ref.slug}:{fetched.version}`"
-                            if ref.pinned
+                            if ref.version is not None
                             else "run `sievefile lock` to move to it"
                         ),
-                        location=ref.location,
+                        location=location_of(ref),
                         key_path="function",
                     )
                 )

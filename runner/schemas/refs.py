@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from runner.errors import ManifestError, SourceLocation
 
@@ -50,3 +51,33 @@ class FunctionRef:
 
     def __str__(self) -> str:
         return f"{self.slug}:{self.version}" if self.version else self.slug
+
+
+@runtime_checkable
+class FunctionRefLike(Protocol):
+    """What `pull_schemas` and the lock need of a function reference.
+
+    `FunctionRef` here, or the manifest loader's own reference type: any hashable object with
+    `owner`, `name`, `version` (None when unpinned), `slug` and `str()` as `owner/name[:v]`. An
+    optional `location` attribute locates error messages.
+    """
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    @property
+    def slug(self) -> str: ...
+
+    def __hash__(self) -> int: ...
+
+
+def location_of(ref: object) -> SourceLocation | None:
+    """Where the manifest names `ref`, if the reference carries it."""
+    location = getattr(ref, "location", None)
+    return location if isinstance(location, SourceLocation) else None

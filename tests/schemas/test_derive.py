@@ -222,3 +222,35 @@ def test_derivation_is_deterministic() -> None:
     changed = load_metadata("sieve/speech_transcriber")
     changed["latest_version"]["inputs"][1]["data"] = False
     assert derive_schema(changed).digest != first.digest
+
+
+def test_local_backend_style_schemas_refine_bare_containers() -> None:
+    """The local backend sends `list` / `dict` with a JSON Schema in `schema`."""
+    tags = _input("tags", "list")
+    tags["schema"] = {"type": "array", "items": {"type": "string"}}
+    counts = _input("counts", "Optional[dict]", None, optional=True)
+    counts["schema"] = {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+        "nullable": True,
+    }
+    mode = _input("mode", "Optional[Literal['fast', 'slow']]", None, optional=True)
+    mode["schema"] = {"enum": ["fast", "slow"], "type": "string", "nullable": True}
+    odd = _input("odd", "list")
+    odd["schema"] = {"type": "array", "items": {"type": "string", "pattern": "^a"}}
+    schema = derive_schema(_metadata(tags, counts, mode, odd))
+    assert schema.properties["tags"]["items"] == {"type": "string"}
+    assert schema.properties["counts"]["additionalProperties"] == {"type": "integer"}
+    assert schema.properties["counts"]["default"] is None
+    assert schema.properties["mode"]["enum"] == ["fast", "slow", None]
+    assert schema.properties["mode"]["type"] == ["string", "null"]
+    assert "items" not in schema.properties["odd"]  # a schema it cannot read exactly is unused
+
+
+def test_unknown_type_input_accepts_any_value() -> None:
+    from runner.schemas import check_inputs
+
+    schema = derive_schema(_metadata(_input("blob", "numpy.ndarray")))
+    for value in (1, "x", [1, 2], {"a": None}, None):
+        assert check_inputs(schema, {"blob": value}) == []
+    assert [p.input_path for p in check_inputs(schema, {})] == ["inputs.blob"]

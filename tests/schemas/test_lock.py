@@ -141,3 +141,20 @@ def test_build_lock_keys_are_references_as_written() -> None:
     pinned = FunctionRef.parse("sieve/translate:abc")
     lock = build_lock({pinned: schema_of("sieve/translate"), REFS[0]: schema_of("sieve/dubbing")})
     assert sorted(lock.entries) == ["sieve/dubbing", "sieve/translate:abc"]
+
+
+def test_rewording_descriptions_is_not_drift(tmp_path: Path) -> None:
+    lock = write_lock(_lock_file(tmp_path), {REFS[1]: schema_of("sieve/translate")})
+    latest = load_metadata("sieve/translate")
+    latest["description"] = "Translate text, now with a longer description."
+    assert find_drift(lock, [REFS[1]], {"sieve/translate": latest}) == []
+
+
+def test_missing_function_is_located_in_the_manifest(tmp_path: Path) -> None:
+    from runner.errors import SourceLocation
+
+    lock = write_lock(_lock_file(tmp_path), {REFS[1]: schema_of("sieve/translate")})
+    ref = FunctionRef.parse("sieve/dubbing", location=SourceLocation("podcast.toml", 21, 12))
+    with pytest.raises(ManifestError) as error:
+        check_lock(lock, [ref], {})
+    assert str(error.value).startswith("podcast.toml:21:12: sieve/dubbing is used by the manifest")

@@ -99,3 +99,31 @@ def test_other_backend_errors_propagate(tmp_path: Path) -> None:
 
     with pytest.raises(BackendError, match="cannot reach"):
         pull(REFS, broken, tmp_path)
+
+
+def test_any_reference_type_with_owner_name_version_works(tmp_path: Path, metadata_fetcher) -> None:
+    """The manifest loader's own reference type plugs in (no `location`, no `pinned`)."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class ManifestRef:
+        owner: str
+        name: str
+        version: str | None = None
+
+        @property
+        def slug(self) -> str:
+            return f"{self.owner}/{self.name}"
+
+        def __str__(self) -> str:
+            return self.slug + (f":{self.version}" if self.version else "")
+
+    refs = [ManifestRef("sieve", "translate"), ManifestRef("sieve", "nope")]
+    with pytest.raises(
+        ManifestError, match=r"^function: sieve/nope is not known to the Sieve API$"
+    ):
+        pull(refs, metadata_fetcher, tmp_path)
+    schemas = pull(refs[:1], metadata_fetcher, tmp_path)
+    lock = write_lock(tmp_path / "m.toml.lock", schemas)
+    assert list(lock.entries) == ["sieve/translate"]
+    assert list(schemas) == [ManifestRef("sieve", "translate")]
