@@ -9,7 +9,7 @@ got, and "did you mean" for misspelled names.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ from runner.suggest import did_you_mean
 
 PathPart = str | int
 InputPath = tuple[PathPart, ...]
+#: An input name, or a path into an input: `"file"`, `("file", "url")`.
+PathLike = str | Sequence[PathPart]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _CACHE_LIMIT = 512
 
@@ -43,12 +45,19 @@ def format_input_path(path: Sequence[PathPart]) -> str:
     return text
 
 
+#: InputProblem.kind values.
+UNKNOWN = "unknown"  # a name the function does not take
+MISSING = "missing"  # a required input (or file key) that is absent
+INVALID = "invalid"  # a value of the wrong type or not among the choices
+
+
 @dataclass(frozen=True)
 class InputProblem:
     """One thing wrong with a job's inputs. `path` is relative to the job's `inputs`."""
 
     path: InputPath
     message: str
+    kind: str = INVALID
 
     @property
     def input_path(self) -> str:
@@ -72,15 +81,23 @@ class CompiledSchema:
             return self.fast_check(inputs)
         return bool(self.validator.is_valid(inputs))
 
-    def check(self, inputs: Any) -> list[InputProblem]:
-        """Every problem with `inputs`, in signature order; empty when they are valid."""
+    def check(self, inputs: Any, pending: Iterable[PathLike] = ()) -> list[InputProblem]:
+        """Every problem with `inputs`, in signature order; empty when they are valid.
+
+        `pending` names inputs (or paths inside them) whose values are not known yet, such as
+        references to upstream outputs: their values are not judged, but a pending name the
+        function does not take is still reported.
+        """
         if self.is_valid(inputs):
             return []
         if not isinstance(inputs, Mapping):
             return [InputProblem((), f"expected a dict of inputs, got {describe_value(inputs)}")]
+        deferred = [_as_path(path) for path in pending]
         problems: dict[InputPath, InputProblem] = {}
         for error in self.validator.iter_errors(inputs):
             for problem in self._explain(error):
+                if problem.kind != UNKNOWN and _under_any(problem.path, deferred):
+                    continue
                 problems.setdefault(problem.path, problem)
         return sorted(problems.values(), key=self._sort_key)
 
@@ -135,7 +152,7 @@ class CompiledSchema:
             if not hint and known:
                 listed = ", ".join(known if not top else self.schema.ordered_input_names())
                 hint = f"; expected one of: {listed}"
-            problems.append(InputProblem((*path, name), f"{what}{hint}"))
+            problems.append(InputProblem((*path, name), f"{what}{hint}", UNKNOWN))
         return problems
 
     def _missing_names(
@@ -148,7 +165,7 @@ class CompiledSchema:
                 continue
             expected = describe_schema(properties.get(name, {}))
             what = f"missing required input of {self.schema.slug}" if not path else "missing key"
-            problems.append(InputProblem((*path, name), f"{what}: expected {expected}"))
+            problems.append(InputProblem((*path, name), f"{what}: expected {expected}", MISSING))
         return problems
 
     def _any_of(self, error: SchemaError, path: InputPath) -> list[InputProblem]:
@@ -172,6 +189,14 @@ class CompiledSchema:
         return [InputProblem(path, f"expected {expected}, got {describe_value(instance)}")]
 
 
+def _as_path(path: PathLike) -> InputPath:
+    return (path,) if isinstance(path, str) else tuple(path)
+
+
+def _under_any(path: InputPath, prefixes: list[InputPath]) -> bool:
+    return any(path[: len(prefix)] == prefix for prefix in prefixes)
+
+
 def _type_fits(schema: Any, instance: Any) -> bool:
     if not isinstance(schema, dict) or "type" not in schema:
         return False
@@ -193,9 +218,14 @@ def compile_schema(schema: FunctionSchema) -> CompiledSchema:
     return compiled
 
 
-def check_inputs(schema: FunctionSchema, inputs: Any) -> list[InputProblem]:
-    """Every problem with a job's inputs against `schema`; empty when they are valid."""
-    return compile_schema(schema).check(inputs)
+def check_inputs(
+    schema: FunctionSchema, inputs: Any, *, pending: Iterable[PathLike] = ()
+) -> list[InputProblem]:
+    """Every problem with a job's inputs against `schema`; empty when they are valid.
+
+    `pending`: inputs whose values are not resolved yet (see `CompiledSchema.check`).
+    """
+    return compile_schema(schema).check(inputs, pending)
 
 
 Locate = Callable[[InputPath], SourceLocation | None]
@@ -209,15 +239,17 @@ def validate_job_inputs(
     location: SourceLocation | None = None,
     locate: Locate | None = None,
     redact: Callable[[str], str] | None = None,
+    pending: Iterable[PathLike] = (),
 ) -> list[ValidationError]:
     """One located ValidationError per problem with a job's inputs (empty when valid).
 
     `location` is where the job is written; `locate(path)` may give a closer one for an input
     path (relative to `inputs`). `redact` masks secrets in messages (an input built from an
-    `${{ env.* }}` value must not be echoed back).
+    `${{ env.* }}` value must not be echoed back). `pending` lists inputs that still hold
+    references to upstream outputs: checked again after resolution, before the push.
     """
     errors = []
-    for problem in check_inputs(schema, inputs):
+    for problem in check_inputs(schema, inputs, pending=pending):
         message = redact(problem.message) if redact else problem.message
         where = (locate(problem.path) if locate else None) or location
         errors.append(

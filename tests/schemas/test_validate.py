@@ -260,3 +260,24 @@ def test_validator_is_compiled_once_per_schema() -> None:
 )
 def test_input_paths(path: tuple, text: str) -> None:
     assert format_input_path(path) == text
+
+
+def test_pending_inputs_are_not_judged_until_resolved() -> None:
+    """`inputs.file = "${{ jobs.fetch.outputs[0] }}"`: static validation skips its value."""
+    schema = schema_of("sieve/speech_transcriber")
+    template = object()  # stands for the loader's unresolved reference
+    inputs = {"file": template, "source_language": 3, "speker_diarization": template}
+    problems = check_inputs(schema, inputs, pending=["file", "speker_diarization"])
+    assert [(p.input_path, p.kind) for p in problems] == [
+        ("inputs.source_language", "invalid"),
+        ("inputs.speker_diarization", "unknown"),
+    ]
+    # A required input that is simply absent (not pending) is reported.
+    assert [p.kind for p in check_inputs(schema, {})] == ["missing"]
+    # After resolution the value is checked like any other.
+    assert [p.input_path for p in check_inputs(schema, {"file": {"url": ""}})] == [
+        "inputs.file.url"
+    ]
+    dubbing = schema_of("sieve/dubbing")
+    nested = {"source_file": {"url": template}, "target_language": "es"}
+    assert check_inputs(dubbing, nested, pending=[("source_file", "url")]) == []
