@@ -19,7 +19,7 @@ from runner.schemas.lock import (
     write_lock,
 )
 from runner.schemas.model import FunctionSchema, OutputSpec
-from runner.schemas.pull import FetchMetadata, fetch_latest, pull_schemas
+from runner.schemas.pull import FetchMetadata, fetch_latest, latest_metadata, pull_schemas
 from runner.schemas.refs import FunctionRef
 from runner.schemas.validate import (
     InputProblem,
@@ -50,6 +50,7 @@ __all__ = [
     "fetch_latest",
     "find_drift",
     "format_input_path",
+    "latest_metadata",
     "lock_path_for",
     "pull_schemas",
     "read_lock",

@@ -179,6 +179,8 @@ def find_drift(
 ) -> list[Drift]:
     """Compare the lock with the service's latest metadata (keyed by `owner/name`).
 
+    `latest_metadata` must hold every unpinned reference (`pull.latest_metadata` fetches it).
+
     Pinned references (`owner/name:version`) never drift with the service; they only need
     the lock to agree with the pin. Unpinned ones drift when the latest version differs from
     the locked one, or when the same version now derives a different schema.

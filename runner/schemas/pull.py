@@ -138,3 +138,39 @@ async def pull_schemas(
     if problems:
         raise ManifestError(problems[0].detail, problems=problems)
     return {ref: resolved[ref] for ref in refs if ref in resolved}
+
+
+async def latest_metadata(
+    function_refs: Iterable[FunctionRefLike],
+    fetch_metadata: FetchMetadata,
+    *,
+    backend: str = "the Sieve API",
+    not_found_hint: str = "",
+) -> dict[str, Metadata]:
+    """The service's latest metadata for every unpinned reference, keyed by `owner/name`.
+
+    What `check_lock` compares the lock with; each function is fetched once, concurrently.
+    """
+    wanted: dict[str, FunctionRefLike] = {}
+    for ref in function_refs:
+        if ref.version is None:
+            wanted.setdefault(ref.slug, ref)
+    results = await asyncio.gather(
+        *(
+            fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
+            for ref in wanted.values()
+        ),
+        return_exceptions=True,
+    )
+    latest: dict[str, Metadata] = {}
+    problems: list[ManifestError] = []
+    for slug, result in zip(wanted, results, strict=True):
+        if isinstance(result, ManifestError):
+            problems.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            latest[slug] = result
+    if problems:
+        raise ManifestError(problems[0].detail, problems=problems)
+    return latest

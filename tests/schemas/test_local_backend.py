@@ -18,6 +18,7 @@ from runner.schemas import (
     check_inputs,
     check_lock,
     derive_schema,
+    latest_metadata,
     lock_path_for,
     pull_schemas,
     read_lock,
@@ -116,8 +117,8 @@ def test_drift_after_a_function_is_registered_with_a_new_signature(tmp_path: Pat
         old_version = before.backend.registry.get("sieve", "translate").version_id
     with serve(_registry_with_new_translate()) as after:
         new_version = after.backend.registry.get("sieve", "translate").version_id
-        fetch = http_fetcher(after.url)
-        latest = {ref.slug: asyncio.run(fetch(ref.owner, ref.name)) for ref in refs}
+        latest = asyncio.run(latest_metadata(refs, http_fetcher(after.url)))
+        assert sorted(latest) == ["sieve/dubbing", "sieve/translate"]
     assert old_version != new_version
     with pytest.raises(ManifestError) as error:
         check_lock(read_lock(lock_path), refs, latest)

@@ -127,3 +127,19 @@ def test_any_reference_type_with_owner_name_version_works(tmp_path: Path, metada
     lock = write_lock(tmp_path / "m.toml.lock", schemas)
     assert list(lock.entries) == ["sieve/translate"]
     assert list(schemas) == [ManifestRef("sieve", "translate")]
+
+
+def test_latest_metadata_fetches_each_unpinned_function_once(metadata_fetcher) -> None:
+    from runner.schemas import latest_metadata
+
+    refs = [
+        FunctionRef.parse("sieve/translate"),
+        FunctionRef.parse("sieve/translate"),
+        FunctionRef.parse("sieve/dubbing:v1"),
+    ]
+    latest = asyncio.run(latest_metadata(refs, metadata_fetcher))
+    assert list(latest) == ["sieve/translate"]
+    assert latest["sieve/translate"]["name"] == "translate"
+    assert metadata_fetcher.calls == ["sieve/translate"]
+    with pytest.raises(ManifestError, match="acme/gone is not known to the Sieve API"):
+        asyncio.run(latest_metadata([FunctionRef.parse("acme/gone")], metadata_fetcher))
