@@ -58,7 +58,14 @@ class SchemaCache:
         path = self.path_for(owner, name, version)
         if not path.is_file():
             return None
-        return read_schema_file(path)
+        schema = read_schema_file(path)
+        if (schema.owner, schema.name, schema.version) != (owner, name, version):
+            raise ManifestError(
+                f"this file holds {schema.slug}:{schema.version}, not {owner}/{name}:{version}; "
+                "delete it and run `sievefile schemas pull`",
+                location=SourceLocation(str(path)),
+            )
+        return schema
 
     def write(self, schema: FunctionSchema) -> Path:
         """Store `schema` (atomically; untouched when the file already says the same)."""

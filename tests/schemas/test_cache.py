@@ -103,3 +103,12 @@ def test_default_schemas_dir_is_the_projects_schemas_folder(tmp_path: Path) -> N
     (tmp_path / "schemas").mkdir()
     (project / "schemas").rmdir()
     assert default_schemas_dir(manifest) == project / "manifests" / "team" / "schemas"
+
+
+def test_a_file_in_the_wrong_place_is_refused(tmp_path: Path) -> None:
+    cache = SchemaCache(tmp_path)
+    source = cache.write(schema_of("sieve/translate"))
+    moved = cache.path_for("sieve", "translate", "v-other")
+    moved.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ManifestError, match="this file holds sieve/translate:a75cbd73"):
+        cache.read("sieve", "translate", "v-other")
