@@ -19,6 +19,7 @@ from runner.schemas.lock import (
     write_lock,
 )
 from runner.schemas.model import FunctionSchema, OutputSpec
+from runner.schemas.project import lock_functions, resolve_schemas
 from runner.schemas.pull import FetchMetadata, fetch_latest, latest_metadata, pull_schemas
 from runner.schemas.refs import FunctionRef
 from runner.schemas.validate import (
@@ -51,10 +52,12 @@ __all__ = [
     "find_drift",
     "format_input_path",
     "latest_metadata",
+    "lock_functions",
     "lock_path_for",
     "pull_schemas",
     "read_lock",
     "read_schema_file",
+    "resolve_schemas",
     "validate_job_inputs",
     "write_lock",
 ]

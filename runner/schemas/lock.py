@@ -179,7 +179,9 @@ def find_drift(
 ) -> list[Drift]:
     """Compare the lock with the service's latest metadata (keyed by `owner/name`).
 
-    `latest_metadata` must hold every unpinned reference (`pull.latest_metadata` fetches it).
+    `latest_metadata` (`pull.latest_metadata` fetches it) should hold every unpinned
+    reference; one it lacks is only checked for being in the lock (that is all an offline
+    check can do).
 
     Pinned references (`owner/name:version`) never drift with the service; they only need
     the lock to agree with the pin. Unpinned ones drift when the latest version differs from
@@ -201,7 +203,10 @@ def find_drift(
                 )
                 drifts.append(Drift(ref, entry.version, ref.version, message))
             continue
-        latest = derive_schema(latest_metadata[ref.slug])
+        metadata = latest_metadata.get(ref.slug)
+        if metadata is None:
+            continue  # not compared with the service (offline): the lock entry stands
+        latest = derive_schema(metadata)
         if latest.version != entry.version:
             message = (
                 f"{ref} drifted: locked version {entry.version}, the service now serves "

@@ -152,3 +152,61 @@ def test_offline_validation_with_the_server_gone(tmp_path: Path) -> None:
         dubbing, {"source_file": {"url": "https://x/a.mp4"}, "tagret_language": "fr"}
     )[1:]
     assert problem.message == "unknown input of sieve/dubbing (did you mean 'target_language'?)"
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project folder with a schemas/ dir and a manifest path (the loader is not needed)."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "manifests").mkdir()
+    return tmp_path / "manifests" / "podcast.toml"
+
+
+def test_lock_then_resolve_locked_then_drift_then_offline(tmp_path: Path) -> None:
+    """`sievefile lock`, `validate --locked`, a re-registered function, `--offline`."""
+    from runner.schemas import lock_functions, resolve_schemas
+
+    manifest = _project(tmp_path)
+    refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
+    with serve(public_registry()) as server:
+        lock = asyncio.run(lock_functions(manifest, refs, http_fetcher(server.url)))
+        assert lock.path == tmp_path / "manifests" / "podcast.toml.lock"
+        cached = sorted(
+            p.relative_to(tmp_path).parts[:4] for p in (tmp_path / "schemas").rglob("*.json")
+        )
+        assert cached == [
+            ("schemas", "functions", "sieve", "dubbing"),
+            ("schemas", "functions", "sieve", "translate"),
+        ]
+        schemas = asyncio.run(
+            resolve_schemas(manifest, refs, http_fetcher(server.url), locked=True)
+        )
+        assert [s.version for s in schemas.values()] == [lock.entries[str(r)].version for r in refs]
+
+    with serve(_registry_with_new_translate()) as changed:
+        with pytest.raises(ManifestError, match="sieve/translate drifted"):
+            asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url), locked=True))
+        # Without --locked the lock still decides the versions: the cached schemas are used.
+        schemas = asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url)))
+        assert "source" in schemas[refs[0]].properties
+        gone = changed.url
+
+    # The server is gone: offline validation works from the lock and the cache alone.
+    schemas = asyncio.run(
+        resolve_schemas(manifest, refs, http_fetcher(gone), locked=True, offline=True)
+    )
+    assert sorted(s.slug for s in schemas.values()) == ["sieve/dubbing", "sieve/translate"]
+
+
+def test_locked_without_a_lock_file_says_how_to_make_one(tmp_path: Path) -> None:
+    from runner.schemas import resolve_schemas
+
+    manifest = _project(tmp_path)
+    with pytest.raises(ManifestError, match="no lock file; run `sievefile lock`"):
+        asyncio.run(
+            resolve_schemas(manifest, [FunctionRef.parse("sieve/translate")], None, locked=True)
+        )
+    with pytest.raises(ManifestError, match="no cached schema for sieve/translate"):
+        asyncio.run(
+            resolve_schemas(manifest, [FunctionRef.parse("sieve/translate")], None, offline=True)
+        )
