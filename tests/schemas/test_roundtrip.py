@@ -121,6 +121,7 @@ def _inputs_rejected_locally(function: LocalFunction, inputs: dict[str, Any]) ->
     return {error["loc"][2] for error in function.input_errors(inputs, ["body", "inputs"])}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
