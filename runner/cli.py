@@ -19,6 +19,7 @@ from runner.errors import EXIT_INTERRUPTED, SievefileError
 
 # name -> "module:attribute". The order is the order `--help` lists them in.
 COMMANDS: dict[str, str] = {
+    "serve": "runner.commands.serve:serve",
     "schemas": "runner.commands.schemas:schemas",
 }
 

@@ -38,14 +38,15 @@ def create_app(
     backend: LocalBackend | None = None,
     *,
     plugin_manager: pluggy.PluginManager | None = None,
+    close_backend: bool | None = None,
     **backend_options: Any,
 ) -> Starlette:
     """The ASGI app for `backend`, or for a new LocalBackend built from the options.
 
-    A backend passed in is started by the app's lifespan (if the server runs one) but closed
-    by its owner; a backend the app built itself is closed when the app shuts down.
+    The app's lifespan (when the server runs one) starts the backend, and at shutdown closes
+    it if `close_backend`, which defaults to whether the app built the backend itself.
     """
-    owns_backend = backend is None
+    owns_backend = backend is None if close_backend is None else close_backend
     if backend is None:
         backend = LocalBackend(plugin_manager=plugin_manager, **backend_options)
     served = backend

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sievefile.local")
 
 #: The base URL to use with `transport()`; any host works, this one says what it is.
-EMBEDDED_BASE_URL = "http://sievefile-embedded"
+EMBEDDED_BASE_URL = "http://sievefile.embedded"
 
 JOB_NOT_FOUND = "Job not found."
 FUNCTION_NOT_FOUND = "Function not found."
@@ -112,6 +112,7 @@ class LocalBackend:
         self._cancel_events: dict[str, threading.Event] = {}
         self._started = False
         self._closed = False
+        self._life_lock = threading.Lock()  # start() and close() may race (server thread)
         self._app: Starlette | None = None
         self.store: JobStore
         self.files: FileStore
@@ -127,10 +128,14 @@ class LocalBackend:
         Jobs a previous process left `processing` end as `error` (INTERRUPTED_MESSAGE); jobs
         it left `queued` run again, oldest first.
         """
-        if self._started:
-            return self
-        if self._closed:
-            raise BackendError("this local backend was closed; create a new one")
+        with self._life_lock:
+            if self._closed:
+                raise BackendError("this local backend was closed; create a new one")
+            if not self._started:
+                self._start()
+        return self
+
+    def _start(self) -> None:
         self.store = JobStore(self._db_path)
         self.files = FileStore(self._files_dir, self.public_url)
         self._scratch = Path(tempfile.mkdtemp(prefix="sievefile-scratch-"))
@@ -152,17 +157,20 @@ class LocalBackend:
         for job_id in self.store.queued_ids():
             self._cancel_events[job_id] = threading.Event()
             self._pool.submit(job_id)
-        return self
 
     def close(self) -> None:
         """Stop: running jobs are asked to cancel and end `error`; queued ones stay queued.
 
         Waits up to `shutdown_grace` seconds for functions to stop and for webhooks to drain.
         """
-        if not self._started or self._closed:
+        with self._life_lock:
+            if not self._started or self._closed:
+                self._closed = True
+                return
             self._closed = True
-            return
-        self._closed = True
+            self._close_started()
+
+    def _close_started(self) -> None:
         self._runner.shutting_down = True
         for event in list(self._cancel_events.values()):
             event.set()

@@ -32,7 +32,7 @@ from runner.local.typemap import (
     yielded_annotation,
 )
 from runner.local.types import File
-from runner.suggest import did_you_mean
+from runner.suggest import close_matches, did_you_mean
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Function ids are uuid5(name) in this namespace, so they are the same on every run.
@@ -200,14 +200,23 @@ class FunctionRegistry:
         full_name, _, version = reference.partition(":")
         function = self._functions.get(full_name)
         if function is None:
-            hint = did_you_mean(full_name, self._functions)
-            raise LookupError(f"Function {full_name!r} not found{hint}")
+            raise LookupError(f"Function {full_name!r} not found{self._suggestion(full_name)}")
         if version and version != function.version_id:
             raise LookupError(
                 f"Version {version!r} of {full_name} not found; "
                 f"the local backend serves only {function.version_id}"
             )
         return function
+
+    def _suggestion(self, full_name: str) -> str:
+        # Compare names within the owner when it exists: a shared "owner/" prefix would make
+        # every function of that owner look alike.
+        owner, _, name = full_name.partition("/")
+        siblings = {f.name: f.full_name for f in self._functions.values() if f.owner == owner}
+        if siblings and name:
+            close = [siblings[match] for match in close_matches(name, siblings)]
+            return did_you_mean(full_name, close)
+        return did_you_mean(full_name, self._functions)
 
     def find_by_id(self, identifier: str) -> LocalFunction:
         """The function whose function id or version id is `identifier`; LookupError if none."""
@@ -357,9 +366,6 @@ def _plain_json(value: Any) -> Any:
     if isinstance(value, File):
         return {"url": value.url} if value.url else {"path": str(value.path)}
     try:
-        json.dumps(value)
+        return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
-        if isinstance(value, tuple):
-            return [_plain_json(v) for v in value]
         return repr(value)
-    return value

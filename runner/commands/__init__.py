@@ -1,0 +1,1 @@
+"""Click commands, one module per area; registered lazily in `runner.cli.COMMANDS`."""
