@@ -51,20 +51,20 @@ def metadata_fetcher():
 PUBLIC_PLUGIN = "tests.support.public_functions"
 
 
-def public_registry():
-    """A fresh registry holding the public functions' test plugin."""
-    from runner.local.registry import build_registry
-    from runner.plugins import build_plugin_manager
+@pytest.fixture
+def start_public_server(start_local_server):
+    """`start_public_server(*plugins)`: a local server on 127.0.0.1 serving the public
+    functions' test plugin (plus `plugins`), without an API key, stopped after the test."""
 
-    return build_registry(build_plugin_manager(builtins=(PUBLIC_PLUGIN,), load_entry_points=False))
+    def start(*plugins: Any):
+        return start_local_server(builtins=(), plugins=[PUBLIC_PLUGIN, *plugins], api_key=None)
+
+    return start
 
 
-def serve(registry):
-    """The local backend serving `registry` with uvicorn on 127.0.0.1 (a context manager)."""
-    from runner.local.backend import LocalBackend
-    from runner.local.server import ServerThread
-
-    return ServerThread(LocalBackend(registry=registry, workers=2))
+@pytest.fixture
+def public_server(start_public_server):
+    return start_public_server()
 
 
 def http_fetcher(base_url: str):

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+import runner
 from runner.errors import BackendError, ManifestError, SourceLocation
-from runner.local.registry import FunctionRegistry
 from runner.schemas import (
     FunctionRef,
     check_inputs,
@@ -24,20 +24,8 @@ from runner.schemas import (
     read_lock,
     write_lock,
 )
-from tests.schemas.conftest import (
-    PUBLIC_FUNCTIONS,
-    http_fetcher,
-    public_registry,
-    schema_of,
-    serve,
-)
+from tests.schemas.conftest import PUBLIC_FUNCTIONS, http_fetcher, schema_of
 from tests.support import public_functions
-
-
-@pytest.fixture(scope="module")
-def public_server():
-    with serve(public_registry()) as server:
-        yield server
 
 
 def _without_type_strings(schema: dict[str, Any]) -> dict[str, Any]:
@@ -99,26 +87,35 @@ def translate_v2(text: str, target: str = "es", formality: bool = False) -> str:
     return text
 
 
-def _registry_with_new_translate() -> FunctionRegistry:
-    registry = FunctionRegistry()
-    for function in public_functions.PUBLIC_FUNCTIONS:
-        if function.__name__ != "translate":
-            registry.register(function, name=f"sieve/{function.__name__}")
-    registry.register(translate_v2, name="sieve/translate")
-    return registry
+class NewTranslate:
+    """Serves `sieve/translate` with a new signature, and the other public functions."""
+
+    @runner.hookimpl
+    def register_functions(self, register) -> None:
+        for function in public_functions.PUBLIC_FUNCTIONS:
+            if function.__name__ != "translate":
+                register(function, name=f"sieve/{function.__name__}")
+        register(translate_v2, name="sieve/translate")
 
 
-def test_drift_after_a_function_is_registered_with_a_new_signature(tmp_path: Path) -> None:
+def _translate_version(server) -> str:
+    return server.backend.registry.get("sieve", "translate").version_id
+
+
+def test_drift_after_a_function_is_registered_with_a_new_signature(
+    start_local_server, start_public_server, tmp_path: Path
+) -> None:
     refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
     lock_path = lock_path_for(tmp_path / "m.toml")
-    with serve(public_registry()) as before:
-        schemas = asyncio.run(pull_schemas(refs, http_fetcher(before.url), tmp_path))
-        write_lock(lock_path, schemas)
-        old_version = before.backend.registry.get("sieve", "translate").version_id
-    with serve(_registry_with_new_translate()) as after:
-        new_version = after.backend.registry.get("sieve", "translate").version_id
-        latest = asyncio.run(latest_metadata(refs, http_fetcher(after.url)))
-        assert sorted(latest) == ["sieve/dubbing", "sieve/translate"]
+    before = start_public_server()
+    schemas = asyncio.run(pull_schemas(refs, http_fetcher(before.url), tmp_path))
+    write_lock(lock_path, schemas)
+    old_version = _translate_version(before)
+    before.stop()
+    after = start_local_server(builtins=(), plugins=[NewTranslate()], api_key=None)
+    new_version = _translate_version(after)
+    latest = asyncio.run(latest_metadata(refs, http_fetcher(after.url)))
+    assert sorted(latest) == ["sieve/dubbing", "sieve/translate"]
     assert old_version != new_version
     with pytest.raises(ManifestError) as error:
         check_lock(read_lock(lock_path), refs, latest)
@@ -132,12 +129,12 @@ def test_drift_after_a_function_is_registered_with_a_new_signature(tmp_path: Pat
     check_lock(read_lock(lock_path), [pinned], latest)
 
 
-def test_offline_validation_with_the_server_gone(tmp_path: Path) -> None:
+def test_offline_validation_with_the_server_gone(public_server, tmp_path: Path) -> None:
     refs = [FunctionRef.parse("sieve/dubbing"), FunctionRef.parse("sieve/translate")]
     lock_path = lock_path_for(tmp_path / "m.toml")
-    with serve(public_registry()) as server:
-        url = server.url
-        write_lock(lock_path, asyncio.run(pull_schemas(refs, http_fetcher(url), tmp_path)))
+    url = public_server.url
+    write_lock(lock_path, asyncio.run(pull_schemas(refs, http_fetcher(url), tmp_path)))
+    public_server.stop()
     with pytest.raises(BackendError):  # the network really is gone
         asyncio.run(http_fetcher(url)("sieve", "dubbing"))
     schemas = asyncio.run(
@@ -162,34 +159,37 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path / "manifests" / "podcast.toml"
 
 
-def test_lock_then_resolve_locked_then_drift_then_offline(tmp_path: Path) -> None:
+def test_lock_then_resolve_locked_then_drift_then_offline(
+    start_local_server, public_server, tmp_path: Path
+) -> None:
     """`sievefile lock`, `validate --locked`, a re-registered function, `--offline`."""
     from runner.schemas import lock_functions, resolve_schemas
 
     manifest = _project(tmp_path)
     refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
-    with serve(public_registry()) as server:
-        lock = asyncio.run(lock_functions(manifest, refs, http_fetcher(server.url)))
-        assert lock.path == tmp_path / "manifests" / "podcast.toml.lock"
-        cached = sorted(
-            p.relative_to(tmp_path).parts[:4] for p in (tmp_path / "schemas").rglob("*.json")
-        )
-        assert cached == [
-            ("schemas", "functions", "sieve", "dubbing"),
-            ("schemas", "functions", "sieve", "translate"),
-        ]
-        schemas = asyncio.run(
-            resolve_schemas(manifest, refs, http_fetcher(server.url), locked=True)
-        )
-        assert [s.version for s in schemas.values()] == [lock.entries[str(r)].version for r in refs]
+    lock = asyncio.run(lock_functions(manifest, refs, http_fetcher(public_server.url)))
+    assert lock.path == tmp_path / "manifests" / "podcast.toml.lock"
+    cached = sorted(
+        p.relative_to(tmp_path).parts[:4] for p in (tmp_path / "schemas").rglob("*.json")
+    )
+    assert cached == [
+        ("schemas", "functions", "sieve", "dubbing"),
+        ("schemas", "functions", "sieve", "translate"),
+    ]
+    schemas = asyncio.run(
+        resolve_schemas(manifest, refs, http_fetcher(public_server.url), locked=True)
+    )
+    assert [s.version for s in schemas.values()] == [lock.entries[str(r)].version for r in refs]
+    public_server.stop()
 
-    with serve(_registry_with_new_translate()) as changed:
-        with pytest.raises(ManifestError, match="sieve/translate drifted"):
-            asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url), locked=True))
-        # Without --locked the lock still decides the versions: the cached schemas are used.
-        schemas = asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url)))
-        assert "source" in schemas[refs[0]].properties
-        gone = changed.url
+    changed = start_local_server(builtins=(), plugins=[NewTranslate()], api_key=None)
+    with pytest.raises(ManifestError, match="sieve/translate drifted"):
+        asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url), locked=True))
+    # Without --locked the lock still decides the versions: the cached schemas are used.
+    schemas = asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url)))
+    assert "source" in schemas[refs[0]].properties
+    gone = changed.url
+    changed.stop()
 
     # The server is gone: offline validation works from the lock and the cache alone.
     schemas = asyncio.run(

@@ -13,7 +13,7 @@ import pytest
 
 from runner.errors import SourceLocation
 from runner.schemas import FunctionRef, FunctionSchema, pull_schemas, validate_job_inputs
-from tests.schemas.conftest import http_fetcher, public_registry, serve
+from tests.schemas.conftest import http_fetcher
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,12 +36,10 @@ def _jobs(path: Path) -> dict[str, tuple[FunctionRef, dict[str, Any], SourceLoca
     return jobs
 
 
-@pytest.fixture(scope="module")
-def served_schemas(tmp_path_factory) -> dict[FunctionRef, FunctionSchema]:
+@pytest.fixture
+def served_schemas(public_server, tmp_path: Path) -> dict[FunctionRef, FunctionSchema]:
     refs = [ref for path in MANIFESTS.glob("*.toml") for ref, _, _ in _jobs(path).values()]
-    with serve(public_registry()) as server:
-        schemas_dir = tmp_path_factory.mktemp("schemas")
-        return asyncio.run(pull_schemas(refs, http_fetcher(server.url), schemas_dir))
+    return asyncio.run(pull_schemas(refs, http_fetcher(public_server.url), tmp_path))
 
 
 def _validate(path: Path, schemas: dict[FunctionRef, FunctionSchema]) -> list[str]:

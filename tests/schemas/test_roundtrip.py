@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.local.registry import FunctionRegistry, LocalFunction
+import runner
+from runner.local.registry import LocalFunction
 from runner.schemas import FunctionSchema, check_inputs, derive_schema
 from runner.schemas.typestrings import is_file_schema
-from tests.schemas.conftest import http_fetcher, public_registry, serve
+from tests.schemas.conftest import http_fetcher
 
 
 def containers(
@@ -43,28 +44,28 @@ def containers(
     return {"tags": tags}
 
 
-def _registry() -> FunctionRegistry:
-    registry = public_registry()
-    registry.register(containers, name="test/containers")
-    return registry
+class ContainersPlugin:
+    @runner.hookimpl
+    def register_functions(self, register) -> None:
+        register(containers, name="test/containers")
 
 
-@pytest.fixture(scope="module")
-def served():
+@pytest.fixture
+def served(start_public_server):
     """Every registered function with the schema derived from the metadata served over HTTP."""
-    registry = _registry()
-    with serve(registry) as server:
-        fetch = http_fetcher(server.url)
+    server = start_public_server(ContainersPlugin())
+    registry = server.backend.registry
+    fetch = http_fetcher(server.url)
 
-        async def fetch_all() -> list[dict[str, Any]]:
-            return await asyncio.gather(*(fetch(f.owner, f.name) for f in registry))
+    async def fetch_all() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(fetch(f.owner, f.name) for f in registry))
 
-        metadata = asyncio.run(fetch_all())
-        pairs = {
-            function.full_name: (function, derive_schema(meta))
-            for function, meta in zip(registry, metadata, strict=True)
-        }
-        yield server, pairs
+    metadata = asyncio.run(fetch_all())
+    pairs = {
+        function.full_name: (function, derive_schema(meta))
+        for function, meta in zip(registry, metadata, strict=True)
+    }
+    return server, pairs
 
 
 JSON_SCALARS = st.one_of(
