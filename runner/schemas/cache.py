@@ -15,6 +15,7 @@ from pathlib import Path
 from runner.errors import ConfigError, ManifestError, SourceLocation
 from runner.schemas.model import FunctionSchema, pretty_json
 from runner.schemas.refs import SEGMENT_PATTERN, FunctionRef
+from runner.suggest import did_you_mean
 
 SCHEMAS_DIRNAME = "schemas"
 FUNCTIONS_DIRNAME = "functions"
@@ -115,9 +116,11 @@ class SchemaCache:
             )
         schema = self.read(ref.owner, ref.name, versions[0]) if versions else None
         if schema is None:
-            cached = ", ".join(self.versions(ref.owner, ref.name)) or "none"
+            cached = ", ".join(self.versions(ref.owner, ref.name))
+            known = f" (cached versions: {cached})" if cached else ""
+            hint = "" if cached else did_you_mean(ref.slug, {r.slug for r in self.refs()})
             raise ConfigError(
-                f"no cached schema for {ref} in {self.root} (cached versions: {cached}); "
+                f"no cached schema for {ref} in {self.root}{known}{hint}; "
                 "run `sievefile schemas pull` for a manifest that uses it"
             )
         return schema

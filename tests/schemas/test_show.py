@@ -88,6 +88,7 @@ def test_show_of_an_uncached_function_is_a_clear_error(cache_dir: Path) -> None:
     result = _invoke("schemas", "show", "sieve/dubing", "--schemas-dir", str(cache_dir))
     assert result.exit_code == 2
     assert "error: no cached schema for sieve/dubing" in result.output
+    assert "(did you mean 'sieve/dubbing'" in result.output
     assert "Traceback" not in result.output
     result = _invoke("schemas", "show", "not-a-ref", "--schemas-dir", str(cache_dir))
     assert result.exit_code == 1
