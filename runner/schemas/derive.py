@@ -1,0 +1,205 @@
+"""Sieve function metadata (`GET /v2/functions/{owner}/{name}`) to a `FunctionSchema`.
+
+Each item of `latest_version.inputs` is `{type, name, data, description, schema, is_optional}`.
+The result is a JSON Schema 2020-12 object schema with one property per input, `required` for
+the inputs that are not optional, and `additionalProperties: false`. Annotations that are not
+JSON Schema keywords (validators ignore them) keep what `sievefile schemas show` prints:
+`x-sieve-type` (the type string as the service sent it), `x-sieve-unknown-type` and
+`x-sieve-default-unknown` (the input has a default whose value could not be decoded).
+See docs/schemas.md for the type table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runner.errors import BackendError
+from runner.schemas.dialect import DRAFT_URI, SieveValidator
+from runner.schemas.model import FunctionSchema, OutputSpec
+from runner.schemas.refs import SEGMENT_PATTERN
+from runner.schemas.typestrings import SIEVE_TYPE_KEY, schema_for_type, typed_enum
+
+UNKNOWN_TYPE_KEY = "x-sieve-unknown-type"
+DEFAULT_UNKNOWN_KEY = "x-sieve-default-unknown"
+
+
+def derive_schema(metadata: Mapping[str, Any]) -> FunctionSchema:
+    """Derive the input schema of the function version the metadata describes.
+
+    Never fails on a type string it does not know (that input accepts anything and a warning
+    is recorded); raises BackendError only when the metadata lacks the function's identity.
+    """
+    owner = _identity(metadata, "owner_name")
+    name = _identity(metadata, "name")
+    latest = metadata.get("latest_version")
+    if not isinstance(latest, Mapping):
+        raise BackendError(f"the metadata of {owner}/{name} has no latest_version")
+    version = latest.get("id")
+    if not isinstance(version, str) or not SEGMENT_PATTERN.match(version):
+        raise BackendError(f"the metadata of {owner}/{name} has no usable latest_version.id")
+
+    warnings: list[str] = []
+    properties: dict[str, Any] = {}
+    order: list[str] = []
+    required: list[str] = []
+    for position, item in enumerate(_items(latest.get("inputs"))):
+        input_name = item.get("name")
+        if not isinstance(input_name, str) or not input_name:
+            warnings.append(f"input #{position + 1} has no name; ignored")
+            continue
+        if input_name in properties:
+            warnings.append(f"input {input_name!r} is listed twice; the first one is used")
+            continue
+        properties[input_name] = _input_property(item, warnings)
+        order.append(input_name)
+        if not item.get("is_optional", False):
+            required.append(input_name)
+
+    inputs: dict[str, Any] = {
+        "$schema": DRAFT_URI,
+        "title": f"inputs of {owner}/{name}:{version}",
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    outputs = tuple(
+        OutputSpec(
+            name=str(item.get("name") or ""),
+            type=str(item.get("type") or ""),
+            description=str(item.get("description") or ""),
+        )
+        for item in _items(latest.get("outputs"))
+    )
+    return FunctionSchema(
+        owner=owner,
+        name=name,
+        version=version,
+        inputs=inputs,
+        input_order=tuple(order),
+        outputs=outputs,
+        description=str(metadata.get("description") or ""),
+        warnings=tuple(warnings),
+    )
+
+
+def _identity(metadata: Mapping[str, Any], key: str) -> str:
+    value = metadata.get(key) if isinstance(metadata, Mapping) else None
+    if not isinstance(value, str) or not SEGMENT_PATTERN.match(value):
+        raise BackendError(f"function metadata has no usable {key!r} (got {value!r})")
+    return value
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
+    name = item["name"]
+    type_string = item.get("type")
+    mapping = schema_for_type(type_string)
+    prop: dict[str, Any] = dict(mapping.schema)
+    declared = item.get("schema")
+    if not isinstance(declared, Mapping):
+        declared = {}
+    enum = declared.get("enum")
+    if isinstance(enum, list) and enum:
+        # The service's structured choices win over whatever the type string said, but an
+        # Optional[Literal[...]] still takes null.
+        choices = list(enum)
+        nullable = declared.get("nullable") is True or SieveValidator(prop).is_valid(None)
+        if nullable and prop and None not in choices:
+            choices.append(None)
+        prop = typed_enum(choices)
+    else:
+        _refine_containers(prop, declared)
+    if mapping.unknown and "enum" not in prop:
+        prop[UNKNOWN_TYPE_KEY] = True
+        unknown = ", ".join(repr(part) for part in mapping.unknown)
+        whole = "" if mapping.unknown == [type_string] else f" in {type_string!r}"
+        warnings.append(f"input {name!r}: unknown type {unknown}{whole}; accepted unchecked")
+    prop[SIEVE_TYPE_KEY] = type_string if isinstance(type_string, str) else ""
+    description = item.get("description")
+    if isinstance(description, str) and description.strip():
+        prop["description"] = description.strip()
+    if item.get("is_optional", False):
+        known, default = _decode_default(item.get("data"), prop)
+        if known:
+            prop["default"] = default
+        else:
+            prop[DEFAULT_UNKNOWN_KEY] = True
+    return prop
+
+
+def _refine_containers(prop: dict[str, Any], declared: Mapping[str, Any]) -> None:
+    """Take item and value types of a bare `list` / `dict` from the item's `schema`.
+
+    The type string `list` says nothing about its items, but some services (sievefile's local
+    backend among them) put a JSON Schema in `schema`, such as
+    `{"type": "array", "items": {"type": "string"}}`.
+    """
+    types = prop.get("type")
+    names = types if isinstance(types, list) else [types]
+    for json_type, keyword in (("array", "items"), ("object", "additionalProperties")):
+        if (
+            json_type in names
+            and keyword not in prop
+            and isinstance(declared.get(keyword), Mapping)
+        ):
+            inner = _plain_schema(declared[keyword])
+            if inner:
+                prop[keyword] = inner
+
+
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
+
+
+def _plain_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A simple OpenAPI-style schema (`type`, `items`, `nullable`, `enum`) in 2020-12 terms.
+
+    None for anything else: a schema we cannot read exactly is better left unused.
+    """
+    allowed = {"type", "items", "additionalProperties", "nullable", "enum", "title", "description"}
+    if not set(schema) <= allowed or schema.get("type") not in _PLAIN_TYPES:
+        return None
+    result: dict[str, Any] = {"type": schema["type"]}
+    if isinstance(schema.get("enum"), list):
+        result = typed_enum(list(schema["enum"]))
+    for keyword in ("items", "additionalProperties"):
+        if keyword in schema:
+            inner = _plain_schema(schema[keyword]) if isinstance(schema[keyword], Mapping) else None
+            if inner is None:
+                return None
+            result[keyword] = inner
+    if schema.get("nullable") is True:
+        if "enum" in result:
+            return typed_enum([*result["enum"], None])
+        result["type"] = [result["type"], "null"]
+    return result
+
+
+def _decode_default(data: Any, prop: dict[str, Any]) -> tuple[bool, Any]:
+    """The default value from an optional input's `data`, if it can be decoded.
+
+    The live encoding is unconfirmed: a plain JSON value that fits the type is taken as is,
+    then a JSON-encoded string. Anything else is "has a default, value unknown".
+    """
+    validator = SieveValidator(prop)
+    candidates = [data]
+    if isinstance(data, str):
+        with contextlib.suppress(ValueError):
+            candidates.append(json.loads(data))
+    for candidate in candidates:
+        if (candidate is not None or _accepts_null(prop)) and validator.is_valid(candidate):
+            return True, candidate
+    return False, None
+
+
+def _accepts_null(prop: dict[str, Any]) -> bool:
+    # An unknown-type input accepts null, but a null `data` says nothing about its default.
+    return prop.get(UNKNOWN_TYPE_KEY) is not True and SieveValidator(prop).is_valid(None)

@@ -1,0 +1,176 @@
+"""Resolve a manifest's functions to schemas: from the cache when it can, else from the service.
+
+`fetch_metadata(owner, name)` is any callable returning the `GET /v2/functions/{owner}/{name}`
+JSON, plain or awaitable (the API client's method, or a test's lambda), so this module knows
+nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from runner.errors import ApiError, ManifestError
+from runner.schemas.cache import SchemaCache
+from runner.schemas.derive import derive_schema
+from runner.schemas.lock import Lockfile
+from runner.schemas.model import FunctionSchema
+from runner.schemas.refs import FunctionRefLike, location_of
+
+Metadata = Mapping[str, Any]
+Ref = TypeVar("Ref", bound=FunctionRefLike)
+FetchMetadata = Callable[[str, str], "Awaitable[Metadata] | Metadata"]
+
+
+async def fetch_latest(
+    fetch_metadata: FetchMetadata,
+    ref: FunctionRefLike,
+    *,
+    backend: str = "the Sieve API",
+    not_found_hint: str = "",
+) -> Metadata:
+    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404."""
+    try:
+        result = fetch_metadata(ref.owner, ref.name)
+        if inspect.isawaitable(result):
+            result = await result
+    except ApiError as error:
+        if error.status_code != 404:
+            raise
+        hint = f"; {not_found_hint}" if not_found_hint else ""
+        raise ManifestError(
+            f"{ref.slug} is not known to {backend}{hint}",
+            location=location_of(ref),
+            key_path="function",
+        ) from None
+    return result
+
+
+async def pull_schemas(
+    function_refs: Iterable[Ref],
+    fetch_metadata: FetchMetadata | None,
+    schemas_dir: str | Path,
+    *,
+    lock: Lockfile | None = None,
+    offline: bool = False,
+    backend: str = "the Sieve API",
+    not_found_hint: str = "",
+) -> dict[Ref, FunctionSchema]:
+    """The schema of every function in `function_refs`, caching what it fetches.
+
+    A reference's version is its pin, else its lock entry; a known version already cached is
+    read from disk without touching the network. Otherwise the latest metadata is fetched
+    (once per `owner/name`), derived and cached. With `offline` (or no `fetch_metadata`) a
+    missing schema is an error instead of a fetch. Every problem is collected and raised
+    together as one ManifestError, each located where the manifest names the function.
+    """
+    cache = SchemaCache(schemas_dir)
+    refs = list(dict.fromkeys(function_refs))
+    resolved: dict[Ref, FunctionSchema] = {}
+    to_fetch: list[Ref] = []
+    problems: list[ManifestError] = []
+    for ref in refs:
+        version = lock.version_for(ref) if lock else ref.version
+        cached = cache.read(ref.owner, ref.name, version) if version else None
+        if cached is not None:
+            resolved[ref] = cached
+        elif offline or fetch_metadata is None:
+            wanted = f"{ref.slug}:{version}" if version else f"{ref.slug} (not in the lock file)"
+            problems.append(
+                ManifestError(
+                    f"no cached schema for {wanted} in {cache.root} and working offline; "
+                    "run `sievefile schemas pull` (and `sievefile lock`) with the service "
+                    "reachable",
+                    location=location_of(ref),
+                    key_path="function",
+                )
+            )
+        else:
+            to_fetch.append(ref)
+
+    if to_fetch and fetch_metadata is not None:
+        slugs: dict[str, Ref] = {}
+        for ref in to_fetch:
+            slugs.setdefault(ref.slug, ref)
+        results = await asyncio.gather(
+            *(
+                fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
+                for ref in slugs.values()
+            ),
+            return_exceptions=True,
+        )
+        latest: dict[str, FunctionSchema] = {}
+        for slug, result in zip(slugs, results, strict=True):
+            if isinstance(result, ManifestError):
+                problems.append(result)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                schema = derive_schema(result)
+                cache.write(schema)
+                latest[slug] = schema
+        for ref in to_fetch:
+            fetched = latest.get(ref.slug)
+            if fetched is None:
+                continue
+            version = lock.version_for(ref) if lock else ref.version
+            if version and version != fetched.version:
+                source = "pinned" if ref.version is not None else "locked"
+                problems.append(
+                    ManifestError(
+                        f"{ref.slug} is {source} at version {version}, which is not in the "
+                        f"schema cache, and {backend} now serves {fetched.version} (it only "
+                        f"describes its latest version); "
+                        + (
+                            f"pin `{ref.slug}:{fetched.version}`"
+                            if ref.version is not None
+                            else "run `sievefile lock` to move to it"
+                        ),
+                        location=location_of(ref),
+                        key_path="function",
+                    )
+                )
+                continue
+            resolved[ref] = fetched
+    if problems:
+        raise ManifestError(problems[0].detail, problems=problems)
+    return {ref: resolved[ref] for ref in refs if ref in resolved}
+
+
+async def latest_metadata(
+    function_refs: Iterable[FunctionRefLike],
+    fetch_metadata: FetchMetadata,
+    *,
+    backend: str = "the Sieve API",
+    not_found_hint: str = "",
+) -> dict[str, Metadata]:
+    """The service's latest metadata for every unpinned reference, keyed by `owner/name`.
+
+    What `check_lock` compares the lock with; each function is fetched once, concurrently.
+    """
+    wanted: dict[str, FunctionRefLike] = {}
+    for ref in function_refs:
+        if ref.version is None:
+            wanted.setdefault(ref.slug, ref)
+    results = await asyncio.gather(
+        *(
+            fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
+            for ref in wanted.values()
+        ),
+        return_exceptions=True,
+    )
+    latest: dict[str, Metadata] = {}
+    problems: list[ManifestError] = []
+    for slug, result in zip(wanted, results, strict=True):
+        if isinstance(result, ManifestError):
+            problems.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            latest[slug] = result
+    if problems:
+        raise ManifestError(problems[0].detail, problems=problems)
+    return latest
