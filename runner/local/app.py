@@ -28,6 +28,7 @@ from starlette.routing import Route
 from runner.errors import ApiError
 from runner.local.backend import LocalBackend
 from runner.local.typemap import problem
+from runner.suggest import did_you_mean
 
 logger = logging.getLogger("sievefile.local")
 
@@ -58,21 +59,24 @@ def create_app(
         if owns_backend:
             await asyncio.to_thread(served.close)
 
-    def authorize(request: Request, endpoint: str, job_id: str | None = None) -> None:
+    def authorize(
+        request: Request, endpoint: str, job_id: str | None = None, query: tuple[str, ...] = ()
+    ) -> None:
+        """Count the request, check the key, and reject query parameters not in `query`."""
         served.stats.count_request(endpoint, job_id)
         expected = served.api_key
-        if expected is None:
-            return
-        given = request.headers.get("x-api-key", "")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, UNAUTHORIZED)
+        if expected is not None:
+            given = request.headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(401, UNAUTHORIZED)
+        _reject_unknown_query(request, query)
 
     async def push(request: Request) -> Response:
         authorize(request, "POST /push")
         return JSONResponse(served.push(await _json_body(request)))
 
     async def list_jobs(request: Request) -> Response:
-        authorize(request, "GET /jobs")
+        authorize(request, "GET /jobs", query=("limit", "offset", "status"))
         limit = _int_query(request, "limit", 500, minimum=1)
         offset = _int_query(request, "offset", 0, minimum=0)
         status = request.query_params.get("status", "")
@@ -80,9 +84,14 @@ def create_app(
 
     async def get_job(request: Request) -> Response:
         job_id = request.path_params["job_id"]
-        authorize(request, "GET /jobs/{job_id}", job_id)
+        authorize(request, "GET /jobs/{job_id}", job_id, query=("offset",))
         offset = _int_query(request, "offset", 0, minimum=0)
         return JSONResponse(served.job(job_id, offset))
+
+    async def job(request: Request) -> Response:
+        if request.method == "DELETE":
+            return await cancel_job(request)
+        return await get_job(request)
 
     async def cancel_job(request: Request) -> Response:
         job_id = request.path_params["job_id"]
@@ -108,8 +117,8 @@ def create_app(
     routes = [
         Route("/v2/push", push, methods=["POST"]),
         Route("/v2/jobs", list_jobs, methods=["GET"]),
-        Route("/v2/jobs/{job_id}", get_job, methods=["GET"]),
-        Route("/v2/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+        # One route for both methods, so a 405 lists both in `Allow`.
+        Route("/v2/jobs/{job_id}", job, methods=["GET", "DELETE"]),
         Route("/v2/functions/{owner_name}/{function_name}", get_function, methods=["GET"]),
         Route("/v2/files/{token}/{name}", get_file, methods=["GET", "HEAD"]),
         Route("/v2/_stats", stats, methods=["GET"]),
@@ -125,6 +134,25 @@ def create_app(
     )
     app.state.backend = backend
     return app
+
+
+def _reject_unknown_query(request: Request, known: tuple[str, ...]) -> None:
+    # FastAPI would ignore them; a local twin that names a misspelled `stauts` helps more.
+    problems = []
+    for name in request.query_params:
+        if name not in known:
+            expected = ", ".join(known) if known else "none"
+            problems.append(
+                problem(
+                    ["query", name],
+                    f"Unknown query parameter {name!r}{did_you_mean(name, known)}; "
+                    f"this endpoint takes: {expected}",
+                    "extra_forbidden",
+                    request.query_params[name],
+                )
+            )
+    if problems:
+        raise ApiError(422, problems)
 
 
 async def _json_body(request: Request) -> Any:
@@ -147,7 +175,7 @@ def _reject_constant(name: str) -> Any:
 
 def _int_query(request: Request, name: str, default: int, *, minimum: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

@@ -214,3 +214,20 @@ def test_stats_count_pushes_and_requests_per_job(api: httpx.Client, server: Any)
     assert stats["requests"]["POST /push"] == 1
     assert stats["requests"]["GET /_stats"] == 1
     assert server.backend.stats.requests("DELETE /jobs/{job_id}") == 1
+
+
+def test_unknown_query_parameters_are_422s_with_a_suggestion(api: httpx.Client) -> None:
+    response = api.get("/jobs", params={"stauts": "error"})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["query", "stauts"]
+    assert "did you mean 'status'?" in problem["msg"]
+    pushed = api.post("/push?x=1", json={"function": "test/kinds", "inputs": {"text": "a"}})
+    assert pushed.status_code == 422
+    assert api.get("/jobs").json()["data"] == []
+
+
+def test_a_405_lists_every_method_of_the_path(api: httpx.Client) -> None:
+    response = api.put("/jobs/some-id")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
