@@ -177,13 +177,19 @@ class JobStore:
     def page(self, *, limit: int, offset: int, status: str = "") -> tuple[list[dict], int]:
         """Jobs newest first, and the offset of the next page (-1 when this is the last)."""
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        page = f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                (*params, limit + 1, offset),
+            rows = self._db.execute(page, (*params, limit + 1, offset)).fetchall()
+            # All the page's outputs in one query rather than one query per job.
+            output_rows = self._db.execute(
+                f"SELECT o.job_id, o.item FROM outputs o JOIN ({page}) j ON o.job_id = j.id"
+                " ORDER BY o.job_id, o.position",
+                (*params, limit, offset),
             ).fetchall()
-            jobs = [_record(row) for row in rows[:limit]]
-            data = [job.to_json(self.outputs(job.id)) for job in jobs]
+        outputs: dict[str, list[dict[str, Any]]] = {}
+        for row in output_rows:
+            outputs.setdefault(row["job_id"], []).append(json.loads(row["item"]))
+        data = [_record(row).to_json(outputs.get(row["id"], [])) for row in rows[:limit]]
         next_offset = offset + limit if len(rows) > limit else -1
         return data, next_offset
 
