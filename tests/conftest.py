@@ -165,9 +165,9 @@ def _start_subprocess(
     env = {key: value for key, value in os.environ.items() if key != "SIEVE_API_KEY"}
     if api_key:
         env["SIEVE_API_KEY"] = api_key  # the environment, not argv: `ps` shows argv
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), str(REPO_ROOT / "tests" / "local"), env.get("PYTHONPATH", "")]
-    )
+    # Whatever this test process can import (plugin modules of any test folder), the child
+    # can too.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *(p for p in sys.path if p)])
     log_file = log.open("w")
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env, cwd=log.parent

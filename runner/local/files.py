@@ -63,7 +63,8 @@ class FileStore:
         """Store a copy of `source` and return its URL (a stored file keeps its URL)."""
         path = Path(source).resolve()
         if not path.is_file():
-            raise ValidationError(f"returned file {str(source)!r} does not exist")
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise ValidationError(f"returned file {str(source)!r} {problem}")
         if path.parent.parent == self.root and _TOKEN.match(path.parent.name):
             return self.url_for(path.parent.name, path.name)
         token = uuid.uuid4().hex

@@ -211,7 +211,12 @@ class FunctionRegistry:
     def _suggestion(self, full_name: str) -> str:
         # Compare names within the owner when it exists: a shared "owner/" prefix would make
         # every function of that owner look alike.
-        owner, _, name = full_name.partition("/")
+        owner, slash, name = full_name.partition("/")
+        if not slash:
+            by_short_name = {f.name: f.full_name for f in self._functions.values()}
+            close = [by_short_name[match] for match in close_matches(owner, by_short_name)]
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            return f"; functions are named owner/name{hint}"
         siblings = {f.name: f.full_name for f in self._functions.values() if f.owner == owner}
         if siblings and name:
             close = [siblings[match] for match in close_matches(name, siblings)]

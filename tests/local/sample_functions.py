@@ -106,6 +106,11 @@ def nothing() -> None:
     """Return nothing (no outputs)."""
 
 
+def lost_file() -> File:
+    """Return a File whose path does not exist."""
+    return File(path="/no/such/output.bin")
+
+
 def bad_output() -> object:
     """Return a value JSON cannot carry."""
     return object()
@@ -124,3 +129,4 @@ def register_functions(register: RegisterFunction) -> None:
     register(bundle, name="test/bundle")
     register(nothing, name="test/nothing")
     register(bad_output, name="test/bad-output")
+    register(lost_file, name="test/lost-file")

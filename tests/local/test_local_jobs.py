@@ -85,6 +85,12 @@ def test_an_output_json_cannot_carry_is_an_error(api: httpx.Client, server: Any)
     assert "output is a object" in job["error"]
 
 
+def test_returning_a_file_that_does_not_exist_is_an_error(api: httpx.Client, server: Any) -> None:
+    job = server.wait_for_job(push(api, "test/lost-file"))
+    assert job["status"] == "error"
+    assert job["error"] == "returned file '/no/such/output.bin' does not exist"
+
+
 def test_cancelling_a_queued_job_is_immediate(start_local_server: Any) -> None:
     server = start_local_server(plugins=[sample_functions], builtins=(), workers=1)
     with server.client() as api:

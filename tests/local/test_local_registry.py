@@ -265,6 +265,9 @@ def test_find_resolves_versions_and_suggests_names() -> None:
     assert registry.find(f"local/extract-audio:{local.version_id}") is local
     with pytest.raises(LookupError, match="did you mean 'local/extract-audio'"):
         registry.find("local/extract-audi")
+    bare = re.escape("named owner/name (did you mean 'local/extract-audio'?)")
+    with pytest.raises(LookupError, match=bare):
+        registry.find("extract-audio")
     with pytest.raises(LookupError, match="serves only"):
         registry.find("local/extract-audio:v1")
     assert registry.find_by_id(local.function_id) is local
