@@ -33,6 +33,8 @@ from runner.suggest import did_you_mean
 logger = logging.getLogger("sievefile.local")
 
 UNAUTHORIZED = "Unauthorized - valid API Key required."
+# SQLite integers are 64-bit; anything larger cannot be an offset or a limit.
+_MAX_QUERY_INT = 2**62
 
 
 def create_app(
@@ -185,6 +187,9 @@ def _int_query(request: Request, name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         message = f"Input should be greater than or equal to {minimum}"
         raise ApiError(422, [problem(["query", name], message, "greater_than_equal", raw)])
+    if value > _MAX_QUERY_INT:
+        message = f"Input should be less than or equal to {_MAX_QUERY_INT}"
+        raise ApiError(422, [problem(["query", name], message, "less_than_equal", raw)])
     return value
 
 

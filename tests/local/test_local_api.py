@@ -64,7 +64,7 @@ def test_get_job_offset_skips_outputs(api: httpx.Client, server: Any) -> None:
     assert api.get(f"/jobs/{job_id}", params={"offset": 9}).json()["outputs"] == []
 
 
-@pytest.mark.parametrize("offset", ["-1", "x", "1.5"])
+@pytest.mark.parametrize("offset", ["-1", "x", "1.5", str(2**64)])
 def test_get_job_rejects_a_bad_offset(api: httpx.Client, offset: str) -> None:
     job_id = push(api, "test/kinds", text="a")["id"]
     response = api.get(f"/jobs/{job_id}", params={"offset": offset})
@@ -119,7 +119,13 @@ def test_list_jobs_rejects_an_unknown_status_with_a_suggestion(api: httpx.Client
 
 @pytest.mark.parametrize(
     ("params", "where"),
-    [({"limit": "0"}, "limit"), ({"limit": "ten"}, "limit"), ({"offset": "-3"}, "offset")],
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-3"}, "offset"),
+        ({"offset": str(10**22)}, "offset"),
+        ({"limit": ""}, "limit"),
+    ],
 )
 def test_list_jobs_rejects_bad_paging(api: httpx.Client, params: dict, where: str) -> None:
     response = api.get("/jobs", params=params)
