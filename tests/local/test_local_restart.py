@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from runner.local.backend import INTERRUPTED_MESSAGE
 
@@ -86,3 +87,15 @@ def test_a_clean_stop_ends_running_jobs_as_errors(start_local_server: Any, tmp_p
         job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "error"
     assert "shut down while this job was running" in job["error"]
+
+
+def test_two_servers_cannot_share_a_database(start_local_server: Any, tmp_path: Path) -> None:
+    from runner.errors import BackendError
+    from runner.local.backend import LocalBackend
+    from runner.local.registry import FunctionRegistry
+
+    db = tmp_path / "jobs.db"
+    start_local_server(in_subprocess=True, db=db, plugins=["sample_functions"])
+    second = LocalBackend(registry=FunctionRegistry(), db=db)
+    with pytest.raises(BackendError, match="in use by another local server"):
+        second.start()

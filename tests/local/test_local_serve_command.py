@@ -72,3 +72,17 @@ def test_a_port_in_use_is_a_clear_error() -> None:
 )  # fmt: skip
 def test_loopback_hosts_are_recognised(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_a_database_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    from runner.local.store import JobStore
+
+    db = tmp_path / "jobs.db"
+    holder = JobStore(db)
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--db", str(db), "--port", "0"])
+    finally:
+        holder.close()
+    assert result.exit_code == 1
+    assert "is in use by another local server" in result.output
+    assert "Traceback" not in result.output
