@@ -9,6 +9,7 @@ with `"<ExceptionType>: <message>"`; the traceback goes to the server log.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import math
 import shutil
@@ -122,7 +123,7 @@ class JobRunner:
         resolver = InputResolver(self.files, scratch, cancel_event, self.http)
         arguments = function.arguments(record.input_values(), resolver)
         result = function.function(**arguments)
-        if function.is_generator:
+        if function.is_generator or inspect.isgenerator(result):
             for value in result:
                 if cancel_event.is_set():
                     result.close()

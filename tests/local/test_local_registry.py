@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Generator, Iterator
@@ -327,3 +328,25 @@ def test_file_values_become_file_objects_of_the_annotated_class() -> None:
     assert arguments["video"].path == "/local/copy"
     assert [type(a) for a in arguments["extras"]] == [Audio]
     assert [cls for _, cls in opened] == [Video, Audio]
+
+
+def test_partials_and_callable_instances_are_functions_too() -> None:
+    def scale(value: float, factor: float = 1.0) -> float:
+        return value * factor
+
+    class Doubler:
+        def __call__(self, value: int) -> int:
+            return value * 2
+
+    double = describe(functools.partial(scale, factor=2.0), owner="t", name="double")
+    assert [(i["name"], i["data"]) for i in double.metadata()["latest_version"]["inputs"]] == [
+        ("value", None),
+        ("factor", 2.0),
+    ]
+    triple = describe(functools.partial(scale, factor=3.0), owner="t", name="double")
+    assert triple.version_id != double.version_id  # the bound arguments are part of the code
+    again = describe(functools.partial(scale, factor=2.0), owner="t", name="double")
+    assert again.version_id == double.version_id
+    instance = describe(Doubler(), owner="t", name="doubler")
+    assert instance.version_id == describe(Doubler(), owner="t", name="doubler").version_id
+    assert instance.metadata()["latest_version"]["outputs"][0]["type"] == "int"
