@@ -237,3 +237,17 @@ def test_a_405_lists_every_method_of_the_path(api: httpx.Client) -> None:
     response = api.put("/jobs/some-id")
     assert response.status_code == 405
     assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
+
+
+def test_the_shared_fixture_serves_the_built_in_plugins(local_server: Any) -> None:
+    from runner.local.registry import build_registry
+    from runner.plugins import DEFAULT_PLUGINS, build_plugin_manager
+
+    expected = build_registry(build_plugin_manager(DEFAULT_PLUGINS, load_entry_points=False))
+    assert local_server.backend.registry.names() == expected.names()
+    assert local_server.api_key
+    assert httpx.get(f"{local_server.url}/v2/jobs").status_code == 401
+    with local_server.client() as client:
+        assert client.get("/jobs").json() == {"data": [], "next_offset": -1}
+        for name in expected.names():
+            assert client.get(f"/functions/{name}").status_code == 200
