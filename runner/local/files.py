@@ -22,7 +22,7 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 from urllib.request import pathname2url, url2pathname
 
 import httpx
@@ -56,7 +56,7 @@ class FileStore:
 
     def url_for(self, token: str, name: str) -> str:
         if self.public_url is not None:
-            return f"{self.public_url}/v2/files/{token}/{name}"
+            return f"{self.public_url}/v2/files/{token}/{quote(name)}"
         return "file://" + pathname2url(str(self.root / token / name))
 
     def put(self, source: str | Path) -> str:

@@ -206,6 +206,20 @@ def test_a_returned_file_is_stored_and_served_by_url(api: httpx.Client, server: 
     assert stored.read_text() == "hello file"
 
 
+def test_file_names_that_need_quoting_survive_the_round_trip(
+    api: httpx.Client, server: Any
+) -> None:
+    name = "my clip #1 ü.txt"
+    job = server.wait_for_job(push(api, "test/write-text", text="quoted", name=name))
+    url = job["outputs"][0]["data"]["url"]
+    assert " " not in url
+    assert url.endswith("/my%20clip%20%231%20%C3%BC.txt")
+    assert httpx.get(url).text == "quoted"
+    chained = server.wait_for_job(push(api, "test/read-text", file={"url": url}))
+    assert chained["outputs"][0]["data"]["text"] == "quoted"
+    assert chained["outputs"][0]["data"]["path"].endswith(name)
+
+
 def test_unknown_files_are_404(server: Any) -> None:
     for path in ("/v2/files/" + "0" * 32 + "/x.txt", "/v2/files/not-a-token/x.txt"):
         assert httpx.get(server.url + path).status_code == 404
