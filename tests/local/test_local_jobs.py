@@ -79,6 +79,15 @@ def test_an_exception_ends_the_job_as_error_with_its_message(
     assert job["outputs"] == []
 
 
+def test_sys_exit_in_a_function_fails_the_job_not_the_worker(start_local_server: Any) -> None:
+    server = start_local_server(plugins=[sample_functions], builtins=(), workers=1)
+    with server.client() as api:
+        job = server.wait_for_job(push(api, "test/quit-early"))
+        assert job["status"] == "error"
+        assert job["error"] == "SystemExit: 3"
+        assert server.wait_for_job(push(api, "test/kinds", text="a"))["status"] == "finished"
+
+
 def test_an_output_json_cannot_carry_is_an_error(api: httpx.Client, server: Any) -> None:
     job = server.wait_for_job(push(api, "test/bad-output"))
     assert job["status"] == "error"
