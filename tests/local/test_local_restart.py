@@ -124,9 +124,13 @@ def test_a_queued_job_whose_function_changed_meanwhile_does_not_run(tmp_path: Pa
 
     db = tmp_path / "jobs.db"
     first = LocalBackend(registry=registry(greet), db=db, workers=1, shutdown_grace=2).start()
-    first.push({"function": "t/block", "inputs": {"seconds": 30}})
+    blocker = first.push({"function": "t/block", "inputs": {"seconds": 30}})["id"]
     queued = first.push({"function": "t/greet", "inputs": {"name": "you"}})["id"]
-    first.close()  # the queued job stays queued in the file
+    deadline = time.monotonic() + 5
+    while first.job(blocker)["status"] != "processing":  # the one worker is busy
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    first.close()  # the blocker ends as an error; the queued job stays queued in the file
 
     with LocalBackend(registry=registry(greet_changed), db=db, workers=1) as second:
         job = second.wait(queued, 5)
