@@ -54,7 +54,7 @@ def test_a_generator_makes_one_output_per_yield(api: httpx.Client, server: Any) 
 
 
 def test_outputs_appear_while_a_generator_runs(api: httpx.Client, server: Any) -> None:
-    job_id = push(api, "test/count", n=3, pause=0.3)
+    job_id = push(api, "test/count", n=3, pause=0.5)
     deadline = time.monotonic() + 5
     while not (job := api.get(f"/jobs/{job_id}").json())["outputs"]:
         assert time.monotonic() < deadline
