@@ -73,9 +73,14 @@ class LocalServer:
         self.process.kill()
         self.process.wait(10)
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server; with `wait` (the default) its port refuses connections after.
+
+        The fixture's teardown passes wait=False: uvicorn then winds down in the background,
+        which saves ~0.2 s per test.
+        """
         if self._thread is not None:
-            self._thread.stop(wait=False)
+            self._thread.stop(wait=wait)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -146,7 +151,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 
     yield start
     for server in reversed(servers):
-        server.stop()
+        server.stop(wait=False)
 
 
 @pytest.fixture
