@@ -374,7 +374,7 @@ class LocalBackend:
             except Exception:
                 logger.exception("a job listener failed")
         for hook in hooks:
-            self.webhooks.send(hook["url"], payload(hook["type"], job, output))
+            self.webhooks.send(hook["url"], payload(hook["type"], job, output), order_key=job_id)
 
     def _require_started(self) -> None:
         if not self._started:
