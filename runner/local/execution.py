@@ -63,6 +63,7 @@ class JobRunner:
     def run(self, job_id: str) -> None:
         """Run a queued job to its end; does nothing if it is no longer queued."""
         if not self.store.claim(job_id):
+            self.cancel_events.pop(job_id, None)  # cancelled while queued
             return
         self.on_event(job_id, "job.start", None)
         record = self.store.record(job_id)

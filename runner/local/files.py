@@ -48,7 +48,8 @@ class FileStore:
         self.root = Path(tempfile.mkdtemp(prefix="sievefile-files-") if root is None else root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.root = self.root.resolve()
-        self.public_url = public_url.rstrip("/") if public_url else None
+        # "http://host:8000/v2" is a natural thing to type; the routes add /v2 themselves.
+        self.public_url = public_url.rstrip("/").removesuffix("/v2") if public_url else None
 
     def close(self) -> None:
         if self._owns_root:

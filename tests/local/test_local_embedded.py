@@ -121,3 +121,26 @@ def test_close_ends_running_jobs_and_a_closed_backend_refuses_work() -> None:
 def test_workers_must_be_positive() -> None:
     with pytest.raises(BackendError, match="at least 1"):
         sample_backend(workers=0)
+
+
+def test_a_public_url_may_be_given_with_or_without_v2(tmp_path: Path) -> None:
+    from runner.local.files import FileStore
+
+    source = tmp_path / "a.txt"
+    source.write_text("x")
+    for given in ("http://files.example:8000", "http://files.example:8000/v2/"):
+        store = FileStore(tmp_path / "store", public_url=given)
+        url = store.put(source)
+        assert url.startswith("http://files.example:8000/v2/files/")
+        assert store.own_file(url) is not None
+
+
+def test_cancelled_queued_jobs_leave_no_cancel_event_behind() -> None:
+    with sample_backend(workers=1) as backend:
+        blocker = backend.push({"function": "test/nap", "inputs": {"seconds": 30}})["id"]
+        queued = backend.push({"function": "test/kinds", "inputs": {"text": "a"}})["id"]
+        backend.cancel(queued)
+        backend.cancel(blocker)
+        last = backend.push({"function": "test/kinds", "inputs": {"text": "b"}})["id"]
+        backend.wait(last, 5)
+        assert backend._cancel_events == {}
