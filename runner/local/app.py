@@ -107,10 +107,8 @@ def create_app(
 
     async def get_file(request: Request) -> Response:
         served.stats.count_request("GET /files/{token}/{name}")
-        path = served.files.stored_path(request.path_params["token"], request.path_params["name"])
-        if path is None:
-            raise ApiError(404, "File not found.")
-        return FileResponse(path)
+        params = request.path_params
+        return FileResponse(served.stored_file(params["token"], params["name"]))
 
     async def stats(request: Request) -> Response:
         authorize(request, "GET /_stats")

@@ -324,6 +324,14 @@ class LocalBackend:
             raise ApiError(404, FUNCTION_NOT_FOUND)
         return function.metadata()
 
+    def stored_file(self, token: str, name: str) -> Path:
+        """The stored output file `/v2/files/{token}/{name}` serves; ApiError(404) if none."""
+        self._require_started()
+        path = self.files.stored_path(token, name)
+        if path is None:
+            raise ApiError(404, "File not found.")
+        return path
+
     # notifications ----------------------------------------------------------------------
 
     def add_listener(self, listener: JobListener) -> Callable[[], None]:
