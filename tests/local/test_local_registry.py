@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import textwrap
+import typing
 from collections.abc import Generator, Iterator
 from typing import Any, Literal, Optional, Union
 
@@ -350,3 +351,17 @@ def test_partials_and_callable_instances_are_functions_too() -> None:
     instance = describe(Doubler(), owner="t", name="doubler")
     assert instance.version_id == describe(Doubler(), owner="t", name="doubler").version_id
     assert instance.metadata()["latest_version"]["outputs"][0]["type"] == "int"
+
+
+def test_typing_module_aliases_map_like_the_builtins() -> None:
+    def f(
+        a: typing.List[int],  # noqa: UP006
+        b: typing.Dict[str, str],  # noqa: UP006
+        c: typing.Tuple[int, int],  # noqa: UP006
+        d: typing.List,  # noqa: UP006
+    ) -> None:
+        pass
+
+    items = inputs_of(f)
+    assert [items[name]["type"] for name in "abcd"] == ["list", "dict", "list", "list"]
+    assert items["a"]["schema"] == {"type": "array", "items": {"type": "integer"}}
