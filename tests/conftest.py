@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -46,6 +46,7 @@ class LocalServer:
     backend: LocalBackend | None = None
     process: subprocess.Popen[str] | None = None
     _thread: ServerThread | None = field(default=None, repr=False)
+    _stdout_reader: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -72,6 +73,11 @@ class LocalServer:
         assert self.process is not None, "kill() needs in_subprocess=True"
         self.process.kill()
         self.process.wait(10)
+        self._close_stdout()
+
+    def _close_stdout(self) -> None:
+        if self._stdout_reader is not None:
+            self._stdout_reader.join(10)  # it closes the pipe at EOF
 
     def stop(self, wait: bool = True) -> None:
         """Stop the server; with `wait` (the default) its port refuses connections after.
@@ -88,6 +94,8 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.process is not None:
+            self._close_stdout()
 
 
 StartLocalServer = Callable[..., LocalServer]
@@ -183,10 +191,16 @@ def _start_subprocess(
         if line.startswith("Serving the Sieve API on "):
             url = line.split()[5].removesuffix("/v2")
             # Keep draining stdout so the child never blocks on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return LocalServer(url=url, api_key=api_key, process=process)
+            reader = threading.Thread(target=_drain, args=(process.stdout,), daemon=True)
+            reader.start()
+            return LocalServer(url=url, api_key=api_key, process=process, _stdout_reader=reader)
     process.wait(10)
     raise RuntimeError(f"sievefile serve did not start:\n{log.read_text()}")
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        stream.read()
 
 
 @dataclass
