@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -46,6 +46,7 @@ class LocalServer:
     backend: LocalBackend | None = None
     process: subprocess.Popen[str] | None = None
     _thread: ServerThread | None = field(default=None, repr=False)
+    _stdout_reader: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -72,10 +73,20 @@ class LocalServer:
         assert self.process is not None, "kill() needs in_subprocess=True"
         self.process.kill()
         self.process.wait(10)
+        self._close_stdout()
 
-    def stop(self) -> None:
+    def _close_stdout(self) -> None:
+        if self._stdout_reader is not None:
+            self._stdout_reader.join(10)  # it closes the pipe at EOF
+
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server; with `wait` (the default) its port refuses connections after.
+
+        The fixture's teardown passes wait=False: uvicorn then winds down in the background,
+        which saves ~0.2 s per test.
+        """
         if self._thread is not None:
-            self._thread.stop(wait=False)
+            self._thread.stop(wait=wait)
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -83,6 +94,8 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.process is not None:
+            self._close_stdout()
 
 
 StartLocalServer = Callable[..., LocalServer]
@@ -146,7 +159,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 
     yield start
     for server in reversed(servers):
-        server.stop()
+        server.stop(wait=False)
 
 
 @pytest.fixture
@@ -165,9 +178,9 @@ def _start_subprocess(
     env = {key: value for key, value in os.environ.items() if key != "SIEVE_API_KEY"}
     if api_key:
         env["SIEVE_API_KEY"] = api_key  # the environment, not argv: `ps` shows argv
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), str(REPO_ROOT / "tests" / "local"), env.get("PYTHONPATH", "")]
-    )
+    # Whatever this test process can import (plugin modules of any test folder), the child
+    # can too.
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *(p for p in sys.path if p)])
     log_file = log.open("w")
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env, cwd=log.parent
@@ -178,10 +191,16 @@ def _start_subprocess(
         if line.startswith("Serving the Sieve API on "):
             url = line.split()[5].removesuffix("/v2")
             # Keep draining stdout so the child never blocks on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return LocalServer(url=url, api_key=api_key, process=process)
+            reader = threading.Thread(target=_drain, args=(process.stdout,), daemon=True)
+            reader.start()
+            return LocalServer(url=url, api_key=api_key, process=process, _stdout_reader=reader)
     process.wait(10)
     raise RuntimeError(f"sievefile serve did not start:\n{log.read_text()}")
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        stream.read()
 
 
 @dataclass

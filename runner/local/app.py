@@ -32,6 +32,8 @@ from runner.local.typemap import problem
 logger = logging.getLogger("sievefile.local")
 
 UNAUTHORIZED = "Unauthorized - valid API Key required."
+# SQLite integers are 64-bit; anything larger cannot be an offset or a limit.
+_MAX_QUERY_INT = 2**62
 
 
 def create_app(
@@ -59,6 +61,10 @@ def create_app(
             await asyncio.to_thread(served.close)
 
     def authorize(request: Request, endpoint: str, job_id: str | None = None) -> None:
+        """Count the request and check the key.
+
+        Unknown query parameters are ignored, as the live service (FastAPI) ignores them.
+        """
         served.stats.count_request(endpoint, job_id)
         expected = served.api_key
         if expected is None:
@@ -84,6 +90,11 @@ def create_app(
         offset = _int_query(request, "offset", 0, minimum=0)
         return JSONResponse(served.job(job_id, offset))
 
+    async def job(request: Request) -> Response:
+        if request.method == "DELETE":
+            return await cancel_job(request)
+        return await get_job(request)
+
     async def cancel_job(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         authorize(request, "DELETE /jobs/{job_id}", job_id)
@@ -96,10 +107,8 @@ def create_app(
 
     async def get_file(request: Request) -> Response:
         served.stats.count_request("GET /files/{token}/{name}")
-        path = served.files.stored_path(request.path_params["token"], request.path_params["name"])
-        if path is None:
-            raise ApiError(404, "File not found.")
-        return FileResponse(path)
+        params = request.path_params
+        return FileResponse(served.stored_file(params["token"], params["name"]))
 
     async def stats(request: Request) -> Response:
         authorize(request, "GET /_stats")
@@ -108,8 +117,8 @@ def create_app(
     routes = [
         Route("/v2/push", push, methods=["POST"]),
         Route("/v2/jobs", list_jobs, methods=["GET"]),
-        Route("/v2/jobs/{job_id}", get_job, methods=["GET"]),
-        Route("/v2/jobs/{job_id}", cancel_job, methods=["DELETE"]),
+        # One route for both methods, so a 405 lists both in `Allow`.
+        Route("/v2/jobs/{job_id}", job, methods=["GET", "DELETE"]),
         Route("/v2/functions/{owner_name}/{function_name}", get_function, methods=["GET"]),
         Route("/v2/files/{token}/{name}", get_file, methods=["GET", "HEAD"]),
         Route("/v2/_stats", stats, methods=["GET"]),
@@ -147,7 +156,7 @@ def _reject_constant(name: str) -> Any:
 
 def _int_query(request: Request, name: str, default: int, *, minimum: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -157,6 +166,9 @@ def _int_query(request: Request, name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         message = f"Input should be greater than or equal to {minimum}"
         raise ApiError(422, [problem(["query", name], message, "greater_than_equal", raw)])
+    if value > _MAX_QUERY_INT:
+        message = f"Input should be less than or equal to {_MAX_QUERY_INT}"
+        raise ApiError(422, [problem(["query", name], message, "less_than_equal", raw)])
     return value
 
 

@@ -324,6 +324,14 @@ class LocalBackend:
             raise ApiError(404, FUNCTION_NOT_FOUND)
         return function.metadata()
 
+    def stored_file(self, token: str, name: str) -> Path:
+        """The stored output file `/v2/files/{token}/{name}` serves; ApiError(404) if none."""
+        self._require_started()
+        path = self.files.stored_path(token, name)
+        if path is None:
+            raise ApiError(404, "File not found.")
+        return path
+
     # notifications ----------------------------------------------------------------------
 
     def add_listener(self, listener: JobListener) -> Callable[[], None]:
@@ -356,23 +364,25 @@ class LocalBackend:
                 self._changed.wait(remaining)
 
     def _on_job_event(self, job_id: str, event: str, output: dict[str, Any] | None) -> None:
+        """Wake `wait()`ers, call listeners, queue the webhooks subscribed to `event`."""
+        with self._changed:
+            self._changed.notify_all()
         record = self.store.record(job_id)
         if record is None:
             return
+        wanted = {event, "job.complete.no_output"} if event == "job.complete" else {event}
+        hooks = [hook for hook in record.webhooks if hook["type"] in wanted]
+        listeners = list(self._listeners)
+        if not hooks and not listeners:
+            return  # rendering the job (all its outputs) would be wasted
         job = record.to_json(self.store.outputs(job_id))
-        with self._changed:
-            self._changed.notify_all()
-        for listener in list(self._listeners):
+        for listener in listeners:
             try:
                 listener(job)
             except Exception:
                 logger.exception("a job listener failed")
-        wanted = [event]
-        if event == "job.complete":
-            wanted.append("job.complete.no_output")
-        for hook in record.webhooks:
-            if hook["type"] in wanted:
-                self.webhooks.send(hook["url"], payload(hook["type"], job, output))
+        for hook in hooks:
+            self.webhooks.send(hook["url"], payload(hook["type"], job, output), order_key=job_id)
 
     def _require_started(self) -> None:
         if not self._started:

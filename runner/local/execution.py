@@ -9,6 +9,7 @@ with `"<ExceptionType>: <message>"`; the traceback goes to the server log.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import math
 import shutil
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from runner.errors import SievefileError
+from runner.errors import BackendError, SievefileError
 from runner.local.files import FileStore, InputResolver
 from runner.local.registry import FunctionRegistry, LocalFunction
 from runner.local.store import ERROR, FINISHED, JobRecord, JobStore
@@ -32,10 +33,6 @@ logger = logging.getLogger("sievefile.local")
 JobEvent = Callable[[str, str, "dict[str, Any] | None"], None]
 
 SHUTDOWN_MESSAGE = "The local backend shut down while this job was running; push it again."
-
-
-class OutputError(SievefileError):
-    """A function returned a value that cannot be sent as JSON."""
 
 
 class JobRunner:
@@ -66,6 +63,7 @@ class JobRunner:
     def run(self, job_id: str) -> None:
         """Run a queued job to its end; does nothing if it is no longer queued."""
         if not self.store.claim(job_id):
+            self.cancel_events.pop(job_id, None)  # cancelled while queued
             return
         self.on_event(job_id, "job.start", None)
         record = self.store.record(job_id)
@@ -79,7 +77,7 @@ class JobRunner:
             status, error = ERROR, SHUTDOWN_MESSAGE if self.shutting_down else "Job was cancelled."
         except SievefileError as exc:
             status, error = ERROR, exc.message
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a function must not kill a worker
             logger.exception("job %s (%s) failed", job_id, record.function_reference)
             status, error = ERROR, f"{type(exc).__name__}: {exc}"
         finally:
@@ -93,9 +91,9 @@ class JobRunner:
         try:
             function = self.registry.find(record.function_reference)
         except LookupError as exc:
-            raise OutputError(f"{exc}; it was removed after this job was pushed") from None
+            raise BackendError(f"{exc}; it was removed after this job was pushed") from None
         if function.version_id != record.version_id:
-            raise OutputError(
+            raise BackendError(
                 f"{record.function_reference} changed after this job was pushed (version "
                 f"{record.version_id}, now {function.version_id}); push it again"
             )
@@ -122,7 +120,7 @@ class JobRunner:
         resolver = InputResolver(self.files, scratch, cancel_event, self.http)
         arguments = function.arguments(record.input_values(), resolver)
         result = function.function(**arguments)
-        if function.is_generator:
+        if function.is_generator or inspect.isgenerator(result):
             for value in result:
                 if cancel_event.is_set():
                     result.close()
@@ -156,7 +154,7 @@ class JobRunner:
             return value
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise OutputError(f"{where} is {value}, which JSON cannot carry")
+                raise BackendError(f"{where} is {value}, which JSON cannot carry")
             return value
         if isinstance(value, (list, tuple)):
             return [self._to_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -164,10 +162,10 @@ class JobRunner:
             converted = {}
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise OutputError(f"{where} has a key {key!r} that is not a string")
+                    raise BackendError(f"{where} has a key {key!r} that is not a string")
                 converted[key] = self._to_json(item, f"{where}[{key!r}]")
             return converted
-        raise OutputError(
+        raise BackendError(
             f"{where} is a {type(value).__name__}; return str, int, float, bool, None, list, "
             "dict or runner.local.types.File"
         )

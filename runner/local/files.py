@@ -22,7 +22,7 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 from urllib.request import pathname2url, url2pathname
 
 import httpx
@@ -48,7 +48,8 @@ class FileStore:
         self.root = Path(tempfile.mkdtemp(prefix="sievefile-files-") if root is None else root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.root = self.root.resolve()
-        self.public_url = public_url.rstrip("/") if public_url else None
+        # "http://host:8000/v2" is a natural thing to type; the routes add /v2 themselves.
+        self.public_url = public_url.rstrip("/").removesuffix("/v2") if public_url else None
 
     def close(self) -> None:
         if self._owns_root:
@@ -56,14 +57,15 @@ class FileStore:
 
     def url_for(self, token: str, name: str) -> str:
         if self.public_url is not None:
-            return f"{self.public_url}/v2/files/{token}/{name}"
+            return f"{self.public_url}/v2/files/{token}/{quote(name)}"
         return "file://" + pathname2url(str(self.root / token / name))
 
     def put(self, source: str | Path) -> str:
         """Store a copy of `source` and return its URL (a stored file keeps its URL)."""
         path = Path(source).resolve()
         if not path.is_file():
-            raise ValidationError(f"returned file {str(source)!r} does not exist")
+            problem = "is not a file" if path.exists() else "does not exist"
+            raise ValidationError(f"returned file {str(source)!r} {problem}")
         if path.parent.parent == self.root and _TOKEN.match(path.parent.name):
             return self.url_for(path.parent.name, path.name)
         token = uuid.uuid4().hex

@@ -8,11 +8,11 @@ metadata `GET /v2/functions/{owner}/{name}` returns, and the same signature vali
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
 import re
-import typing
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -211,7 +211,12 @@ class FunctionRegistry:
     def _suggestion(self, full_name: str) -> str:
         # Compare names within the owner when it exists: a shared "owner/" prefix would make
         # every function of that owner look alike.
-        owner, _, name = full_name.partition("/")
+        owner, slash, name = full_name.partition("/")
+        if not slash:
+            by_short_name = {f.name: f.full_name for f in self._functions.values()}
+            close = [by_short_name[match] for match in close_matches(owner, by_short_name)]
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            return f"; functions are named owner/name{hint}"
         siblings = {f.name: f.full_name for f in self._functions.values() if f.owner == owner}
         if siblings and name:
             close = [siblings[match] for match in close_matches(name, siblings)]
@@ -286,9 +291,10 @@ def describe(
     """Derive a LocalFunction from a callable's signature, annotations and docstring."""
     full_name = f"{owner}/{name}"
     try:
-        signature = inspect.signature(function)
-        hints = typing.get_type_hints(function)
-    except (TypeError, ValueError, NameError) as exc:
+        # eval_str resolves `from __future__ import annotations` strings, for functions,
+        # functools.partial objects and callable instances alike.
+        signature = inspect.signature(function, eval_str=True)
+    except (TypeError, ValueError, NameError, SyntaxError) as exc:
         message = f"local function {full_name!r}: cannot read its signature: {exc}"
         raise ConfigError(message) from exc
     docstring = parse_docstring(inspect.getdoc(function))
@@ -300,7 +306,7 @@ def describe(
         if parameter.kind is parameter.POSITIONAL_ONLY:
             raise ConfigError(f"{where}: positional-only parameters cannot be Sieve inputs")
         try:
-            annotation = value_type(hints.get(parameter.name, inspect.Parameter.empty))
+            annotation = value_type(parameter.annotation)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
         has_default = parameter.default is not inspect.Parameter.empty
@@ -314,11 +320,11 @@ def describe(
             )
         )
     is_generator = inspect.isgeneratorfunction(function)
-    returns = hints.get("return", inspect.Parameter.empty)
+    returns = signature.return_annotation
     if is_generator:
         returns = yielded_annotation(returns)
     try:
-        output_type = None if returns is type(None) else value_type(returns)
+        output_type = None if returns in (None, type(None)) else value_type(returns)
     except ConfigError as exc:
         raise ConfigError(f"local function {full_name!r}, return value: {exc}") from exc
     return LocalFunction(
@@ -349,15 +355,21 @@ def version_id(function: Callable[..., Any], signature: inspect.Signature, full_
     digest = hashlib.sha256()
     digest.update(full_name.encode())
     digest.update(str(signature).encode())
+    target: Any = function
+    while isinstance(target, functools.partial):
+        digest.update(repr((target.args, sorted(target.keywords.items()))).encode())
+        target = target.func
+    if not inspect.isroutine(target):
+        target = type(target)  # a callable instance: its class holds the code
     try:
-        digest.update(inspect.getsource(function).encode())
+        digest.update(inspect.getsource(target).encode())
     except (OSError, TypeError):
-        code = getattr(function, "__code__", None)
+        code = getattr(target, "__code__", None)
         if code is not None:
             digest.update(code.co_code)
             digest.update(repr(code.co_consts).encode())
         else:
-            digest.update(repr(function).encode())
+            digest.update(getattr(target, "__qualname__", type(target).__qualname__).encode())
     return str(uuid.UUID(bytes=digest.digest()[:16]))
 
 

@@ -73,6 +73,13 @@ def serve(
     sock = bind(host, port)
     url = socket_url(sock)
     backend.serve_at(url)
+    try:
+        # Started here rather than by the lifespan so that a failure (a database in use) is
+        # a clear error, not a uvicorn start-up traceback.
+        backend.start()
+    except BaseException:
+        sock.close()
+        raise
     if on_ready is not None:
         on_ready(url)
     try:
@@ -111,6 +118,11 @@ class ServerThread:
         )
 
     def start(self, timeout: float = 10.0) -> ServerThread:
+        try:
+            self.backend.start()
+        except BaseException:
+            self._sock.close()
+            raise
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from runner.errors import BackendError
 from runner.local.registry import LOCAL_ORGANIZATION_ID
 
 QUEUED = "queued"
@@ -28,6 +29,8 @@ STATUSES = (QUEUED, PROCESSING, FINISHED, ERROR, CANCELLED)
 TERMINAL = (FINISHED, ERROR, CANCELLED)
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -116,12 +119,26 @@ class JobStore:
             ":memory:" if self.path is None else str(self.path),
             check_same_thread=False,
             isolation_level=None,
+            timeout=1.0,
         )
         self._db.row_factory = sqlite3.Row
-        if self.path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            if self.path is not None:
+                # One server per database: a second one would fail the first one's running
+                # jobs as "interrupted". The exclusive lock is taken by the first write below
+                # and held until close (the OS drops it if the process dies).
+                self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc):
+                raise BackendError(
+                    f"the job database {self.path} is in use by another local server; "
+                    "stop it or pass another --db"
+                ) from None
+            raise BackendError(f"cannot open the job database {self.path}: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -177,13 +194,19 @@ class JobStore:
     def page(self, *, limit: int, offset: int, status: str = "") -> tuple[list[dict], int]:
         """Jobs newest first, and the offset of the next page (-1 when this is the last)."""
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        page = f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                (*params, limit + 1, offset),
+            rows = self._db.execute(page, (*params, limit + 1, offset)).fetchall()
+            # All the page's outputs in one query rather than one query per job.
+            output_rows = self._db.execute(
+                f"SELECT o.job_id, o.item FROM outputs o JOIN ({page}) j ON o.job_id = j.id"
+                " ORDER BY o.job_id, o.position",
+                (*params, limit, offset),
             ).fetchall()
-            jobs = [_record(row) for row in rows[:limit]]
-            data = [job.to_json(self.outputs(job.id)) for job in jobs]
+        outputs: dict[str, list[dict[str, Any]]] = {}
+        for row in output_rows:
+            outputs.setdefault(row["job_id"], []).append(json.loads(row["item"]))
+        data = [_record(row).to_json(outputs.get(row["id"], [])) for row in rows[:limit]]
         next_offset = offset + limit if len(rows) > limit else -1
         return data, next_offset
 

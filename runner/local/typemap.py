@@ -169,13 +169,14 @@ def value_type(annotation: Any) -> ValueType:
         return ValueType(kind, kind, {"type": _SCALARS[annotation][0]})
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if annotation in (list, tuple, typing.List, typing.Tuple) or origin in (list, tuple):  # noqa: UP006
+    # get_origin() is list / tuple / dict for list[X] and typing.List alike.
+    if annotation in (list, tuple) or origin in (list, tuple):
         item = value_type(args[0]) if origin is list and args else None
         schema: dict[str, Any] = {"type": "array"}
         if item is not None and item.schema is not None and item.kind != "file":
             schema["items"] = item.schema
         return ValueType("list", "list", schema, members=(item,) if item else ())
-    if annotation in (dict, typing.Dict) or origin is dict:  # noqa: UP006
+    if annotation is dict or origin is dict:
         item = value_type(args[1]) if len(args) == 2 else None
         schema = {"type": "object"}
         if item is not None and item.schema is not None and item.kind != "file":

@@ -4,12 +4,14 @@ A push's `webhooks` (`[{type, url}]`) subscribe to `job.start`, `job.new_output`
 `job.complete` and `job.complete.no_output`. Deliveries run on the sender's own threads, so a
 slow or failing receiver never holds up a worker; each is retried until a 2xx answer, at most
 `max_attempts` times, waiting `backoff * 2**(attempt - 1)` seconds (capped at `max_backoff`)
-between tries. Events for one job may arrive out of order when retries interleave; every
-payload carries the job id and status, as the live service's do.
+between tries. Deliveries with the same `order_key` (a job id) to the same URL go one at a
+time, in the order they were sent: a receiver never sees `job.complete` before the
+`job.start` that is still being retried. Deliveries to other URLs or of other jobs do not wait.
 """
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
@@ -32,6 +34,7 @@ class _Delivery:
     sequence: int
     url: str = field(compare=False)
     payload: dict[str, Any] = field(compare=False)
+    chain: tuple[str, str] | None = field(default=None, compare=False)
     attempt: int = field(default=0, compare=False)
 
 
@@ -63,6 +66,8 @@ class WebhookSender:
         self._threads_wanted = threads
         self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "sievefile-local"})
         self._queue: list[_Delivery] = []
+        # (order key, url) -> deliveries waiting for the one of that chain now queued or sent
+        self._chains: dict[tuple[str, str], collections.deque[_Delivery]] = {}
         self._in_flight = 0
         self._sequence = itertools.count()
         self._condition = threading.Condition()
@@ -77,21 +82,30 @@ class WebhookSender:
             thread.start()
             self._threads.append(thread)
 
-    def send(self, url: str, payload: dict[str, Any]) -> None:
-        """Queue one POST of `payload` (JSON) to `url`; returns at once."""
+    def send(self, url: str, payload: dict[str, Any], order_key: str | None = None) -> None:
+        """Queue one POST of `payload` (JSON) to `url`; returns at once.
+
+        With an `order_key`, it is sent only after every earlier delivery with the same key
+        and URL has succeeded or been given up.
+        """
         with self._condition:
             if self._closed:
                 return
-            heapq.heappush(
-                self._queue, _Delivery(time.monotonic(), next(self._sequence), url, payload)
-            )
+            chain = None if order_key is None else (order_key, url)
+            delivery = _Delivery(time.monotonic(), next(self._sequence), url, payload, chain)
+            if chain is not None and chain in self._chains:
+                self._chains[chain].append(delivery)
+                return
+            if chain is not None:
+                self._chains[chain] = collections.deque()
+            heapq.heappush(self._queue, delivery)
             self._condition.notify()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or in flight; False if `timeout` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
-            while self._queue or self._in_flight:
+            while self._queue or self._in_flight or self._chains:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -104,8 +118,9 @@ class WebhookSender:
             self.drain(grace)
         with self._condition:
             self._closed = True
-            dropped = len(self._queue)
+            dropped = len(self._queue) + sum(len(chain) for chain in self._chains.values())
             self._queue.clear()
+            self._chains.clear()
             self._condition.notify_all()
         for thread in self._threads:
             thread.join()
@@ -135,6 +150,7 @@ class WebhookSender:
                 self.stats.attempts += 1
                 if delivered:
                     self.stats.delivered += 1
+                    self._release_next(delivery)
                 elif delivery.attempt + 1 >= self.max_attempts:
                     self.stats.failed += 1
                     logger.warning(
@@ -143,12 +159,25 @@ class WebhookSender:
                         _shown(delivery.url),
                         delivery.attempt + 1,
                     )
+                    self._release_next(delivery)
                 elif not self._closed:
                     delivery.attempt += 1
                     delay = min(self.backoff * 2 ** (delivery.attempt - 1), self.max_backoff)
                     delivery.due = time.monotonic() + delay
                     heapq.heappush(self._queue, delivery)
                 self._condition.notify_all()
+
+    def _release_next(self, done: _Delivery) -> None:
+        """Queue the next delivery of `done`'s chain (called with the condition held)."""
+        if done.chain is None or done.chain not in self._chains:
+            return
+        waiting = self._chains[done.chain]
+        if not waiting:
+            del self._chains[done.chain]
+            return
+        following = waiting.popleft()
+        following.due = time.monotonic()
+        heapq.heappush(self._queue, following)
 
     def _post(self, delivery: _Delivery) -> bool:
         try:

@@ -6,6 +6,7 @@ by a `sievefile serve --plugin sample_functions` subprocess (the fixture sets PY
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -106,6 +107,16 @@ def nothing() -> None:
     """Return nothing (no outputs)."""
 
 
+def quit_early() -> str:
+    """Call sys.exit(3), as a careless script might."""
+    sys.exit(3)
+
+
+def lost_file() -> File:
+    """Return a File whose path does not exist."""
+    return File(path="/no/such/output.bin")
+
+
 def bad_output() -> object:
     """Return a value JSON cannot carry."""
     return object()
@@ -124,3 +135,5 @@ def register_functions(register: RegisterFunction) -> None:
     register(bundle, name="test/bundle")
     register(nothing, name="test/nothing")
     register(bad_output, name="test/bad-output")
+    register(lost_file, name="test/lost-file")
+    register(quit_early, name="test/quit-early")

@@ -64,7 +64,7 @@ def test_get_job_offset_skips_outputs(api: httpx.Client, server: Any) -> None:
     assert api.get(f"/jobs/{job_id}", params={"offset": 9}).json()["outputs"] == []
 
 
-@pytest.mark.parametrize("offset", ["-1", "x", "1.5"])
+@pytest.mark.parametrize("offset", ["-1", "x", "1.5", str(2**64)])
 def test_get_job_rejects_a_bad_offset(api: httpx.Client, offset: str) -> None:
     job_id = push(api, "test/kinds", text="a")["id"]
     response = api.get(f"/jobs/{job_id}", params={"offset": offset})
@@ -119,7 +119,13 @@ def test_list_jobs_rejects_an_unknown_status_with_a_suggestion(api: httpx.Client
 
 @pytest.mark.parametrize(
     ("params", "where"),
-    [({"limit": "0"}, "limit"), ({"limit": "ten"}, "limit"), ({"offset": "-3"}, "offset")],
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-3"}, "offset"),
+        ({"offset": str(10**22)}, "offset"),
+        ({"limit": ""}, "limit"),
+    ],
 )
 def test_list_jobs_rejects_bad_paging(api: httpx.Client, params: dict, where: str) -> None:
     response = api.get("/jobs", params=params)
@@ -214,3 +220,35 @@ def test_stats_count_pushes_and_requests_per_job(api: httpx.Client, server: Any)
     assert stats["requests"]["POST /push"] == 1
     assert stats["requests"]["GET /_stats"] == 1
     assert server.backend.stats.requests("DELETE /jobs/{job_id}") == 1
+
+
+def test_unknown_query_parameters_are_ignored_like_the_live_service(
+    api: httpx.Client, server: Any
+) -> None:
+    pushed = api.post("/push?x=1", json={"function": "test/kinds", "inputs": {"text": "a"}})
+    assert pushed.status_code == 200
+    job_id = pushed.json()["id"]
+    server.wait_for_job(job_id)
+    assert api.get(f"/jobs/{job_id}", params={"limit": 3}).status_code == 200
+    listed = api.get("/jobs", params={"stauts": "error"}).json()["data"]
+    assert [job["id"] for job in listed] == [job_id]
+
+
+def test_a_405_lists_every_method_of_the_path(api: httpx.Client) -> None:
+    response = api.put("/jobs/some-id")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}
+
+
+def test_the_shared_fixture_serves_the_built_in_plugins(local_server: Any) -> None:
+    from runner.local.registry import build_registry
+    from runner.plugins import DEFAULT_PLUGINS, build_plugin_manager
+
+    expected = build_registry(build_plugin_manager(DEFAULT_PLUGINS, load_entry_points=False))
+    assert local_server.backend.registry.names() == expected.names()
+    assert local_server.api_key
+    assert httpx.get(f"{local_server.url}/v2/jobs").status_code == 401
+    with local_server.client() as client:
+        assert client.get("/jobs").json() == {"data": [], "next_offset": -1}
+        for name in expected.names():
+            assert client.get(f"/functions/{name}").status_code == 200

@@ -54,7 +54,7 @@ def test_a_generator_makes_one_output_per_yield(api: httpx.Client, server: Any) 
 
 
 def test_outputs_appear_while_a_generator_runs(api: httpx.Client, server: Any) -> None:
-    job_id = push(api, "test/count", n=3, pause=0.3)
+    job_id = push(api, "test/count", n=3, pause=0.5)
     deadline = time.monotonic() + 5
     while not (job := api.get(f"/jobs/{job_id}").json())["outputs"]:
         assert time.monotonic() < deadline
@@ -79,10 +79,25 @@ def test_an_exception_ends_the_job_as_error_with_its_message(
     assert job["outputs"] == []
 
 
+def test_sys_exit_in_a_function_fails_the_job_not_the_worker(start_local_server: Any) -> None:
+    server = start_local_server(plugins=[sample_functions], builtins=(), workers=1)
+    with server.client() as api:
+        job = server.wait_for_job(push(api, "test/quit-early"))
+        assert job["status"] == "error"
+        assert job["error"] == "SystemExit: 3"
+        assert server.wait_for_job(push(api, "test/kinds", text="a"))["status"] == "finished"
+
+
 def test_an_output_json_cannot_carry_is_an_error(api: httpx.Client, server: Any) -> None:
     job = server.wait_for_job(push(api, "test/bad-output"))
     assert job["status"] == "error"
     assert "output is a object" in job["error"]
+
+
+def test_returning_a_file_that_does_not_exist_is_an_error(api: httpx.Client, server: Any) -> None:
+    job = server.wait_for_job(push(api, "test/lost-file"))
+    assert job["status"] == "error"
+    assert job["error"] == "returned file '/no/such/output.bin' does not exist"
 
 
 def test_cancelling_a_queued_job_is_immediate(start_local_server: Any) -> None:
@@ -198,6 +213,20 @@ def test_a_returned_file_is_stored_and_served_by_url(api: httpx.Client, server: 
     assert fetched.text == "hello file"
     stored = server.backend.files.root / Path(urlparse(url).path).relative_to("/v2/files")
     assert stored.read_text() == "hello file"
+
+
+def test_file_names_that_need_quoting_survive_the_round_trip(
+    api: httpx.Client, server: Any
+) -> None:
+    name = "my clip #1 ü.txt"
+    job = server.wait_for_job(push(api, "test/write-text", text="quoted", name=name))
+    url = job["outputs"][0]["data"]["url"]
+    assert " " not in url
+    assert url.endswith("/my%20clip%20%231%20%C3%BC.txt")
+    assert httpx.get(url).text == "quoted"
+    chained = server.wait_for_job(push(api, "test/read-text", file={"url": url}))
+    assert chained["outputs"][0]["data"]["text"] == "quoted"
+    assert chained["outputs"][0]["data"]["path"].endswith(name)
 
 
 def test_unknown_files_are_404(server: Any) -> None:

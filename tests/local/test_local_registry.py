@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
+import typing
 from collections.abc import Generator, Iterator
 from typing import Any, Literal, Optional, Union
 
@@ -265,6 +267,9 @@ def test_find_resolves_versions_and_suggests_names() -> None:
     assert registry.find(f"local/extract-audio:{local.version_id}") is local
     with pytest.raises(LookupError, match="did you mean 'local/extract-audio'"):
         registry.find("local/extract-audi")
+    bare = re.escape("named owner/name (did you mean 'local/extract-audio'?)")
+    with pytest.raises(LookupError, match=bare):
+        registry.find("extract-audio")
     with pytest.raises(LookupError, match="serves only"):
         registry.find("local/extract-audio:v1")
     assert registry.find_by_id(local.function_id) is local
@@ -324,3 +329,39 @@ def test_file_values_become_file_objects_of_the_annotated_class() -> None:
     assert arguments["video"].path == "/local/copy"
     assert [type(a) for a in arguments["extras"]] == [Audio]
     assert [cls for _, cls in opened] == [Video, Audio]
+
+
+def test_partials_and_callable_instances_are_functions_too() -> None:
+    def scale(value: float, factor: float = 1.0) -> float:
+        return value * factor
+
+    class Doubler:
+        def __call__(self, value: int) -> int:
+            return value * 2
+
+    double = describe(functools.partial(scale, factor=2.0), owner="t", name="double")
+    assert [(i["name"], i["data"]) for i in double.metadata()["latest_version"]["inputs"]] == [
+        ("value", None),
+        ("factor", 2.0),
+    ]
+    triple = describe(functools.partial(scale, factor=3.0), owner="t", name="double")
+    assert triple.version_id != double.version_id  # the bound arguments are part of the code
+    again = describe(functools.partial(scale, factor=2.0), owner="t", name="double")
+    assert again.version_id == double.version_id
+    instance = describe(Doubler(), owner="t", name="doubler")
+    assert instance.version_id == describe(Doubler(), owner="t", name="doubler").version_id
+    assert instance.metadata()["latest_version"]["outputs"][0]["type"] == "int"
+
+
+def test_typing_module_aliases_map_like_the_builtins() -> None:
+    def f(
+        a: typing.List[int],  # noqa: UP006
+        b: typing.Dict[str, str],  # noqa: UP006
+        c: typing.Tuple[int, int],  # noqa: UP006
+        d: typing.List,  # noqa: UP006
+    ) -> None:
+        pass
+
+    items = inputs_of(f)
+    assert [items[name]["type"] for name in "abcd"] == ["list", "dict", "list", "list"]
+    assert items["a"]["schema"] == {"type": "array", "items": {"type": "integer"}}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from runner.local.backend import INTERRUPTED_MESSAGE
 
@@ -86,3 +87,53 @@ def test_a_clean_stop_ends_running_jobs_as_errors(start_local_server: Any, tmp_p
         job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "error"
     assert "shut down while this job was running" in job["error"]
+
+
+def test_two_servers_cannot_share_a_database(start_local_server: Any, tmp_path: Path) -> None:
+    from runner.errors import BackendError
+    from runner.local.backend import LocalBackend
+    from runner.local.registry import FunctionRegistry
+
+    db = tmp_path / "jobs.db"
+    start_local_server(in_subprocess=True, db=db, plugins=["sample_functions"])
+    second = LocalBackend(registry=FunctionRegistry(), db=db)
+    with pytest.raises(BackendError, match="in use by another local server"):
+        second.start()
+
+
+def test_a_queued_job_whose_function_changed_meanwhile_does_not_run(tmp_path: Path) -> None:
+    from runner.local.backend import LocalBackend
+    from runner.local.registry import FunctionRegistry
+    from runner.local.types import sleep
+
+    def block(seconds: float) -> str:
+        sleep(seconds)
+        return "done"
+
+    def greet(name: str) -> str:
+        return f"hello {name}"
+
+    def greet_changed(name: str) -> str:
+        return f"goodbye {name}"
+
+    def registry(greeting: Any) -> FunctionRegistry:
+        functions = FunctionRegistry()
+        functions.register(block, name="t/block")
+        functions.register(greeting, name="t/greet")
+        return functions
+
+    db = tmp_path / "jobs.db"
+    first = LocalBackend(registry=registry(greet), db=db, workers=1, shutdown_grace=2).start()
+    blocker = first.push({"function": "t/block", "inputs": {"seconds": 30}})["id"]
+    queued = first.push({"function": "t/greet", "inputs": {"name": "you"}})["id"]
+    deadline = time.monotonic() + 5
+    while first.job(blocker)["status"] != "processing":  # the one worker is busy
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    first.close()  # the blocker ends as an error; the queued job stays queued in the file
+
+    with LocalBackend(registry=registry(greet_changed), db=db, workers=1) as second:
+        job = second.wait(queued, 5)
+    assert job["status"] == "error"
+    assert "t/greet changed after this job was pushed" in job["error"]
+    assert job["outputs"] == []

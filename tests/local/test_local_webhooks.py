@@ -135,3 +135,45 @@ def test_backoff_doubles_between_attempts(backoff: float, webhook_receiver: Any)
         assert sender.stats.delivered == 1
     finally:
         sender.close()
+
+
+def test_one_job_s_events_to_one_url_arrive_in_order_despite_retries(
+    api: httpx.Client, server: Any, webhook_receiver: Any
+) -> None:
+    webhook_receiver.fail_first(3)  # job.start is retried three times
+    hooks = [{"type": event, "url": f"{webhook_receiver.url}/all"} for event in ALL_EVENTS]
+    body = {"function": "test/count", "inputs": {"n": 3}, "webhooks": hooks}
+    job_id = api.post("/push", json=body).json()["id"]
+    server.wait_for_job(job_id)
+    received = webhook_receiver.wait_for(lambda got: len(got) == 6)
+    assert [hook.body["type"] for hook in received] == [
+        "job.start",
+        "job.new_output",
+        "job.new_output",
+        "job.new_output",
+        "job.complete",
+        "job.complete.no_output",
+    ]
+    assert [hook.body["body"]["output"]["data"] for hook in received[1:4]] == [0, 1, 2]
+    assert webhook_receiver.attempts == 9
+
+
+def test_a_slow_chain_does_not_hold_up_other_jobs(webhook_receiver: Any) -> None:
+    from runner.local.webhooks import WebhookSender
+
+    sender = WebhookSender(backoff=0.5, max_attempts=3)
+    sender.start()
+    try:
+        webhook_receiver.fail_first(1)  # job a's first event now waits 0.5 s for its retry
+        sender.send(f"{webhook_receiver.url}/a", {"n": "a1"}, order_key="a")
+        deadline = time.monotonic() + 5
+        while webhook_receiver.attempts < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        sender.send(f"{webhook_receiver.url}/a", {"n": "a2"}, order_key="a")
+        sender.send(f"{webhook_receiver.url}/b", {"n": "b1"}, order_key="b")
+        got = webhook_receiver.wait_for(lambda got: len(got) == 3)
+        assert [hook.body["n"] for hook in got] == ["b1", "a1", "a2"]
+        assert sender.drain(5)
+    finally:
+        sender.close()
