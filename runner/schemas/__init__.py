@@ -21,7 +21,7 @@ from runner.schemas.lock import (
 from runner.schemas.model import FunctionSchema, OutputSpec
 from runner.schemas.project import lock_functions, resolve_schemas
 from runner.schemas.pull import FetchMetadata, fetch_latest, latest_metadata, pull_schemas
-from runner.schemas.refs import FunctionRef
+from runner.schemas.refs import Locations, parse_ref
 from runner.schemas.validate import (
     InputProblem,
     check_inputs,
@@ -34,9 +34,9 @@ from runner.schemas.validate import (
 __all__ = [
     "Drift",
     "FetchMetadata",
-    "FunctionRef",
     "FunctionSchema",
     "InputProblem",
+    "Locations",
     "LockEntry",
     "Lockfile",
     "OutputSpec",
@@ -54,6 +54,7 @@ __all__ = [
     "latest_metadata",
     "lock_functions",
     "lock_path_for",
+    "parse_ref",
     "pull_schemas",
     "read_lock",
     "read_schema_file",
