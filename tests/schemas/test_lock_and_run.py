@@ -209,3 +209,44 @@ def test_schemas_pull_caches_every_function_of_every_manifest(
     assert result.output.splitlines()[1:] == expected
     listed = invoke("schemas", "list", "--schemas-dir", str(cache))
     assert listed.output.splitlines() == expected
+
+
+def test_run_time_check_masks_secrets(project: Path, public_server) -> None:
+    secret = "sk-never-show-this"
+    project.write_text(
+        'version = 1\n[jobs.transcribe]\nfunction = "sieve/speech_transcriber"\n'
+        'inputs = { file = { url = "https://example.com/a.m4a" }, '
+        'min_speakers = "${{ env.SPEAKERS_TOKEN }}" }\n'
+    )
+    env = {"SIEVE_API_KEY": "", "SIEVE_API_URL": "", "SPEAKERS_TOKEN": secret}
+    result = CliRunner().invoke(cli, ["run", str(project), "--api-url", public_server.url], env=env)
+    assert result.exit_code == 1
+    assert secret not in result.output
+    assert (
+        f"{project}:4:58: job 'transcribe', inputs.min_speakers: expected an integer, "
+        'got "***"' in result.output
+    )
+    assert public_server.backend.stats.pushes == 0
+
+
+def test_validate_names_matrix_instances_and_reports_json(project: Path, public_server) -> None:
+    project.write_text(
+        'version = 1\n[jobs.say]\nfunction = "sieve/translate"\n'
+        'matrix = { target = ["fr", 7] }\n'
+        'inputs = { text = "hi", target = "${{ matrix.target }}" }\n'
+    )
+    result = invoke("validate", str(project), "--api-url", public_server.url)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"{project}:5:25: job 'say[target=7]', inputs.target: expected a string, got 7"
+    )
+    result = invoke("validate", str(project), "--api-url", public_server.url, "--json")
+    [report] = json.loads(result.output)
+    assert report["inputs_checked"] is True
+    assert [(p["line"], p["job"], p["key_path"]) for p in report["problems"]] == [
+        (5, "say[target=7]", "inputs.target")
+    ]
+    # No lock file and no backend configured: the structure only, said so.
+    result = invoke("validate", str(project), "--json")
+    [report] = json.loads(result.output)
+    assert (report["valid"], report["inputs_checked"]) == (True, False)
