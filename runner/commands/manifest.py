@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +17,7 @@ from runner.commands.options import (
 )
 
 if TYPE_CHECKING:
+    from runner.errors import ManifestError, ValidationError
     from runner.manifest.plan import Plan
 
 
@@ -61,7 +62,7 @@ def validate(
     reports = []
     unchecked = []
     for path in manifests:
-        problems: list[Any] = list(
+        problems: list[ManifestError | ValidationError] = list(
             check_manifest(path, variables=variables, require_env=not allow_missing_env)
         )
         wants_schemas = locked or offline or schemas_dir or backend_chosen or has_lock(path)

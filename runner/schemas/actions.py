@@ -7,12 +7,12 @@ contacted only for metadata the lock and the cache do not already hold.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from runner.backend import Backend
-from runner.errors import ManifestError, SievefileError, ValidationError
+from runner.errors import ManifestError, ValidationError
 from runner.manifest.loader import load_manifest
 from runner.manifest.model import FunctionRef, Manifest
 from runner.manifest.plan import build_plan
@@ -93,7 +93,7 @@ def schema_problems(
     schemas_dir: str | Path | None = None,
     locked: bool = False,
     offline: bool = False,
-) -> Sequence[SievefileError]:
+) -> list[ManifestError | ValidationError]:
     """What `validate` adds to the structural checks: every static input of every job checked
     against its function's schema (empty when all are valid).
 
@@ -121,8 +121,7 @@ def schema_problems(
         schemas = asyncio.run(resolve())
     except ManifestError as error:
         return list(error.problems)
-    errors: list[ValidationError] = static_input_errors(build_plan(manifest), schemas)
-    return errors
+    return list(static_input_errors(build_plan(manifest), schemas))
 
 
 def has_lock(manifest_path: str | Path) -> bool:
