@@ -20,6 +20,7 @@ from runner.schemas.derive import derive_schema
 from runner.schemas.lock import Lockfile
 from runner.schemas.model import FunctionSchema
 from runner.schemas.refs import Locations, location_of
+from runner.suggest import did_you_mean
 
 Metadata = Mapping[str, Any]
 FetchMetadata = Callable[[str, str], "Awaitable[Metadata] | Metadata"]
@@ -32,8 +33,10 @@ async def fetch_latest(
     backend: str = "the Sieve API",
     not_found_hint: str = "",
     location: SourceLocation | None = None,
+    known: Iterable[str] = (),
 ) -> Metadata:
-    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404."""
+    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404,
+    with a "did you mean" among the `known` function names (`owner/name`)."""
     try:
         result = fetch_metadata(ref.owner, ref.name)
         if inspect.isawaitable(result):
@@ -42,8 +45,9 @@ async def fetch_latest(
         if error.status_code != 404:
             raise
         hint = f"; {not_found_hint}" if not_found_hint else ""
+        close = did_you_mean(ref.slug, [name for name in known if name != ref.slug])
         raise ManifestError(
-            f"{ref.slug} is not known to {backend}{hint}",
+            f"{ref.slug} is not known to {backend}{close}{hint}",
             location=location,
             key_path="function",
         ) from None
@@ -94,6 +98,8 @@ async def pull_schemas(
             to_fetch.append(ref)
 
     if to_fetch and fetch_metadata is not None:
+        # The cache holds functions a backend knew: a misspelled name is likely among them.
+        known = {ref.slug for ref in cache.refs()}
         slugs: dict[str, FunctionRef] = {}
         for ref in to_fetch:
             slugs.setdefault(ref.slug, ref)
@@ -105,6 +111,7 @@ async def pull_schemas(
                     backend=backend,
                     not_found_hint=not_found_hint,
                     location=location_of(ref, locations),
+                    known=known,
                 )
                 for ref in slugs.values()
             ),

@@ -250,3 +250,16 @@ def test_validate_names_matrix_instances_and_reports_json(project: Path, public_
     result = invoke("validate", str(project), "--json")
     [report] = json.loads(result.output)
     assert (report["valid"], report["inputs_checked"]) == (True, False)
+
+
+def test_unknown_function_suggests_a_cached_one(project: Path, public_server) -> None:
+    url = public_server.url
+    assert invoke("lock", str(project), "--api-url", url).exit_code == 0
+    project.write_text(MANIFEST.replace("sieve/tiktoken", "sieve/tiktokn"))
+    result = invoke("lock", str(project), "--api-url", url)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[1] == (
+        f"error: {project}:8:12: function: sieve/tiktokn is not known to the Sieve API at "
+        f"{url} (did you mean 'sieve/tiktoken'?)"
+    )
+    assert "sieve/tiktoken" in Path(f"{project}.lock").read_text()  # the old lock stands
