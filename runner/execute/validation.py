@@ -57,6 +57,7 @@ async def prepare_validation(
             schemas_dir=schemas_dir,
             locked=locked,
             offline=offline,
+            write_cache=False,
             backend=fetch.name,
             not_found_hint=fetch.not_found_hint,
         )

@@ -105,7 +105,12 @@ def schema_problems(
     async def resolve() -> dict[FunctionRef, FunctionSchema]:
         if backend is None or offline:
             return await manifest_schemas(
-                manifest, None, schemas_dir=schemas_dir, locked=locked, offline=True
+                manifest,
+                None,
+                schemas_dir=schemas_dir,
+                locked=locked,
+                offline=True,
+                write_cache=False,
             )
         async with backend_fetcher(backend) as fetch:
             return await manifest_schemas(
@@ -113,6 +118,7 @@ def schema_problems(
                 fetch,
                 schemas_dir=schemas_dir,
                 locked=locked,
+                write_cache=False,
                 backend=fetch.name,
                 not_found_hint=fetch.not_found_hint,
             )

@@ -50,13 +50,15 @@ async def manifest_schemas(
     schemas_dir: str | Path | None = None,
     locked: bool = False,
     offline: bool = False,
+    write_cache: bool = True,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
 ) -> dict[FunctionRef, FunctionSchema]:
     """The schema of every function the manifest's jobs (or `job_names`) call.
 
     The manifest's lock file decides the versions when there is one; `locked` refuses drift,
-    `offline` (or no `fetch_metadata`) makes a schema missing from the cache an error. Raises
+    `offline` (or no `fetch_metadata`) makes a schema missing from the cache an error;
+    `write_cache=False` keeps what is fetched out of the cache. Raises
     one ManifestError listing every problem, located in the manifest or the lock file.
     """
     locations = function_locations(manifest, job_names)
@@ -67,6 +69,7 @@ async def manifest_schemas(
         schemas_dir=schemas_dir,
         locked=locked,
         offline=offline,
+        write_cache=write_cache,
         backend=backend,
         not_found_hint=not_found_hint,
         locations=locations,

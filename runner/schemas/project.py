@@ -54,6 +54,7 @@ async def resolve_schemas(
     schemas_dir: str | Path | None = None,
     locked: bool = False,
     offline: bool = False,
+    write_cache: bool = True,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
     locations: Locations | None = None,
@@ -63,7 +64,8 @@ async def resolve_schemas(
     The lock file, when there is one, decides the versions, so a locked and cached manifest
     needs no network. `locked` requires the lock and refuses drift (comparing it with the
     service unless `offline`); `offline` makes a schema missing from the cache an error
-    instead of a fetch.
+    instead of a fetch; `write_cache=False` leaves the cache as it is (for checks that must
+    not write files).
     """
     refs = list(dict.fromkeys(function_refs))
     lock_path = lock_path_for(manifest_path)
@@ -85,6 +87,7 @@ async def resolve_schemas(
         schemas_dir or default_schemas_dir(manifest_path),
         lock=lock,
         offline=offline,
+        write_cache=write_cache,
         backend=backend,
         not_found_hint=not_found_hint,
         locations=locations,

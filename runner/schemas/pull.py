@@ -61,6 +61,7 @@ async def pull_schemas(
     *,
     lock: Lockfile | None = None,
     offline: bool = False,
+    write_cache: bool = True,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
     locations: Locations | None = None,
@@ -69,9 +70,10 @@ async def pull_schemas(
 
     A reference's version is its pin, else its lock entry; a known version already cached is
     read from disk without touching the network. Otherwise the latest metadata is fetched
-    (once per `owner/name`), derived and cached. With `offline` (or no `fetch_metadata`) a
-    missing schema is an error instead of a fetch. Every problem is collected and raised
-    together as one ManifestError, each located where the manifest names the function.
+    (once per `owner/name`), derived and cached (unless `write_cache` is false). With
+    `offline` (or no `fetch_metadata`) a missing schema is an error instead of a fetch.
+    Every problem is collected and raised together as one ManifestError, each located where
+    the manifest names the function.
     """
     cache = SchemaCache(schemas_dir)
     refs = list(dict.fromkeys(function_refs))
@@ -125,7 +127,8 @@ async def pull_schemas(
                 raise result
             else:
                 schema = derive_schema(result)
-                cache.write(schema)
+                if write_cache:
+                    cache.write(schema)
                 latest[slug] = schema
         for ref in to_fetch:
             fetched = latest.get(ref.slug)

@@ -158,6 +158,7 @@ def test_run_time_validation_fails_only_that_job(project: Path, public_server) -
     )
     assert jobs["transcribe"]["job_id"] is None
     assert public_server.backend.stats.pushes == 2
+    assert not (project.parent / "schemas").exists(), "run writes no schema files"
 
 
 def test_with_a_lock_the_locked_version_is_pushed(
@@ -250,6 +251,7 @@ def test_validate_names_matrix_instances_and_reports_json(project: Path, public_
     result = invoke("validate", str(project), "--json")
     [report] = json.loads(result.output)
     assert (report["valid"], report["inputs_checked"]) == (True, False)
+    assert not (project.parent / "schemas").exists(), "validate writes no schema files"
 
 
 def test_unknown_function_suggests_a_cached_one(project: Path, public_server) -> None:
