@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "jobs": "runner.commands.api:jobs",
     "functions": "runner.commands.api:functions",
     "serve": "runner.commands.serve:serve",
+    "lock": "runner.commands.schemas:lock",
     "schemas": "runner.commands.schemas:schemas",
 }
 

@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runner.commands.options import env_check_option, selection_options, vars_options
+from runner.commands.options import (
+    backend_options,
+    env_check_option,
+    schema_options,
+    selection_options,
+    vars_options,
+)
 
 if TYPE_CHECKING:
+    from runner.errors import ManifestError, ValidationError
     from runner.manifest.plan import Plan
 
 
@@ -18,27 +25,56 @@ if TYPE_CHECKING:
 @click.argument("manifests", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @vars_options
 @env_check_option
+@schema_options
+@backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate(
     manifests: tuple[str, ...],
     var_options: tuple[str, ...],
     vars_files: tuple[str, ...],
     allow_missing_env: bool,
+    locked: bool,
+    offline: bool,
+    schemas_dir: str | None,
+    api_url: str | None,
+    api_key: str | None,
+    local: bool,
     as_json: bool,
 ) -> None:
-    """Check manifests: syntax, structure, references, matrices, dependencies.
+    """Check manifests: syntax, structure, references, matrices, dependencies, and every
+    input against its function's schema.
 
-    Exits 0 when every manifest is valid, 1 otherwise; every problem is listed with its
-    file:line:column.
+    Schemas come from the lock file and the schema cache (no network); one missing there is
+    fetched from the backend. Without a lock file, --locked/--offline/--schemas-dir or a
+    configured backend (--api-key, $SIEVE_API_KEY, --api-url, --local), only the structure
+    is checked. Exits 0 when every manifest is valid, 1 otherwise; every problem is listed
+    with its file:line:column.
     """
-    from runner.manifest.loader import check_manifest
+    from runner.backend import resolve_backend
+    from runner.manifest.loader import check_manifest, load_manifest
     from runner.manifest.render import problems_to_json
     from runner.manifest.variables import collect_variables
+    from runner.schemas.actions import has_lock, schema_problems
 
     variables = collect_variables(var_options, vars_files)
+    backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
+    backend_chosen = local or backend.kind == "remote"
     reports = []
+    unchecked = []
     for path in manifests:
-        problems = check_manifest(path, variables=variables, require_env=not allow_missing_env)
+        problems: list[ManifestError | ValidationError] = list(
+            check_manifest(path, variables=variables, require_env=not allow_missing_env)
+        )
+        wants_schemas = locked or offline or schemas_dir or backend_chosen or has_lock(path)
+        if not problems and wants_schemas:
+            manifest = load_manifest(path, variables=variables, require_env=not allow_missing_env)
+            problems = list(
+                schema_problems(
+                    manifest, backend, schemas_dir=schemas_dir, locked=locked, offline=offline
+                )
+            )
+        elif not problems:
+            unchecked.append(path)
         reports.append((path, problems))
     if as_json:
         click.echo(
@@ -47,6 +83,7 @@ def validate(
                     {
                         "manifest": path,
                         "valid": not problems,
+                        "inputs_checked": path not in unchecked,
                         "problems": problems_to_json(problems),
                     }
                     for path, problems in reports
@@ -57,12 +94,19 @@ def validate(
     else:
         for path, problems in reports:
             if not problems:
-                click.echo(f"ok: {path}")
+                note = " (structure only: inputs not checked)" if path in unchecked else ""
+                click.echo(f"ok: {path}{note}")
                 continue
             for problem in problems:
                 click.echo(str(problem))
             count = len(problems)
             click.echo(f"invalid: {path} ({count} problem{'s' if count != 1 else ''})")
+        if unchecked:
+            click.echo(
+                "note: inputs are checked against function schemas with a lock file "
+                "(`sievefile lock`) or a backend (--api-key / $SIEVE_API_KEY, or --local)",
+                err=True,
+            )
     if any(problems for _, problems in reports):
         raise SystemExit(1)
 

@@ -81,3 +81,34 @@ def backend_options(function: F) -> F:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+#: `--schemas-dir DIR`: the schema cache folder.
+schemas_dir_option = click.option(
+    "--schemas-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The schema cache folder (default: the project's schemas/ folder).",
+)
+
+
+def schema_options(function: F) -> F:
+    """`--locked`, `--offline`, `--schemas-dir`: where function schemas come from."""
+    options = [
+        click.option(
+            "--locked",
+            is_flag=True,
+            help="Require the lock file and refuse to go on when a function drifted from it "
+            "(unless the manifest pins its version).",
+        ),
+        click.option(
+            "--offline",
+            is_flag=True,
+            help="Use only the lock file and the schema cache: a missing schema is an error, "
+            "not a fetch.",
+        ),
+        schemas_dir_option,
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function

@@ -6,7 +6,12 @@ import sys
 
 import click
 
-from runner.commands.options import backend_options, selection_options, vars_options
+from runner.commands.options import (
+    backend_options,
+    schema_options,
+    selection_options,
+    vars_options,
+)
 
 
 @click.command()
@@ -14,6 +19,7 @@ from runner.commands.options import backend_options, selection_options, vars_opt
 @selection_options
 @vars_options
 @backend_options
+@schema_options
 @click.option(
     "--max-parallel", "-j", type=click.IntRange(min=1), help="Jobs in flight at once ([run])."
 )
@@ -45,6 +51,9 @@ def run(
     api_url: str | None,
     api_key: str | None,
     local: bool,
+    locked: bool,
+    offline: bool,
+    schemas_dir: str | None,
     max_parallel: int | None,
     keep_going: bool,
     fail_fast: bool | None,
@@ -52,6 +61,10 @@ def run(
     as_json: bool,
 ) -> None:
     """Run a manifest: push every job once its dependencies finished, in parallel.
+
+    Every input is checked against its function's schema before anything is pushed (inputs
+    from upstream outputs again just before their job's push); with a lock file the locked
+    function versions run.
 
     Exits 0 when every job finished, 1 when a job or validation failed, 2 for usage errors,
     130 when interrupted (Ctrl-C cancels the jobs in flight; a second Ctrl-C exits at once).
@@ -61,7 +74,8 @@ def run(
     from runner.backend import resolve_backend
     from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED
     from runner.execute.outcome import Report
-    from runner.execute.run import RunRequest, run_manifest
+    from runner.execute.run import RunRequest
+    from runner.execute.validation import run_validated
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
     from runner.ui.progress import JsonLinesProgress, PlainProgress
@@ -92,7 +106,15 @@ def run(
         note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
         click.echo(f"\ninterrupted: {note}", err=True)
 
-    summary = run_manifest(request, report=report, secrets=secrets, on_interrupt=on_interrupt)
+    summary = run_validated(
+        request,
+        schemas_dir=schemas_dir,
+        locked=locked,
+        offline=offline,
+        report=report,
+        secrets=secrets,
+        on_interrupt=on_interrupt,
+    )
     if as_json:
         payload = {
             "ok": summary.ok,

@@ -1,4 +1,4 @@
-"""`sievefile schemas ...`: look at the function schemas cached for a project."""
+"""`sievefile schemas ...` and `sievefile lock`: function schemas cached for a project."""
 
 from __future__ import annotations
 
@@ -6,39 +6,33 @@ from pathlib import Path
 
 import click
 
+from runner.commands.options import backend_options, schemas_dir_option, vars_options
+
 
 @click.group("schemas")
 def schemas() -> None:
-    """Function schemas: show and list what the schema cache holds."""
-
-
-_SCHEMAS_DIR = click.option(
-    "--schemas-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The schema cache folder (default: the project's schemas/ folder).",
-)
+    """Function schemas: pull them into the cache, show and list what it holds."""
 
 
 @schemas.command("show")
 @click.argument("function")
-@_SCHEMAS_DIR
-def show(function: str, schemas_dir: Path | None) -> None:
+@schemas_dir_option
+def show(function: str, schemas_dir: str | None) -> None:
     """Print the inputs of FUNCTION (owner/name[:version]) from the schema cache."""
     from rich.console import Console
 
     from runner.schemas.cache import SchemaCache, default_schemas_dir
-    from runner.schemas.refs import FunctionRef
+    from runner.schemas.refs import parse_ref
     from runner.schemas.show import render_schema
 
-    ref = FunctionRef.parse(function)
+    ref = parse_ref(function)
     cache = SchemaCache(schemas_dir or default_schemas_dir(Path.cwd()))
     render_schema(cache.find(ref), Console(soft_wrap=False))
 
 
 @schemas.command("list")
-@_SCHEMAS_DIR
-def list_schemas(schemas_dir: Path | None) -> None:
+@schemas_dir_option
+def list_schemas(schemas_dir: str | None) -> None:
     """List every cached function version (owner/name:version)."""
     from runner.schemas.cache import SchemaCache, default_schemas_dir
 
@@ -48,3 +42,60 @@ def list_schemas(schemas_dir: Path | None) -> None:
         click.echo(f"no cached schemas in {cache.root}", err=True)
     for ref in refs:
         click.echo(str(ref))
+
+
+@schemas.command("pull")
+@click.argument("manifests", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@schemas_dir_option
+@vars_options
+@backend_options
+def pull(
+    manifests: tuple[str, ...],
+    schemas_dir: str | None,
+    var_options: tuple[str, ...],
+    vars_files: tuple[str, ...],
+    api_url: str | None,
+    api_key: str | None,
+    local: bool,
+) -> None:
+    """Cache the schema of every function MANIFESTS call (the locked version when a manifest
+    has a lock file), fetching only what the cache lacks."""
+    from runner.backend import resolve_backend
+    from runner.manifest.variables import collect_variables
+    from runner.schemas.actions import pull_manifests
+
+    backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
+    click.echo(backend.describe(), err=True)
+    variables = collect_variables(var_options, vars_files)
+    pulled = pull_manifests(manifests, backend, schemas_dir=schemas_dir, variables=variables)
+    for pinned in sorted({str(schema.ref) for schema in pulled.values()}):
+        click.echo(pinned)
+
+
+@click.command("lock")
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@schemas_dir_option
+@vars_options
+@backend_options
+def lock(
+    manifest: str,
+    schemas_dir: str | None,
+    var_options: tuple[str, ...],
+    vars_files: tuple[str, ...],
+    api_url: str | None,
+    api_key: str | None,
+    local: bool,
+) -> None:
+    """Write MANIFEST.lock: the version every function the manifest calls runs now (or its
+    pin), with the sha256 of its schema; the schemas are cached. Commit both."""
+    from runner.backend import resolve_backend
+    from runner.manifest.variables import collect_variables
+    from runner.schemas.actions import lock_manifest
+
+    backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
+    click.echo(backend.describe(), err=True)
+    variables = collect_variables(var_options, vars_files)
+    written = lock_manifest(manifest, backend, schemas_dir=schemas_dir, variables=variables)
+    for key, entry in sorted(written.entries.items()):
+        click.echo(f"{key}: {entry.version}")
+    click.echo(f"wrote {written.path}")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from runner.errors import ManifestError
+from runner.errors import ManifestError, ValidationError
 from runner.manifest.durations import format_duration
 from runner.manifest.matrix import JobInstance
 from runner.manifest.model import JobSpec
@@ -20,8 +20,11 @@ from runner.manifest.plan import Plan
 TEXT_INSTANCES_PER_JOB = 10
 
 
-def problems_to_json(problems: Iterable[ManifestError]) -> list[dict[str, Any]]:
-    """Each problem as `{message, file, line, column, job, key_path}` (for `--json`)."""
+def problems_to_json(
+    problems: Iterable[ManifestError | ValidationError],
+) -> list[dict[str, Any]]:
+    """Each problem as `{message, file, line, column, job, key_path}` (for `--json`); an
+    invalid input's `key_path` is its input path (`inputs.file.url`)."""
     out = []
     for problem in problems:
         location = problem.location
@@ -32,7 +35,9 @@ def problems_to_json(problems: Iterable[ManifestError]) -> list[dict[str, Any]]:
                 "line": location.line if location else None,
                 "column": location.column if location else None,
                 "job": problem.job,
-                "key_path": problem.key_path,
+                "key_path": (
+                    problem.key_path if isinstance(problem, ManifestError) else problem.input_path
+                ),
                 "text": str(problem),
             }
         )

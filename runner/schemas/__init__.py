@@ -3,6 +3,13 @@
 The flow: `pull_schemas` resolves a manifest's function references (pin, lock, cache, service)
 to `FunctionSchema`s; `write_lock` records their versions and digests; `check_lock` refuses
 drift; `validate_job_inputs` checks a job's inputs with validators compiled once per schema.
+References are the manifest's `runner.manifest.model.FunctionRef`.
+
+Submodules not imported here (they bring in the manifest loader and the API client):
+`runner.schemas.jobs` (a loaded manifest's functions, schemas and input checks),
+`runner.schemas.actions` (`lock_manifest`, `pull_manifests`, `schema_problems`: what the
+commands call) and `runner.schemas.service` (`backend_fetcher`: metadata over
+`SieveClient.get_function`).
 """
 
 from runner.schemas.cache import SchemaCache, default_schemas_dir, read_schema_file
@@ -21,7 +28,7 @@ from runner.schemas.lock import (
 from runner.schemas.model import FunctionSchema, OutputSpec
 from runner.schemas.project import lock_functions, resolve_schemas
 from runner.schemas.pull import FetchMetadata, fetch_latest, latest_metadata, pull_schemas
-from runner.schemas.refs import FunctionRef
+from runner.schemas.refs import Locations, parse_ref
 from runner.schemas.validate import (
     InputProblem,
     check_inputs,
@@ -34,9 +41,9 @@ from runner.schemas.validate import (
 __all__ = [
     "Drift",
     "FetchMetadata",
-    "FunctionRef",
     "FunctionSchema",
     "InputProblem",
+    "Locations",
     "LockEntry",
     "Lockfile",
     "OutputSpec",
@@ -54,6 +61,7 @@ __all__ = [
     "latest_metadata",
     "lock_functions",
     "lock_path_for",
+    "parse_ref",
     "pull_schemas",
     "read_lock",
     "read_schema_file",

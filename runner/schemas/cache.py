@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 
 from runner.errors import ConfigError, ManifestError, SourceLocation
+from runner.manifest.model import FunctionRef
 from runner.schemas.model import FunctionSchema, pretty_json
-from runner.schemas.refs import SEGMENT_PATTERN, FunctionRef
+from runner.schemas.refs import SEGMENT_PATTERN
 from runner.suggest import did_you_mean
 
 SCHEMAS_DIRNAME = "schemas"

@@ -24,9 +24,10 @@ from typing import Any
 import tomli_w
 
 from runner.errors import ManifestError, SourceLocation
+from runner.manifest.model import FunctionRef
 from runner.schemas.derive import derive_schema
 from runner.schemas.model import FunctionSchema
-from runner.schemas.refs import FunctionRef, FunctionRefLike, location_of
+from runner.schemas.refs import Locations, location_of, parse_ref
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,10 +65,10 @@ class Lockfile:
     entries: dict[str, LockEntry] = field(default_factory=dict)
     path: Path | None = None
 
-    def entry_for(self, ref: FunctionRefLike) -> LockEntry | None:
+    def entry_for(self, ref: FunctionRef) -> LockEntry | None:
         return self.entries.get(str(ref))
 
-    def version_for(self, ref: FunctionRefLike) -> str | None:
+    def version_for(self, ref: FunctionRef) -> str | None:
         """The version to use for `ref`: its pin, else the locked one, else None."""
         if ref.version:
             return ref.version
@@ -147,7 +148,7 @@ def read_lock(path: str | Path) -> Lockfile:
     problems = []
     for key, table in functions.items() if isinstance(functions, dict) else ():
         try:
-            FunctionRef.parse(key)
+            parse_ref(key)
             lock.entries[key] = LockEntry(str(table["version"]), str(table["schema_sha256"]))
         except (ManifestError, KeyError, TypeError) as error:
             problems.append(
@@ -166,7 +167,7 @@ def read_lock(path: str | Path) -> Lockfile:
 class Drift:
     """A function whose locked version is not what would run now."""
 
-    ref: FunctionRefLike
+    ref: FunctionRef
     locked_version: str | None
     current_version: str | None
     message: str
@@ -174,7 +175,7 @@ class Drift:
 
 def find_drift(
     lock: Lockfile,
-    refs: Iterable[FunctionRefLike],
+    refs: Iterable[FunctionRef],
     latest_metadata: Mapping[str, Mapping[str, Any]],
 ) -> list[Drift]:
     """Compare the lock with the service's latest metadata (keyed by `owner/name`).
@@ -224,8 +225,10 @@ def find_drift(
 
 def check_lock(
     lock: Lockfile,
-    refs: Iterable[FunctionRefLike],
+    refs: Iterable[FunctionRef],
     latest_metadata: Mapping[str, Mapping[str, Any]],
+    *,
+    locations: Locations | None = None,
 ) -> None:
     """Raise a ManifestError naming every drifted function (see `find_drift`); else return."""
     drifts = find_drift(lock, refs, latest_metadata)
@@ -234,17 +237,20 @@ def check_lock(
     problems = [
         ManifestError(
             drift.message,
-            location=_drift_location(lock, drift),
+            location=_drift_location(lock, drift, locations),
         )
         for drift in drifts
     ]
     raise ManifestError(problems[0].detail, problems=problems)
 
 
-def _drift_location(lock: Lockfile, drift: Drift) -> SourceLocation | None:
+def _drift_location(
+    lock: Lockfile, drift: Drift, locations: Locations | None
+) -> SourceLocation | None:
     # A function missing from the lock is best shown where the manifest names it.
-    if drift.locked_version is None and location_of(drift.ref) is not None:
-        return location_of(drift.ref)
+    named = location_of(drift.ref, locations)
+    if drift.locked_version is None and named is not None:
+        return named
     return lock.location_of(str(drift.ref))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from runner.schemas.refs import FunctionRef
+from runner.manifest.model import FunctionRef
 
 #: Bumped when the layout of a cached schema document changes.
 DOCUMENT_FORMAT = 1

@@ -11,28 +11,32 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from runner.errors import ApiError, ManifestError
+from runner.errors import ApiError, ManifestError, SourceLocation
+from runner.manifest.model import FunctionRef
 from runner.schemas.cache import SchemaCache
 from runner.schemas.derive import derive_schema
 from runner.schemas.lock import Lockfile
 from runner.schemas.model import FunctionSchema
-from runner.schemas.refs import FunctionRefLike, location_of
+from runner.schemas.refs import Locations, location_of
+from runner.suggest import did_you_mean
 
 Metadata = Mapping[str, Any]
-Ref = TypeVar("Ref", bound=FunctionRefLike)
 FetchMetadata = Callable[[str, str], "Awaitable[Metadata] | Metadata"]
 
 
 async def fetch_latest(
     fetch_metadata: FetchMetadata,
-    ref: FunctionRefLike,
+    ref: FunctionRef,
     *,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
+    location: SourceLocation | None = None,
+    known: Iterable[str] = (),
 ) -> Metadata:
-    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404."""
+    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404,
+    with a "did you mean" among the `known` function names (`owner/name`)."""
     try:
         result = fetch_metadata(ref.owner, ref.name)
         if inspect.isawaitable(result):
@@ -41,36 +45,40 @@ async def fetch_latest(
         if error.status_code != 404:
             raise
         hint = f"; {not_found_hint}" if not_found_hint else ""
+        close = did_you_mean(ref.slug, [name for name in known if name != ref.slug])
         raise ManifestError(
-            f"{ref.slug} is not known to {backend}{hint}",
-            location=location_of(ref),
+            f"{ref.slug} is not known to {backend}{close}{hint}",
+            location=location,
             key_path="function",
         ) from None
     return result
 
 
 async def pull_schemas(
-    function_refs: Iterable[Ref],
+    function_refs: Iterable[FunctionRef],
     fetch_metadata: FetchMetadata | None,
     schemas_dir: str | Path,
     *,
     lock: Lockfile | None = None,
     offline: bool = False,
+    write_cache: bool = True,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
-) -> dict[Ref, FunctionSchema]:
+    locations: Locations | None = None,
+) -> dict[FunctionRef, FunctionSchema]:
     """The schema of every function in `function_refs`, caching what it fetches.
 
     A reference's version is its pin, else its lock entry; a known version already cached is
     read from disk without touching the network. Otherwise the latest metadata is fetched
-    (once per `owner/name`), derived and cached. With `offline` (or no `fetch_metadata`) a
-    missing schema is an error instead of a fetch. Every problem is collected and raised
-    together as one ManifestError, each located where the manifest names the function.
+    (once per `owner/name`), derived and cached (unless `write_cache` is false). With
+    `offline` (or no `fetch_metadata`) a missing schema is an error instead of a fetch.
+    Every problem is collected and raised together as one ManifestError, each located where
+    the manifest names the function.
     """
     cache = SchemaCache(schemas_dir)
     refs = list(dict.fromkeys(function_refs))
-    resolved: dict[Ref, FunctionSchema] = {}
-    to_fetch: list[Ref] = []
+    resolved: dict[FunctionRef, FunctionSchema] = {}
+    to_fetch: list[FunctionRef] = []
     problems: list[ManifestError] = []
     for ref in refs:
         version = lock.version_for(ref) if lock else ref.version
@@ -84,7 +92,7 @@ async def pull_schemas(
                     f"no cached schema for {wanted} in {cache.root} and working offline; "
                     "run `sievefile schemas pull` (and `sievefile lock`) with the service "
                     "reachable",
-                    location=location_of(ref),
+                    location=location_of(ref, locations),
                     key_path="function",
                 )
             )
@@ -92,12 +100,21 @@ async def pull_schemas(
             to_fetch.append(ref)
 
     if to_fetch and fetch_metadata is not None:
-        slugs: dict[str, Ref] = {}
+        # The cache holds functions a backend knew: a misspelled name is likely among them.
+        known = {ref.slug for ref in cache.refs()}
+        slugs: dict[str, FunctionRef] = {}
         for ref in to_fetch:
             slugs.setdefault(ref.slug, ref)
         results = await asyncio.gather(
             *(
-                fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
+                fetch_latest(
+                    fetch_metadata,
+                    ref,
+                    backend=backend,
+                    not_found_hint=not_found_hint,
+                    location=location_of(ref, locations),
+                    known=known,
+                )
                 for ref in slugs.values()
             ),
             return_exceptions=True,
@@ -110,7 +127,8 @@ async def pull_schemas(
                 raise result
             else:
                 schema = derive_schema(result)
-                cache.write(schema)
+                if write_cache:
+                    cache.write(schema)
                 latest[slug] = schema
         for ref in to_fetch:
             fetched = latest.get(ref.slug)
@@ -129,7 +147,7 @@ async def pull_schemas(
                             if ref.version is not None
                             else "run `sievefile lock` to move to it"
                         ),
-                        location=location_of(ref),
+                        location=location_of(ref, locations),
                         key_path="function",
                     )
                 )
@@ -141,23 +159,30 @@ async def pull_schemas(
 
 
 async def latest_metadata(
-    function_refs: Iterable[FunctionRefLike],
+    function_refs: Iterable[FunctionRef],
     fetch_metadata: FetchMetadata,
     *,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
+    locations: Locations | None = None,
 ) -> dict[str, Metadata]:
     """The service's latest metadata for every unpinned reference, keyed by `owner/name`.
 
     What `check_lock` compares the lock with; each function is fetched once, concurrently.
     """
-    wanted: dict[str, FunctionRefLike] = {}
+    wanted: dict[str, FunctionRef] = {}
     for ref in function_refs:
         if ref.version is None:
             wanted.setdefault(ref.slug, ref)
     results = await asyncio.gather(
         *(
-            fetch_latest(fetch_metadata, ref, backend=backend, not_found_hint=not_found_hint)
+            fetch_latest(
+                fetch_metadata,
+                ref,
+                backend=backend,
+                not_found_hint=not_found_hint,
+                location=location_of(ref, locations),
+            )
             for ref in wanted.values()
         ),
         return_exceptions=True,

@@ -67,25 +67,14 @@ def public_server(start_public_server):
     return start_public_server()
 
 
-def http_fetcher(base_url: str):
-    """`fetch_metadata(owner, name)` over real HTTP: `GET {base_url}/v2/functions/...`.
-
-    Stands in for the API client (runner/client.py) until it is merged: any async callable
-    with this signature plugs into `pull_schemas`.
-    """
-    import httpx
-
-    from runner.errors import ApiError, BackendError
+def client_fetcher(base_url: str, api_key: str | None = None):
+    """`fetch_metadata(owner, name)` over real HTTP with the API client: each call opens a
+    `SieveClient` on `base_url` (so it works across `asyncio.run` calls) and calls
+    `get_function`. Retries are off, so a stopped server fails at once."""
+    from runner.client import RetryPolicy, SieveClient
 
     async def fetch(owner: str, name: str) -> dict[str, Any]:
-        url = f"{base_url}/v2/functions/{owner}/{name}"
-        try:
-            async with httpx.AsyncClient(timeout=5) as client:
-                response = await client.get(url)
-        except httpx.TransportError as error:
-            raise BackendError(f"cannot reach {base_url}: {error}") from None
-        if response.status_code != 200:
-            raise ApiError(response.status_code, response.json().get("detail"), url=url)
-        return response.json()
+        async with SieveClient(base_url, api_key, retry=RetryPolicy(max_attempts=1)) as client:
+            return await client.get_function(owner, name)
 
     return fetch

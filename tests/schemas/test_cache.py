@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import ConfigError, ManifestError
-from runner.schemas import FunctionRef, SchemaCache, default_schemas_dir, derive_schema
+from runner.manifest.model import FunctionRef
+from runner.schemas import SchemaCache, default_schemas_dir, derive_schema
 from tests.schemas.conftest import load_metadata, schema_of
 
 

@@ -14,8 +14,8 @@ import pytest
 
 import runner
 from runner.errors import ManifestError, SourceLocation
+from runner.manifest.model import FunctionRef
 from runner.schemas import (
-    FunctionRef,
     check_inputs,
     check_lock,
     derive_schema,
@@ -25,7 +25,7 @@ from runner.schemas import (
     read_lock,
     write_lock,
 )
-from tests.schemas.conftest import PUBLIC_FUNCTIONS, http_fetcher, schema_of
+from tests.schemas.conftest import PUBLIC_FUNCTIONS, client_fetcher, schema_of
 from tests.support import public_functions
 
 
@@ -49,7 +49,9 @@ def test_plugin_serves_what_the_fixtures_describe(public_server, slug: str) -> N
 
 def test_pull_and_lock_over_a_real_socket(public_server, tmp_path: Path) -> None:
     refs = [FunctionRef.parse(slug) for slug in PUBLIC_FUNCTIONS]
-    schemas = asyncio.run(pull_schemas(refs, http_fetcher(public_server.url), tmp_path / "schemas"))
+    schemas = asyncio.run(
+        pull_schemas(refs, client_fetcher(public_server.url), tmp_path / "schemas")
+    )
     lock = write_lock(lock_path_for(tmp_path / "m.toml"), schemas)
     assert sorted(lock.entries) == PUBLIC_FUNCTIONS
     for ref, schema in schemas.items():
@@ -61,14 +63,15 @@ def test_pull_and_lock_over_a_real_socket(public_server, tmp_path: Path) -> None
 
 
 def test_unknown_function_on_the_local_backend(public_server, tmp_path: Path) -> None:
-    ref = FunctionRef.parse("sieve/dubing", location=SourceLocation("podcast.toml", 12, 12))
+    ref = FunctionRef.parse("sieve/dubing")
     with pytest.raises(ManifestError) as error:
         asyncio.run(
             pull_schemas(
                 [ref],
-                http_fetcher(public_server.url),
+                client_fetcher(public_server.url),
                 tmp_path,
                 backend=f"the local backend at {public_server.url}",
+                locations={ref: SourceLocation("podcast.toml", 12, 12)},
             )
         )
     assert str(error.value) == (
@@ -109,13 +112,13 @@ def test_drift_after_a_function_is_registered_with_a_new_signature(
     refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
     lock_path = lock_path_for(tmp_path / "m.toml")
     before = start_public_server()
-    schemas = asyncio.run(pull_schemas(refs, http_fetcher(before.url), tmp_path))
+    schemas = asyncio.run(pull_schemas(refs, client_fetcher(before.url), tmp_path))
     write_lock(lock_path, schemas)
     old_version = _translate_version(before)
     before.stop()
     after = start_local_server(builtins=(), plugins=[NewTranslate()], api_key=None)
     new_version = _translate_version(after)
-    latest = asyncio.run(latest_metadata(refs, http_fetcher(after.url)))
+    latest = asyncio.run(latest_metadata(refs, client_fetcher(after.url)))
     assert sorted(latest) == ["sieve/dubbing", "sieve/translate"]
     assert old_version != new_version
     with pytest.raises(ManifestError) as error:
@@ -134,10 +137,10 @@ def test_offline_validation_with_the_server_gone(public_server, tmp_path: Path) 
     refs = [FunctionRef.parse("sieve/dubbing"), FunctionRef.parse("sieve/translate")]
     lock_path = lock_path_for(tmp_path / "m.toml")
     url = public_server.url
-    write_lock(lock_path, asyncio.run(pull_schemas(refs, http_fetcher(url), tmp_path)))
+    write_lock(lock_path, asyncio.run(pull_schemas(refs, client_fetcher(url), tmp_path)))
     _stop_and_wait_until_gone(public_server)
     schemas = asyncio.run(
-        pull_schemas(refs, http_fetcher(url), tmp_path, lock=read_lock(lock_path), offline=True)
+        pull_schemas(refs, client_fetcher(url), tmp_path, lock=read_lock(lock_path), offline=True)
     )
     dubbing = schemas[refs[0]]
     assert (
@@ -179,7 +182,7 @@ def test_lock_then_resolve_locked_then_drift_then_offline(
 
     manifest = _project(tmp_path)
     refs = [FunctionRef.parse("sieve/translate"), FunctionRef.parse("sieve/dubbing")]
-    lock = asyncio.run(lock_functions(manifest, refs, http_fetcher(public_server.url)))
+    lock = asyncio.run(lock_functions(manifest, refs, client_fetcher(public_server.url)))
     assert lock.path == tmp_path / "manifests" / "podcast.toml.lock"
     cached = sorted(
         p.relative_to(tmp_path).parts[:4] for p in (tmp_path / "schemas").rglob("*.json")
@@ -189,23 +192,23 @@ def test_lock_then_resolve_locked_then_drift_then_offline(
         ("schemas", "functions", "sieve", "translate"),
     ]
     schemas = asyncio.run(
-        resolve_schemas(manifest, refs, http_fetcher(public_server.url), locked=True)
+        resolve_schemas(manifest, refs, client_fetcher(public_server.url), locked=True)
     )
     assert [s.version for s in schemas.values()] == [lock.entries[str(r)].version for r in refs]
     public_server.stop()
 
     changed = start_local_server(builtins=(), plugins=[NewTranslate()], api_key=None)
     with pytest.raises(ManifestError, match="sieve/translate drifted"):
-        asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url), locked=True))
+        asyncio.run(resolve_schemas(manifest, refs, client_fetcher(changed.url), locked=True))
     # Without --locked the lock still decides the versions: the cached schemas are used.
-    schemas = asyncio.run(resolve_schemas(manifest, refs, http_fetcher(changed.url)))
+    schemas = asyncio.run(resolve_schemas(manifest, refs, client_fetcher(changed.url)))
     assert "source" in schemas[refs[0]].properties
     gone = changed.url
     _stop_and_wait_until_gone(changed)
 
     # The server is gone: offline validation works from the lock and the cache alone.
     schemas = asyncio.run(
-        resolve_schemas(manifest, refs, http_fetcher(gone), locked=True, offline=True)
+        resolve_schemas(manifest, refs, client_fetcher(gone), locked=True, offline=True)
     )
     assert sorted(s.slug for s in schemas.values()) == ["sieve/dubbing", "sieve/translate"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import ManifestError
+from runner.manifest.model import FunctionRef
 from runner.schemas import (
-    FunctionRef,
     build_lock,
     check_lock,
     derive_schema,
@@ -154,7 +154,7 @@ def test_missing_function_is_located_in_the_manifest(tmp_path: Path) -> None:
     from runner.errors import SourceLocation
 
     lock = write_lock(_lock_file(tmp_path), {REFS[1]: schema_of("sieve/translate")})
-    ref = FunctionRef.parse("sieve/dubbing", location=SourceLocation("podcast.toml", 21, 12))
+    ref = FunctionRef.parse("sieve/dubbing")
     with pytest.raises(ManifestError) as error:
-        check_lock(lock, [ref], {})
+        check_lock(lock, [ref], {}, locations={ref: SourceLocation("podcast.toml", 21, 12)})
     assert str(error.value).startswith("podcast.toml:21:12: sieve/dubbing is used by the manifest")

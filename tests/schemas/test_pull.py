@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import BackendError, ManifestError, SourceLocation
-from runner.schemas import FunctionRef, SchemaCache, pull_schemas, read_lock, write_lock
+from runner.manifest.model import FunctionRef
+from runner.schemas import SchemaCache, pull_schemas, read_lock, write_lock
 
 REFS = [FunctionRef.parse("sieve/dubbing"), FunctionRef.parse("sieve/translate")]
 
@@ -35,9 +36,7 @@ def test_async_fetch_is_awaited(tmp_path: Path, metadata_fetcher) -> None:
 
 
 def test_one_fetch_per_function_however_often_it_is_used(tmp_path: Path, metadata_fetcher) -> None:
-    refs = [
-        FunctionRef.parse("sieve/translate", location=SourceLocation("m.toml", n)) for n in (3, 9)
-    ]
+    refs = [FunctionRef.parse("sieve/translate") for _ in (3, 9)]
     pull(refs, metadata_fetcher, tmp_path)
     assert metadata_fetcher.calls == ["sieve/translate"]
 
@@ -57,9 +56,10 @@ def test_locked_and_cached_schemas_need_no_network(tmp_path: Path, metadata_fetc
 
 
 def test_offline_without_cache_is_a_located_error(tmp_path: Path, metadata_fetcher) -> None:
-    ref = FunctionRef.parse("sieve/translate", location=SourceLocation("m.toml", 7, 12))
+    ref = FunctionRef.parse("sieve/translate")
+    locations = {ref: SourceLocation("m.toml", 7, 12)}
     with pytest.raises(ManifestError) as error:
-        pull([ref], metadata_fetcher, tmp_path, offline=True)
+        pull([ref], metadata_fetcher, tmp_path, offline=True, locations=locations)
     assert str(error.value).startswith(
         "m.toml:7:12: function: no cached schema for sieve/translate (not in the lock file)"
     )
@@ -67,15 +67,16 @@ def test_offline_without_cache_is_a_located_error(tmp_path: Path, metadata_fetch
 
 
 def test_unknown_function_names_the_backend(tmp_path: Path, metadata_fetcher) -> None:
-    refs = [
-        FunctionRef.parse("sieve/dubing", location=SourceLocation("m.toml", 4, 12)),
-        FunctionRef.parse("acme/missing", location=SourceLocation("m.toml", 9, 12)),
-    ]
+    locations = {
+        FunctionRef.parse("sieve/dubing"): SourceLocation("m.toml", 4, 12),
+        FunctionRef.parse("acme/missing"): SourceLocation("m.toml", 9, 12),
+    }
     with pytest.raises(ManifestError) as error:
         pull(
-            refs,
+            list(locations),
             metadata_fetcher,
             tmp_path,
+            locations=locations,
             backend="the embedded local backend",
             not_found_hint="to use the Sieve service, set SIEVE_API_KEY and pass --remote",
         )
@@ -99,34 +100,6 @@ def test_other_backend_errors_propagate(tmp_path: Path) -> None:
 
     with pytest.raises(BackendError, match="cannot reach"):
         pull(REFS, broken, tmp_path)
-
-
-def test_any_reference_type_with_owner_name_version_works(tmp_path: Path, metadata_fetcher) -> None:
-    """The manifest loader's own reference type plugs in (no `location`, no `pinned`)."""
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class ManifestRef:
-        owner: str
-        name: str
-        version: str | None = None
-
-        @property
-        def slug(self) -> str:
-            return f"{self.owner}/{self.name}"
-
-        def __str__(self) -> str:
-            return self.slug + (f":{self.version}" if self.version else "")
-
-    refs = [ManifestRef("sieve", "translate"), ManifestRef("sieve", "nope")]
-    with pytest.raises(
-        ManifestError, match=r"^function: sieve/nope is not known to the Sieve API$"
-    ):
-        pull(refs, metadata_fetcher, tmp_path)
-    schemas = pull(refs[:1], metadata_fetcher, tmp_path)
-    lock = write_lock(tmp_path / "m.toml.lock", schemas)
-    assert list(lock.entries) == ["sieve/translate"]
-    assert list(schemas) == [ManifestRef("sieve", "translate")]
 
 
 def test_latest_metadata_fetches_each_unpinned_function_once(metadata_fetcher) -> None:

@@ -16,7 +16,7 @@ import runner
 from runner.local.registry import LocalFunction
 from runner.schemas import FunctionSchema, check_inputs, derive_schema
 from runner.schemas.typestrings import is_file_schema
-from tests.schemas.conftest import http_fetcher
+from tests.schemas.conftest import client_fetcher
 
 
 def containers(
@@ -55,7 +55,7 @@ def served(start_public_server):
     """Every registered function with the schema derived from the metadata served over HTTP."""
     server = start_public_server(ContainersPlugin())
     registry = server.backend.registry
-    fetch = http_fetcher(server.url)
+    fetch = client_fetcher(server.url)
 
     async def fetch_all() -> list[dict[str, Any]]:
         return await asyncio.gather(*(fetch(f.owner, f.name) for f in registry))

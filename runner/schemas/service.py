@@ -1,0 +1,63 @@
+"""Function metadata from the backend a command talks to: the `fetch_metadata` of the schema code.
+
+`backend_fetcher(backend)` gives an async `fetch(owner, name)` calling
+`SieveClient.get_function`. The client (and an embedded backend) is opened on the first fetch
+only, so a manifest whose schemas are all locked and cached needs no backend at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from runner.backend import KEY_ENV, Backend, open_client
+from runner.client import SieveClient
+
+
+class BackendFetcher:
+    """`await fetcher(owner, name)`: `GET /v2/functions/{owner}/{name}` on `backend`.
+
+    `name` and `not_found_hint` are what the schema code puts in "not known to ..." errors.
+    Use through `backend_fetcher`, which closes it.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.fetches = 0
+        self._stack = contextlib.AsyncExitStack()
+        self._client: SieveClient | None = None
+
+    @property
+    def name(self) -> str:
+        if self.backend.kind == "embedded":
+            return "the embedded local backend"
+        return f"the Sieve API at {self.backend.url}"
+
+    @property
+    def not_found_hint(self) -> str:
+        if self.backend.kind != "embedded":
+            return ""
+        return (
+            "it serves only local functions and installed plugins; to run Sieve's functions, "
+            f"pass --api-key KEY or set {KEY_ENV}"
+        )
+
+    async def __call__(self, owner: str, name: str) -> dict[str, Any]:
+        if self._client is None:
+            self._client = await self._stack.enter_async_context(open_client(self.backend))
+        self.fetches += 1
+        return dict(await self._client.get_function(owner, name))
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+@contextlib.asynccontextmanager
+async def backend_fetcher(backend: Backend) -> AsyncIterator[BackendFetcher]:
+    """A `BackendFetcher` for `backend`, its client closed on exit."""
+    fetcher = BackendFetcher(backend)
+    try:
+        yield fetcher
+    finally:
+        await fetcher.aclose()
