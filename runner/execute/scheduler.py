@@ -173,9 +173,9 @@ class Scheduler:
         job = instance.job
         resolved = self.plan.resolve(instance, self._results)
         self.secrets.update(resolved.secrets)
-        outcome.function = str(resolved.function)
         if self._validate is not None:
-            self._validate(resolved)
+            self._validate(resolved)  # may pin the locked version
+        outcome.function = str(resolved.function)
         while True:
             outcome.attempts += 1
             pushed = await self.client.push(
