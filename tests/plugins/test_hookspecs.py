@@ -1,0 +1,75 @@
+"""Every hook is typed, documented and tested; the allow-list decides which plugins load."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from runner import hookspecs
+from runner.local.registry import build_registry
+from runner.plugins import ALLOW_LIST_ENV, DEFAULT_PLUGINS, build_plugin_manager
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+# Hook name -> the test in this folder (or elsewhere) that exercises it.
+TESTED_HOOKS = {"register_functions": "test_register_functions_reaches_the_local_backend"}
+
+
+def test_hook_names_are_discovered() -> None:
+    assert "register_functions" in hookspecs.HOOK_NAMES
+
+
+@pytest.mark.parametrize("name", hookspecs.HOOK_NAMES)
+def test_every_hook_is_typed_and_has_a_docstring(name: str) -> None:
+    function = getattr(hookspecs, name)
+    signature = inspect.signature(function)
+    assert signature.return_annotation is not inspect.Signature.empty
+    for parameter in signature.parameters.values():
+        assert parameter.annotation is not inspect.Parameter.empty, parameter.name
+    assert "Called" in (function.__doc__ or ""), "say when the hook is called"
+
+
+@pytest.mark.parametrize("name", hookspecs.HOOK_NAMES)
+def test_every_hook_is_documented_and_tested(name: str) -> None:
+    documented = re.findall(r"^### `(\w+)\(", DOCS.read_text(), flags=re.MULTILINE)
+    assert name in documented
+    assert name in TESTED_HOOKS
+
+
+def test_register_functions_reaches_the_local_backend() -> None:
+    class Plugin:
+        @hookspecs.hookimpl
+        def register_functions(self, register: hookspecs.RegisterFunction) -> None:
+            def shout(text: str) -> str:
+                """Upper-case `text`."""
+                return text.upper()
+
+            register(shout, name="me/shout")
+
+    manager = build_plugin_manager((), load_entry_points=False)
+    manager.register(Plugin())
+    registry = build_registry(manager)
+    function = registry.get("me", "shout")
+    assert function is not None
+    metadata = function.metadata()
+    assert metadata["owner_name"] == "me"
+    assert [item["name"] for item in metadata["latest_version"]["inputs"]] == ["text"]
+
+
+def test_every_default_plugin_loads() -> None:
+    manager = build_plugin_manager(load_entry_points=False)
+    assert [manager.get_plugin(name) is not None for name in DEFAULT_PLUGINS] == [True] * len(
+        DEFAULT_PLUGINS
+    )
+
+
+def test_the_allow_list_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_LIST_ENV, "plugins.local_functions")
+    manager = build_plugin_manager(load_entry_points=False)
+    assert manager.get_plugin("plugins.local_functions") is not None
+    assert manager.get_plugin("plugins.media") is None
+    monkeypatch.setenv(ALLOW_LIST_ENV, "")
+    assert build_plugin_manager(load_entry_points=False).get_plugins() == set()
