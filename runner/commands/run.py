@@ -36,10 +36,11 @@ from runner.commands.options import (
 )
 @click.option(
     "--progress",
-    type=click.Choice(["plain", "json", "none"]),
-    default="plain",
+    type=click.Choice(["auto", "live", "plain", "json", "none"]),
+    default="auto",
     show_default=True,
-    help="How to show progress: lines, JSON Lines on stdout, or nothing.",
+    help="How to show progress: a live view (auto: on a terminal), lines, JSON Lines on "
+    "stdout, or nothing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
 def run(
@@ -73,12 +74,11 @@ def run(
 
     from runner.backend import resolve_backend
     from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED
-    from runner.execute.outcome import Report
     from runner.execute.run import RunRequest
     from runner.execute.validation import run_validated
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
-    from runner.ui.progress import JsonLinesProgress, PlainProgress
+    from runner.ui.progress import progress_reporter
     from runner.ui.summary import summary_lines
 
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
@@ -96,25 +96,21 @@ def run(
         keep_going=keep_going,
     )
     secrets = Secrets()
-    report: Report | None = None
-    if progress == "plain":
-        report = PlainProgress(lambda line: click.echo(line, err=human_err))
-    elif progress == "json":
-        report = JsonLinesProgress(sys.stdout)
 
     def on_interrupt(presses: int) -> None:
         note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
         click.echo(f"\ninterrupted: {note}", err=True)
 
-    summary = run_validated(
-        request,
-        schemas_dir=schemas_dir,
-        locked=locked,
-        offline=offline,
-        report=report,
-        secrets=secrets,
-        on_interrupt=on_interrupt,
-    )
+    with progress_reporter(progress, lines_to_stderr=human_err) as report:
+        summary = run_validated(
+            request,
+            schemas_dir=schemas_dir,
+            locked=locked,
+            offline=offline,
+            report=report,
+            secrets=secrets,
+            on_interrupt=on_interrupt,
+        )
     if as_json:
         payload = {
             "ok": summary.ok,
