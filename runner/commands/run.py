@@ -36,6 +36,28 @@ from runner.commands.options import backend_options, selection_options, vars_opt
     help="How to show progress: lines, JSON Lines on stdout, or nothing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[RUN]",
+    help="Continue an interrupted run (default: the newest one of this manifest): re-attach to "
+    "its jobs in flight, keep finished outputs, push only what never got a job.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="On Ctrl-C leave the jobs in flight running on the service, for a later --resume.",
+)
+@click.option("--force", is_flag=True, help="Ignore the result cache: push every job.")
+@click.option(
+    "--force-job",
+    "force_jobs",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Ignore the result cache for these jobs (same forms as --select). Repeatable.",
+)
 def run(
     manifest: str,
     select: tuple[str, ...],
@@ -50,11 +72,18 @@ def run(
     fail_fast: bool | None,
     progress: str,
     as_json: bool,
+    resume: str | None,
+    detach: bool,
+    force: bool,
+    force_jobs: tuple[str, ...],
 ) -> None:
     """Run a manifest: push every job once its dependencies finished, in parallel.
 
     Exits 0 when every job finished, 1 when a job or validation failed, 2 for usage errors,
-    130 when interrupted (Ctrl-C cancels the jobs in flight; a second Ctrl-C exits at once).
+    130 when interrupted (Ctrl-C cancels the jobs in flight, or leaves them running with
+    --detach; a second Ctrl-C exits at once). Each run is recorded in `.sievefile/` next to
+    the manifest (see `sievefile runs`); a job whose function version and inputs equal an
+    earlier finished job's reuses its outputs (`cached`) unless --force or --force-job.
     """
     import json
 
@@ -80,6 +109,10 @@ def run(
         max_parallel=max_parallel,
         fail_fast=fail_fast,
         keep_going=keep_going,
+        resume=resume or (resume is not None),
+        force=force,
+        force_jobs=force_jobs,
+        detach=detach,
     )
     secrets = Secrets()
     report: Report | None = None
@@ -89,7 +122,8 @@ def run(
         report = JsonLinesProgress(sys.stdout)
 
     def on_interrupt(presses: int) -> None:
-        note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
+        first = "leaving jobs in flight running" if detach else "cancelling jobs in flight"
+        note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
         click.echo(f"\ninterrupted: {note}", err=True)
 
     summary = run_manifest(request, report=report, secrets=secrets, on_interrupt=on_interrupt)
@@ -98,6 +132,7 @@ def run(
             "ok": summary.ok,
             "interrupted": summary.interrupted,
             "requests": summary.requests,
+            "run_id": summary.run_id,
             "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -5,7 +5,7 @@
 - `kept`: the instance already finished in this run (a resume) with the same cache key: its
   outputs are used as they are;
 - `cached`: an earlier finished job of this manifest had the same cache key (not forced);
-- `reattach`: the instance has a job id and had not ended (a resume): wait for that job, which
+- `reattached`: the instance has a job id and had not ended (a resume): wait for that job, which
   may have ended while no runner watched (its outputs are fetched then);
 - `reconciled`: the ledger holds an intent without a job id (the runner died mid-push) and a
   matching job exists on the service: adopt it;
@@ -33,7 +33,7 @@ from runner.secrets import Secrets
 
 @dataclass
 class Start:
-    """How a job instance begins: `kind` is kept, cached, reattach, reconciled or push."""
+    """How a job instance begins: `kind` is kept, cached, reattached, reconciled or push."""
 
     kind: str
     job_id: str | None = None
@@ -101,7 +101,7 @@ class RunJournal:
                     attempts=earlier.attempts,
                 )
             if earlier.status == states.IN_FLIGHT and earlier.job_id:
-                return Start("reattach", job_id=earlier.job_id, attempts=earlier.attempts)
+                return Start("reattached", job_id=earlier.job_id, attempts=earlier.attempts)
             if earlier.status == states.PENDING and earlier.intent_at is not None:
                 found = await find_pushed_job(
                     client,

@@ -174,8 +174,8 @@ class RunLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
-    def is_held_elsewhere(self) -> bool:
-        """True when some other process holds the lock right now (a run is going on)."""
+    def is_held(self) -> bool:
+        """True when the lock is held right now (a run of the manifest is going on)."""
         if not self.path.exists():
             return False
         fd = os.open(self.path, os.O_RDONLY)

@@ -119,7 +119,7 @@ def find_record(state_dir: Path, run_id: str) -> dict[str, Any]:
 
 def live_status(record: dict[str, Any]) -> dict[str, Any]:
     """`record` with status `crashed` when it says running but no process runs its manifest."""
-    if record.get("status") == "running" and not RunLock(record["manifest"]).is_held_elsewhere():
+    if record.get("status") == "running" and not RunLock(record["manifest"]).is_held():
         record = {**record, "status": "crashed"}
     return record
 
