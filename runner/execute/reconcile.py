@@ -7,7 +7,9 @@ time minus `margin` (clocks of this machine and the service differ) and returns 
 function and inputs equal what was pushed. Only when none matches may the caller push again.
 
 The list's order is not trusted alone: listing stops only after `patience` jobs in a row were
-older than the cutoff, so a few out-of-order jobs do not hide the match.
+older than the cutoff, so a few out-of-order jobs do not hide the match. Among several matches
+(the same work pushed by another run within the margin) the one created closest to the intent
+wins; jobs another instance already owns are never adopted.
 """
 
 from __future__ import annotations
@@ -35,25 +37,34 @@ async def find_pushed_job(
     margin: float = DEFAULT_MARGIN,
     patience: int = DEFAULT_PATIENCE,
 ) -> dict[str, Any] | None:
-    """The job created by pushing `inputs` to `function` at or after `since` (epoch seconds),
-    or None. Jobs whose id is in `exclude` (already owned by another job instance) are passed
-    over, so two instances with equal inputs never adopt the same job."""
+    """The job created by pushing `inputs` to `function` at `since` (epoch seconds), or None.
+
+    Jobs whose id is in `exclude` (already owned by another job instance) are passed over, so
+    two instances with equal inputs never adopt the same job.
+    """
     cutoff = since - margin
     slug = FunctionRef.parse(function).slug
+    wanted = dict(inputs)
+    best: dict[str, Any] | None = None
+    best_distance = float("inf")
     older_in_a_row = 0
     async for job in client.iter_jobs():
         created = _timestamp(job.get("created_at"))
         if created is not None and created < cutoff:
             older_in_a_row += 1
             if older_in_a_row >= patience:
-                return None
+                break
             continue
         older_in_a_row = 0
         if job.get("id") in exclude:
             continue
-        if job_function(job) == slug and job_inputs(job) == dict(inputs):
-            return job
-    return None
+        if job_function(job) == slug and job_inputs(job) == wanted:
+            # several equal jobs (another folder's run of the same work): the one pushed
+            # closest to the intent is this push's
+            distance = abs(created - since) if created is not None else margin
+            if distance < best_distance:
+                best, best_distance = job, distance
+    return best
 
 
 def job_function(job: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,107 @@
+"""The runner SIGKILLed at exact points of a run, then resumed: nothing lost, nothing doubled.
+
+`SIEVEFILE_TEST_CRASH_AT=<point>:<n>` makes the runner subprocess kill itself at the n-th
+ledger checkpoint `point`: `before-push` (intent written, nothing sent), `after-push` (the
+service created the job, its id not yet in the ledger), `waiting` (job id written, job
+running), `fetched` (the job ended and its outputs arrived, not yet in the ledger). The server
+(a thread of this process) survives and counts the pushes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MANIFEST = """\
+version = 1
+[jobs.fan]
+function = "exec/nap"
+matrix = { i = [1, 2, 3] }
+inputs = { seconds = 0.3, value = "${{ matrix.i }}" }
+[jobs.join]
+function = "local/echo"
+inputs.value = "${{ jobs.fan.outputs }}"
+"""
+JOBS = 4
+
+
+def _run(manifest: Path, server: Any, *args: str, crash: str | None = None) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
+    env["SIEVE_API_KEY"] = server.api_key
+    if crash is not None:
+        env["SIEVEFILE_TEST_CRASH_AT"] = crash
+    command = [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", server.url]
+    return subprocess.run(
+        [*command, "--progress", "none", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def _outputs(process: Any) -> dict[str, Any]:
+    assert process.returncode == 0, process.stderr + process.stdout
+    return {job["key"]: job["outputs"] for job in json.loads(process.stdout)["jobs"]}
+
+
+def _write(folder: Path) -> Path:
+    folder.mkdir()
+    manifest = folder / "manifest.toml"
+    manifest.write_text(MANIFEST)
+    return manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "crashes",
+    [
+        ["before-push:1"],
+        ["before-push:4"],  # the join job, after the fan finished
+        ["after-push:1"],
+        ["after-push:3"],
+        ["waiting:2"],
+        ["waiting:4"],
+        ["fetched:1"],
+        ["fetched:4"],
+        ["after-push:2", "fetched:1", "waiting:1"],  # killed again while resuming
+    ],
+)
+def test_a_killed_run_resumes_with_one_push_per_job(
+    crashes: list[str], exec_server, tmp_path: Path
+) -> None:
+    manifest = _write(tmp_path / "crashed")
+    killed = _run(manifest, exec_server, crash=crashes[0])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    for crash in crashes[1:]:
+        again = _run(manifest, exec_server, "--resume", crash=crash)
+        assert again.returncode == -signal.SIGKILL, again.stderr
+    resumed = _run(manifest, exec_server, "--resume")
+    assert exec_server.backend.stats.pushes == JOBS  # exactly one push per job
+    # the uninterrupted run comes last, so its equal jobs cannot be mistaken for the lost ones
+    assert _outputs(resumed) == _outputs(_run(_write(tmp_path / "baseline"), exec_server))
+    run_id = json.loads(resumed.stdout)["run_id"]
+    record = (manifest.parent / ".sievefile" / "runs" / f"{run_id}.toml").read_text()
+    assert 'status = "finished"' in record
+
+
+def test_a_plain_run_after_a_crash_points_at_resume(exec_server, tmp_path: Path) -> None:
+    manifest = _write(tmp_path / "m")
+    assert _run(manifest, exec_server, crash="waiting:1").returncode == -signal.SIGKILL
+    status = subprocess.run(
+        [sys.executable, "-m", "runner", "runs", "-C", str(manifest.parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "crashed" in status.stdout  # its record says running, but nothing holds its lock
+    plain = _run(manifest, exec_server, "--progress", "plain")
+    assert plain.returncode == 0, plain.stderr
+    assert "sievefile run --resume" in plain.stderr
