@@ -98,6 +98,7 @@ class Durability:
             locked=locked,
             environ=request.environ if request.environ is not None else os.environ,
             secrets=secrets,
+            jobs_outlive_runner=request.backend.kind != "embedded",
         )
 
     def notices(self) -> list[RunEvent]:

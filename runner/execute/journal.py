@@ -55,7 +55,9 @@ class RunJournal:
 
     `resume` makes `start` look at this run's earlier rows; `forced` names the jobs whose cache
     is ignored (`force_all` ignores it for every job); `locked` maps function references to
-    their lock file versions; `environ` names the secrets for cache keys.
+    their lock file versions; `environ` names the secrets for cache keys. Without
+    `jobs_outlive_runner` (the embedded backend, whose jobs die with the runner process) a
+    resume pushes again what was in flight instead of re-attaching or reconciling.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class RunJournal:
         locked: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
         secrets: Secrets | None = None,
+        jobs_outlive_runner: bool = True,
     ) -> None:
         self.ledger = ledger
         self.run_id = run_id
@@ -81,6 +84,7 @@ class RunJournal:
         self._environ = dict(environ or {})
         self._secrets = secrets if secrets is not None else Secrets()
         self._keys: dict[str, str] = {}
+        self._jobs_outlive_runner = jobs_outlive_runner
 
     def claimed_job_ids(self) -> set[str]:
         return self.ledger.claimed_job_ids()
@@ -90,7 +94,9 @@ class RunJournal:
         key = resolved.key
         self._keys[key] = cache_key(resolved, self._locked, self._environ)
         earlier = self._earlier.get(key)
-        if earlier is not None:
+        if earlier is not None and (
+            self._jobs_outlive_runner or earlier.status not in states.UNRESOLVED
+        ):
             same_work = earlier.cache_key == self._keys[key]
             if earlier.status in states.DONE and earlier.outputs is not None and same_work:
                 return Start(

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from runner.execute.ledger import Ledger
+
 MANIFEST = """\
 version = 1
 [jobs.fan]
@@ -105,3 +107,30 @@ def test_a_plain_run_after_a_crash_points_at_resume(exec_server, tmp_path: Path)
     plain = _run(manifest, exec_server, "--progress", "plain")
     assert plain.returncode == 0, plain.stderr
     assert "sievefile run --resume" in plain.stderr
+
+
+def test_an_embedded_run_killed_mid_job_pushes_its_lost_jobs_again(tmp_path: Path) -> None:
+    # the embedded backend's jobs die with the runner: nothing to re-attach to
+    manifest = tmp_path / "local.toml"
+    manifest.write_text(
+        MANIFEST.replace("exec/nap", "local/sleep").replace(
+            'value = "${{ matrix.i }}"', 'payload = "${{ matrix.i }}"'
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
+    command = [sys.executable, "-m", "runner", "run", str(manifest), "--local", "--json"]
+    command += ["--progress", "none"]
+    killed = subprocess.run(
+        command, capture_output=True, text=True, timeout=60,
+        env={**env, "SIEVEFILE_TEST_CRASH_AT": "waiting:2"},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    resumed = subprocess.run(
+        [*command, "--resume"], capture_output=True, text=True, timeout=60, env=env
+    )
+    outputs = _outputs(resumed)
+    assert outputs["join"][0]["value"] == [[1], [2], [3]]
+    ledger = Ledger.for_manifest(manifest)
+    job_ids = ledger.claimed_job_ids()
+    ledger.close()
+    assert len(job_ids) > JOBS  # the jobs lost with the first process were pushed again

@@ -217,3 +217,33 @@ def test_runs_status_and_retry_commands(exec_server, tmp_path: Path) -> None:
     unknown = runner.invoke(cli, ["status", "nope", "-C", str(tmp_path)])
     assert unknown.exit_code == 2
     assert "'nope' is not a run" in unknown.output
+
+
+def test_cancel_deletes_the_jobs_a_detached_run_left_running(exec_server, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.long]\nfunction = "exec/nap"\nmatrix = { i = [1, 2] }\n'
+        'inputs = { seconds = 30, value = "${{ matrix.i }}" }\n'
+    )
+    backend = Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key)
+    schedulers: list[Scheduler] = []
+    pushed: list[str | None] = []
+
+    def report(event: RunEvent) -> None:
+        if event.kind == "pushed":
+            pushed.append(event.job_id)
+            if len(pushed) == 2:
+                schedulers[0].interrupt(detach=True)
+
+    request = RunRequest(manifest, backend=backend, detach=True)
+    first = asyncio.run(execute(request, report=report, on_scheduler=schedulers.append))
+    assert first.interrupted
+    env = {"SIEVE_API_KEY": exec_server.api_key, "SIEVE_API_URL": exec_server.url}
+    result = CliRunner().invoke(cli, ["cancel", first.run_id or "", "-C", str(tmp_path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": cancelled") == 2
+    with exec_server.client() as client:
+        for job_id in pushed:
+            assert client.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
+    record = find_record(tmp_path / ".sievefile", first.run_id or "")
+    assert {job["status"] for job in record["jobs"].values()} == {"cancelled"}

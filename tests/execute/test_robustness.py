@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
+from runner.client import SieveClient
+from runner.execute.reconcile import find_pushed_job
 from tests.support.faultproxy import (
     DropAfterForward,
     DropBeforeForward,
@@ -122,3 +128,26 @@ def test_a_list_endpoint_that_keeps_failing_fails_the_jobs_clearly(run_text, exe
     assert statuses in (["cancelled", "failed"], ["failed", "failed"])
     for outcome in run.summary.outcomes:  # nothing is left running on the service
         assert exec_server.wait_for_job(outcome.job_id)["status"] == "cancelled"
+
+
+def test_reconciliation_finds_the_job_in_any_order_across_pages(exec_server) -> None:
+    async def scenario(url: str) -> tuple[Any, Any]:
+        async with SieveClient(url, exec_server.api_key) as client:
+            since = time.time()
+            for value in range(5):
+                await client.push("exec/nap", {"seconds": 0, "value": value})
+            found = await find_pushed_job(client, "exec/nap", {"seconds": 0, "value": 2}, since)
+            missing = await find_pushed_job(client, "exec/nap", {"seconds": 0, "value": 9}, since)
+            return found, missing
+
+    def reverse(body: dict) -> dict:
+        return {**body, "data": list(reversed(body["data"]))} if "data" in body else body
+
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(Transform({"limit": "2"}, body=reverse), path="/v2/jobs", times=1000)
+        found, missing = asyncio.run(scenario(proxy.url))
+        pages = sum(1 for seen in proxy.log if seen.path == "/v2/jobs")
+    assert found is not None
+    assert found["inputs"]["value"]["data"] == 2
+    assert missing is None
+    assert pages >= 3  # it followed the pages instead of stopping at the first
