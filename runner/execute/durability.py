@@ -78,7 +78,7 @@ class Durability:
         forced = select_jobs(manifest, select=request.force_jobs) if request.force_jobs else []
         locked = _locked_versions(request.manifest)
         self._versions = {
-            str(job.function): locked.get(str(job.function), job.function.version or "")
+            str(job.function): job.function.version or locked.get(str(job.function), "unlocked")
             for job in manifest.jobs.values()
         }
         options = self.options or {
