@@ -134,3 +134,36 @@ def test_an_embedded_run_killed_mid_job_pushes_its_lost_jobs_again(tmp_path: Pat
     job_ids = ledger.claimed_job_ids()
     ledger.close()
     assert len(job_ids) > JOBS  # the jobs lost with the first process were pushed again
+
+
+def test_ctrl_c_with_detach_leaves_jobs_running_for_resume(exec_server, tmp_path: Path) -> None:
+    manifest = _write(tmp_path / "detach")
+    manifest.write_text(MANIFEST.replace("seconds = 0.3", "seconds = 1.5"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
+    command = [sys.executable, "-m", "runner", "run", str(manifest), "--detach"]
+    process = subprocess.Popen(
+        [*command, "--api-url", exec_server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**env, "SIEVE_API_KEY": exec_server.api_key},
+    )
+    assert process.stdout is not None
+    pushed = []
+    for line in process.stdout:
+        if " pushed " in line:
+            pushed.append(line.split("(job ")[1].split(")")[0])
+        if len(pushed) == 3:
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.stdout.read()
+    assert process.wait(30) == 130
+    assert "leaving jobs in flight running" in rest
+    assert rest.count("detached") >= 3
+    with exec_server.client() as client:
+        statuses = {client.get(f"/jobs/{job_id}").json()["status"] for job_id in pushed}
+    assert statuses <= {"queued", "processing", "finished"}  # not cancelled
+    resumed = _run(manifest, exec_server, "--resume")
+    outputs = _outputs(resumed)
+    assert outputs["join"][0]["value"] == [[1], [2], [3]]
+    assert exec_server.backend.stats.pushes == JOBS
