@@ -89,8 +89,13 @@ class RunJournal:
     def claimed_job_ids(self) -> set[str]:
         return self.ledger.claimed_job_ids()
 
-    async def start(self, client: SieveClient, job: str, resolved: ResolvedJob) -> Start:
-        """What to do for `resolved` (one instance of `job`); see the module docstring."""
+    async def start(
+        self, client: SieveClient, job: str, resolved: ResolvedJob, claimed: set[str]
+    ) -> Start:
+        """What to do for `resolved` (one instance of `job`); see the module docstring.
+
+        `claimed` holds the job ids instances already own (a reconciliation adopts none of
+        them, and adds the one it adopts)."""
         key = resolved.key
         self._keys[key] = cache_key(resolved, self._locked, self._environ)
         earlier = self._earlier.get(key)
@@ -114,9 +119,10 @@ class RunJournal:
                     str(resolved.function),
                     resolved.inputs,
                     earlier.intent_at,
-                    exclude=self.claimed_job_ids(),
+                    exclude=claimed,
                 )
-                if found is not None:
+                if found is not None and found["id"] not in claimed:
+                    claimed.add(found["id"])
                     self.ledger.pushed(self.run_id, key, found["id"], earlier.attempts)
                     return Start("reconciled", job_id=found["id"], attempts=earlier.attempts)
         if not (self._force_all or job in self._forced):

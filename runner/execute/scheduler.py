@@ -200,7 +200,7 @@ class Scheduler:
             self._validate(resolved)
         job_id: str | None = None
         if self.journal is not None:
-            start = await self.journal.start(self.client, job.name, resolved)
+            start = await self.journal.start(self.client, job.name, resolved, self._claimed)
             outcome.attempts = start.attempts
             if start.outputs is not None:
                 outcome.status = Status.FINISHED

@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+
 from runner.client import SieveClient
 from runner.execute.reconcile import find_pushed_job
 from tests.support.faultproxy import (
@@ -52,9 +54,14 @@ def test_a_lost_push_answer_is_reconciled_not_pushed_again(run_text, exec_server
     assert exec_server.backend.stats.pushes == 2
 
 
-def test_a_push_that_never_arrived_is_pushed_again_after_looking(run_text, exec_server) -> None:
+@pytest.mark.parametrize(
+    "fault", [DropBeforeForward(), Respond(503, {"detail": "unavailable", "error_id": "e-7"})]
+)
+def test_a_push_that_never_arrived_is_pushed_again_after_looking(
+    fault, run_text, exec_server
+) -> None:
     with FaultProxy(exec_server.url) as proxy:
-        proxy.add_fault(DropBeforeForward(), method="POST", path="/v2/push")
+        proxy.add_fault(fault, method="POST", path="/v2/push")
         run = run_text(PIPELINE, url=proxy.url)
         listed = [seen for seen in proxy.log if seen.method == "GET" and seen.path == "/v2/jobs"]
     assert run.summary.ok, run.summary.failed
