@@ -209,6 +209,10 @@ class Ledger:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = self.path.parent / ".gitignore"
+        if not ignore.exists():
+            # local state, never to be committed (secrets are masked, but job ids are private)
+            ignore.write_text("# sievefile's local run state; not for version control\n*\n")
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")

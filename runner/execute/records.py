@@ -94,7 +94,7 @@ def list_records(state_dir: Path) -> list[dict[str, Any]]:
     if not folder.is_dir():
         return []
     records = [read_record(path) for path in sorted(folder.glob("*.toml"), reverse=True)]
-    return [live_status(record) for record in records]
+    return [live_status(record, state_dir) for record in records]
 
 
 def read_record(path: Path) -> dict[str, Any]:
@@ -114,11 +114,25 @@ def find_record(state_dir: Path, run_id: str) -> dict[str, Any]:
         hint = did_you_mean(run_id, ids) if not matches else ""
         where = f"in {folder}" if ids else f"(no runs recorded in {folder})"
         raise ConfigError(f"{run_id!r} {problem} {where}{hint}")
-    return live_status(read_record(folder / f"{matches[0]}.toml"))
+    return live_status(read_record(folder / f"{matches[0]}.toml"), state_dir)
 
 
-def live_status(record: dict[str, Any]) -> dict[str, Any]:
-    """`record` with status `crashed` when it says running but no process runs its manifest."""
+def live_status(record: dict[str, Any], state_dir: Path) -> dict[str, Any]:
+    """`record` brought up to date: its run's status and jobs as the ledger has them now (a
+    run in progress writes its record only when it starts and ends), and status `crashed` when
+    it says running but no process holds its manifest's lock."""
+    database = state_dir / "state.db"
+    if database.is_file():
+        ledger = Ledger(database)
+        try:
+            run = ledger.run(record["run_id"])
+            if run is not None:
+                fresh = build_record(run, ledger.jobs(run.run_id))
+                record = {**record, "status": fresh["status"], "jobs": fresh["jobs"]}
+                if "ended_at" in fresh:
+                    record["ended_at"] = fresh["ended_at"]
+        finally:
+            ledger.close()
     if record.get("status") == "running" and not RunLock(record["manifest"]).is_held():
         record = {**record, "status": "crashed"}
     return record

@@ -119,6 +119,7 @@ def test_the_ledger_records_intent_job_id_and_outcome(run_text, tmp_path: Path) 
         assert row.intent_at <= row.pushed_at <= (row.ended_at or 0)
     assert ledger.claimed_job_ids() == {run.outcome("a").job_id, run.outcome("b").job_id}
     ledger.close()
+    assert (tmp_path / ".sievefile" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_resume_without_an_interrupted_run_says_so(run_text) -> None:
