@@ -128,7 +128,7 @@ class RunJournal:
         if not (self._force_all or job in self._forced):
             hit = self.ledger.cached(self.manifest, self._keys[key])
             if hit is not None and hit.outputs is not None:
-                origin = hit.cached_from or f"{hit.run_id}/{hit.key} (job {hit.job_id})"
+                origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
                 self.ledger.record(
                     self.run_id,
                     key,

@@ -27,7 +27,8 @@ class JobOutcome:
     `outputs` holds the `data` of each output item (what `${{ jobs.X.outputs[i] }}` sees);
     `job_id` is the last job pushed for it (None when nothing was pushed); `attempts` counts
     pushes; `allowed` marks a failure the manifest tolerates (`continue_on_error`);
-    `cached_from` names the earlier job whose outputs a cache hit reused (`run/key (job id)`);
+    `cached_from` names the earlier job whose outputs a cache hit reused (`run-id/key`; its id is
+    `job_id`);
     `detached` marks a job left running on the service by an interrupt with `--detach`.
     """
 

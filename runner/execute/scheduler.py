@@ -212,7 +212,8 @@ class Scheduler:
                     "status": "finished",
                     "outputs": outcome.outputs,
                 }
-                self._emit(start.kind, instance.key, start.cached_from or "", job_id=start.job_id)
+                origin = f"outputs of {start.cached_from}" if start.kind == "cached" else ""
+                self._emit(start.kind, instance.key, origin, job_id=start.job_id)
                 return
             if start.job_id is not None:
                 job_id = start.job_id

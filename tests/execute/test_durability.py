@@ -42,7 +42,8 @@ def test_an_equal_job_reuses_earlier_outputs_without_a_push(run_text, exec_serve
     for key in ("a", "b"):
         cached, original = second.outcome(key), first.outcome(key)
         assert cached.outputs == original.outputs
-        assert cached.cached_from == f"{first.summary.run_id}/{key} (job {original.job_id})"
+        assert cached.cached_from == f"{first.summary.run_id}/{key}"
+        assert cached.job_id == original.job_id
 
 
 def test_force_and_force_job_push_again(run_text, exec_server) -> None:
