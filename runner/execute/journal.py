@@ -167,6 +167,8 @@ class RunJournal:
             return  # an intent or job this run never got to: the next resume resolves it
         status = _STATUS[outcome.status]
         outputs = self._secrets.mask_value(outcome.outputs) if status == states.FINISHED else None
+        # outputs holding a secret are stored masked: reusing them would pass on `***`
+        reusable = outputs == (outcome.outputs if status == states.FINISHED else None)
         error = self._secrets.mask(outcome.error)
         if row is None or outcome.job_id is None:
             self.ledger.record(
@@ -175,9 +177,11 @@ class RunJournal:
                 outcome.job,
                 outcome.function,
                 status,
-                cache_key=self._keys.get(outcome.key),
+                cache_key=self._keys.get(outcome.key) if reusable else None,
                 outputs=outputs,
                 error=error,
             )
         else:
-            self.ledger.ended(self.run_id, outcome.key, status, outputs=outputs, error=error)
+            self.ledger.ended(
+                self.run_id, outcome.key, status, outputs=outputs, error=error, reusable=reusable
+            )

@@ -330,13 +330,15 @@ class Ledger:
         *,
         outputs: list[Any] | None = None,
         error: str = "",
+        reusable: bool = True,
     ) -> None:
-        """Record how `key` ended (outputs and error already masked)."""
+        """Record how `key` ended (outputs and error already masked). Outputs that are not
+        `reusable` (masking changed them) lose their cache key: nothing reuses them."""
         self.checkpoint("fetched")
         self._db.execute(
-            "UPDATE jobs SET status = ?, ended_at = ?, outputs = ?, error = ?"
-            " WHERE run_id = ? AND key = ?",
-            (status, time.time(), _dump(outputs), error, run_id, key),
+            "UPDATE jobs SET status = ?, ended_at = ?, outputs = ?, error = ?,"
+            " cache_key = CASE WHEN ? THEN cache_key END WHERE run_id = ? AND key = ?",
+            (status, time.time(), _dump(outputs), error, reusable, run_id, key),
         )
 
     def record(

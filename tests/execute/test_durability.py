@@ -85,10 +85,27 @@ def test_secret_values_never_reach_the_ledger_or_the_record(
     stored = b"".join(path.read_bytes() for path in state.rglob("*") if path.is_file())
     assert b"hello" in stored  # the outputs are there, masked
     assert secret.encode() not in stored
-    # the key holds the variable's name, not its value: another value is the same work
+    # outputs stored masked are never reused: they would pass on `***`
+    again = run_text(manifest, environ={"TOKEN": secret})
+    assert "pushed" in again.kinds("echo")
+    assert again.outcome("echo").outputs[0]["value"]["auth"] == secret
+    assert exec_server.backend.stats.pushes == 2
+
+
+def test_the_cache_key_holds_secret_names_not_values(run_text, exec_server) -> None:
+    manifest = """
+        version = 1
+        [jobs.nap]
+        function = "exec/nap"
+        inputs = { seconds = 0.05, value = "public" }
+        env = { TOKEN = "${{ env.TOKEN }}" }
+        """
+    assert run_text(manifest, environ={"TOKEN": "first-value-1234"}).summary.ok
     again = run_text(manifest, environ={"TOKEN": "another-value-4242"})
-    assert again.kinds("echo") == ["cached"]
-    assert exec_server.backend.stats.pushes == 1
+    assert again.kinds("nap") == ["cached"]
+    renamed = run_text(manifest.replace("env.TOKEN", "env.OTHER"), environ={"OTHER": "x-1234"})
+    assert "pushed" in renamed.kinds("nap")
+    assert exec_server.backend.stats.pushes == 2
 
 
 def test_a_second_run_of_the_same_manifest_is_refused_while_one_runs(
