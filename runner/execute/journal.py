@@ -141,7 +141,11 @@ class RunJournal:
                     job_id=hit.job_id,
                 )
                 return Start("cached", job_id=hit.job_id, outputs=hit.outputs, cached_from=origin)
-        return Start("push", attempts=earlier.attempts if earlier else 0)
+        if earlier is None:
+            return Start("push")
+        # an intent whose push never happened (nothing matched) does not count as an attempt
+        unsent = earlier.status == states.PENDING and self._jobs_outlive_runner
+        return Start("push", attempts=max(0, earlier.attempts - unsent))
 
     def intend(self, job: str, resolved: ResolvedJob, attempt: int) -> float:
         """Record that `resolved` is about to be pushed; returns the intent's time."""

@@ -87,6 +87,7 @@ def test_a_killed_run_resumes_with_one_push_per_job(
         assert again.returncode == -signal.SIGKILL, again.stderr
     resumed = _run(manifest, exec_server, "--resume")
     assert exec_server.backend.stats.pushes == JOBS  # exactly one push per job
+    assert [job["attempts"] for job in json.loads(resumed.stdout)["jobs"]] == [1] * JOBS
     # the uninterrupted run comes last, so its equal jobs cannot be mistaken for the lost ones
     assert _outputs(resumed) == _outputs(_run(_write(tmp_path / "baseline"), exec_server))
     run_id = json.loads(resumed.stdout)["run_id"]
