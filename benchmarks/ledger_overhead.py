@@ -7,6 +7,9 @@
 2. `--jobs` short `local/sleep` jobs against `sievefile serve` (a subprocess on 127.0.0.1) with
    `durable=False`, then with the ledger: wall time of each and the pushes the server counted.
 3. The same manifest again with the ledger: every job a cache hit (pushes counted: 0).
+4. Reconciliation with those jobs on the server, all created within the 300 s margin: the cost
+   (time, list requests) of finding a just-pushed job, and of proving a push never arrived
+   (the worst case: every job within the margin is listed).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from run_requests import start_server
 
 from runner.backend import Backend
+from runner.client import SieveClient
 from runner.execute.ledger import Ledger
+from runner.execute.reconcile import find_pushed_job
 from runner.execute.run import RunRequest, execute
 
 MANIFEST = """
@@ -57,6 +62,23 @@ def ledger_writes(folder: Path, count: int) -> float:
 def pushes(url: str, key: str) -> int:
     stats = httpx.get(f"{url}/v2/_stats", headers={"X-API-Key": key}, timeout=60).json()
     return int(stats["pushes"])
+
+
+async def reconcile_cost(url: str, key: str) -> None:
+    async with SieveClient(url, key) as client:
+        since = time.time()
+        await client.push("local/sleep", {"seconds": 0, "payload": "lost"})
+        for label, payload in (("found", "lost"), ("missing", "never-pushed")):
+            before = client.request_count
+            started = time.perf_counter()
+            job = await find_pushed_job(
+                client, "local/sleep", {"seconds": 0, "payload": payload}, since
+            )
+            elapsed = time.perf_counter() - started
+            print(
+                f"reconcile {label:8} {elapsed * 1000:7.1f} ms  "
+                f"list requests={client.request_count - before}  match={job is not None}"
+            )
 
 
 def main() -> None:
@@ -93,6 +115,7 @@ def main() -> None:
                     f"{label:15} {elapsed:6.2f} s  ok={summary.ok}  "
                     f"pushes={pushes(url, key) - before}  requests={summary.requests}"
                 )
+            asyncio.run(reconcile_cost(url, key))
         finally:
             process.kill()
             process.wait(30)
