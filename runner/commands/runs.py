@@ -55,6 +55,7 @@ def status(run_id: str, folder: str, as_json: bool) -> None:
 
     from runner.execute.manage import state_dir_in
     from runner.execute.records import find_record
+    from runner.ui.summary import describe_outputs
 
     record = find_record(state_dir_in(folder), run_id)
     if as_json:
@@ -66,9 +67,11 @@ def status(run_id: str, folder: str, as_json: bool) -> None:
     jobs = record.get("jobs", {})
     width = max((len(key) for key in jobs), default=0)
     for key, job in jobs.items():
-        detail = job.get("error") or job.get("outputs", "")
+        detail = job.get("error", "")
+        if "outputs" in job:
+            detail = describe_outputs(json.loads(job["outputs"]))
         if job.get("cached_from"):
-            detail = f"from {job['cached_from']}"
+            detail += f" (from {job['cached_from']})"
         job_id = job.get("job_id", "-")
         click.echo(f"  {key:{width}}  {job['status']:9}  {job_id:36}  {detail}")
 

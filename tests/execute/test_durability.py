@@ -224,6 +224,9 @@ def test_runs_status_and_retry_commands(exec_server, tmp_path: Path) -> None:
     assert record["jobs"]["after"]["status"] == "skipped"
     assert json.loads(record["jobs"]["steady"]["outputs"]) == ["steady"]
     assert len(record["manifest_sha256"]) == 64
+    human = runner.invoke(cli, ["status", run_id, "-C", str(tmp_path)]).output
+    assert human.splitlines()[0] == f"run {run_id}: failed (1 failed, 1 finished, 1 skipped)"
+    assert '"steady"' in next(line for line in human.splitlines() if "steady" in line)
 
     retried = runner.invoke(cli, ["retry", run_id, "-C", str(tmp_path)], env=env)
     assert retried.exit_code == 0, retried.output
