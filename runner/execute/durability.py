@@ -54,7 +54,8 @@ class Durability:
     @classmethod
     @contextlib.contextmanager
     def open(cls, request: RunRequest) -> Iterator[Durability | None]:
-        if not request.durable:
+        if not request.durable or not Path(request.manifest).is_file():
+            # no manifest, no state folder: loading it reports the problem
             yield None
             return
         lock = RunLock(request.manifest)
