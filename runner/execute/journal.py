@@ -111,7 +111,7 @@ class RunJournal:
                     cached_from=earlier.cached_from,
                     attempts=earlier.attempts,
                 )
-            if earlier.status == states.IN_FLIGHT and earlier.job_id:
+            if earlier.status in states.RUNNING_JOB and earlier.job_id:
                 return Start("reattached", job_id=earlier.job_id, attempts=earlier.attempts)
             if earlier.status == states.PENDING and earlier.intent_at is not None:
                 found = await find_pushed_job(
@@ -158,6 +158,10 @@ class RunJournal:
 
     def pushed(self, key: str, job_id: str, attempt: int) -> None:
         self.ledger.pushed(self.run_id, key, job_id, attempt)
+
+    def processing(self, job_id: str) -> None:
+        """The watcher saw `job_id` processing on the service."""
+        self.ledger.processing(self.run_id, job_id)
 
     def settle(self, outcome: JobOutcome) -> None:
         """Record how `outcome` ended. A detached instance keeps its in-flight row (a resume

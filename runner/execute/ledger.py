@@ -45,7 +45,8 @@ CRASH_ENV = "SIEVEFILE_TEST_CRASH_AT"
 
 # Row states of a job instance in a run.
 PENDING = "pending"  # intent recorded, job id unknown (the push may or may not have happened)
-IN_FLIGHT = "in_flight"  # pushed, not yet ended
+IN_FLIGHT = "in_flight"  # pushed, not yet seen processing, not ended
+PROCESSING = "processing"  # seen processing on the service
 FINISHED = "finished"
 FAILED = "failed"
 CANCELLED = "cancelled"
@@ -54,7 +55,9 @@ CACHED = "cached"  # outputs reused from an earlier finished job, nothing pushed
 #: States whose outputs a later run or a resume may reuse.
 DONE = frozenset({FINISHED, CACHED})
 #: States of an instance whose job may exist on the service and is not known to have ended.
-UNRESOLVED = frozenset({PENDING, IN_FLIGHT})
+UNRESOLVED = frozenset({PENDING, IN_FLIGHT, PROCESSING})
+#: States of an instance with a job on the service that has not ended.
+RUNNING_JOB = frozenset({IN_FLIGHT, PROCESSING})
 
 # Run states.
 RUNNING = "running"
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     intent_at REAL,
     pushed_at REAL,
+    started_at REAL,
     ended_at REAL,
     outputs TEXT,
     error TEXT NOT NULL DEFAULT '',
@@ -126,6 +130,7 @@ class JobRow:
     attempts: int
     intent_at: float | None
     pushed_at: float | None
+    started_at: float | None
     ended_at: float | None
     outputs: list[Any] | None
     error: str
@@ -300,6 +305,7 @@ class Ledger:
             " ON CONFLICT(run_id, key) DO UPDATE SET function = excluded.function,"
             " cache_key = excluded.cache_key, status = excluded.status, job_id = NULL,"
             " attempts = excluded.attempts, intent_at = excluded.intent_at, pushed_at = NULL,"
+            " started_at = NULL,"
             " ended_at = NULL, outputs = NULL, error = '', cached_from = NULL",
             (run_id, key, job, function, cache_key, PENDING, attempt, now),
         )
@@ -321,6 +327,14 @@ class Ledger:
                 (run_id, key, attempt, job_id, now),
             )
         self.checkpoint("waiting")
+
+    def processing(self, run_id: str, job_id: str) -> None:
+        """Record when job `job_id` of the run was first seen processing on the service."""
+        self._db.execute(
+            "UPDATE jobs SET status = ?, started_at = ? WHERE run_id = ? AND job_id = ?"
+            " AND status = ?",
+            (PROCESSING, time.time(), run_id, job_id, IN_FLIGHT),
+        )
 
     def ended(
         self,

@@ -40,7 +40,7 @@ async def cancel_run(state_dir: Path, run_id: str, backend: Backend) -> list[Can
     ledger = Ledger(state_dir / "state.db")
     results: list[Cancelled] = []
     try:
-        rows = [row for row in ledger.jobs(run_id).values() if row.status == states.IN_FLIGHT]
+        rows = [row for row in ledger.jobs(run_id).values() if row.status in states.RUNNING_JOB]
         async with open_client(backend) as client:
             for row in rows:
                 assert row.job_id is not None

@@ -56,6 +56,7 @@ def build_record(
                 "job_id": row.job_id,
                 "attempts": row.attempts,
                 "pushed_at": _iso(row.pushed_at),
+                "started_at": _iso(row.started_at),
                 "ended_at": _iso(row.ended_at),
                 "seconds": round(row.ended_at - row.pushed_at, 3)
                 if row.ended_at and row.pushed_at

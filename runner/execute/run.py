@@ -119,6 +119,8 @@ async def _execute(
             if connection.local is not None
             else ListWatcher(connection.client)
         )
+        if journal is not None:
+            watcher.on_processing = journal.processing
         scheduler = Scheduler(
             plan,
             connection.client,

@@ -286,3 +286,17 @@ def test_the_record_holds_the_lock_and_a_new_locked_version_misses_the_cache(
     assert "pushed" in second.kinds("a")  # another version: not the same work
     assert second.kinds("b") == ["cached"]  # its inputs came out equal
     assert exec_server.backend.stats.pushes == 3
+
+
+def test_the_ledger_records_when_the_service_started_a_job(run_text, tmp_path: Path) -> None:
+    run = run_text(
+        'version = 1\n[jobs.long]\nfunction = "exec/nap"\ninputs = { seconds = 1.2, value = 1 }\n'
+    )
+    ledger = Ledger(tmp_path / ".sievefile" / "state.db")
+    row = ledger.jobs(run.summary.run_id or "")["long"]
+    ledger.close()
+    assert row.status == "finished"
+    assert row.started_at is not None
+    assert (row.pushed_at or 0) <= row.started_at <= (row.ended_at or 0)
+    record = find_record(tmp_path / ".sievefile", run.summary.run_id or "")
+    assert "started_at" in record["jobs"]["long"]
