@@ -43,6 +43,28 @@ from runner.commands.options import (
     "stdout, or nothing.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[RUN]",
+    help="Continue an interrupted run (default: the newest one of this manifest): re-attach to "
+    "its jobs in flight, keep finished outputs, push only what never got a job.",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="On Ctrl-C leave the jobs in flight running on the service, for a later --resume.",
+)
+@click.option("--force", is_flag=True, help="Ignore the result cache: push every job.")
+@click.option(
+    "--force-job",
+    "force_jobs",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Ignore the result cache for these jobs (same forms as --select). Repeatable.",
+)
 def run(
     manifest: str,
     select: tuple[str, ...],
@@ -60,6 +82,10 @@ def run(
     fail_fast: bool | None,
     progress: str,
     as_json: bool,
+    resume: str | None,
+    detach: bool,
+    force: bool,
+    force_jobs: tuple[str, ...],
 ) -> None:
     """Run a manifest: push every job once its dependencies finished, in parallel.
 
@@ -68,7 +94,10 @@ def run(
     function versions run.
 
     Exits 0 when every job finished, 1 when a job or validation failed, 2 for usage errors,
-    130 when interrupted (Ctrl-C cancels the jobs in flight; a second Ctrl-C exits at once).
+    130 when interrupted (Ctrl-C cancels the jobs in flight, or leaves them running with
+    --detach; a second Ctrl-C exits at once). Each run is recorded in `.sievefile/` next to
+    the manifest (see `sievefile runs`); a job whose function version and inputs equal an
+    earlier finished job's reuses its outputs (`cached`) unless --force or --force-job.
     """
     import json
 
@@ -94,11 +123,16 @@ def run(
         max_parallel=max_parallel,
         fail_fast=fail_fast,
         keep_going=keep_going,
+        resume=resume or (resume is not None),
+        force=force,
+        force_jobs=force_jobs,
+        detach=detach,
     )
     secrets = Secrets()
 
     def on_interrupt(presses: int) -> None:
-        note = "cancelling jobs in flight (Ctrl-C again to exit now)" if presses == 1 else "exit"
+        first = "leaving jobs in flight running" if detach else "cancelling jobs in flight"
+        note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
         click.echo(f"\ninterrupted: {note}", err=True)
 
     with progress_reporter(progress, lines_to_stderr=human_err) as report:
@@ -116,6 +150,7 @@ def run(
             "ok": summary.ok,
             "interrupted": summary.interrupted,
             "requests": summary.requests,
+            "run_id": summary.run_id,
             "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))

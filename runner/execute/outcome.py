@@ -26,7 +26,10 @@ class JobOutcome:
 
     `outputs` holds the `data` of each output item (what `${{ jobs.X.outputs[i] }}` sees);
     `job_id` is the last job pushed for it (None when nothing was pushed); `attempts` counts
-    pushes; `allowed` marks a failure the manifest tolerates (`continue_on_error`).
+    pushes; `allowed` marks a failure the manifest tolerates (`continue_on_error`);
+    `cached_from` names the earlier job whose outputs a cache hit reused (`run-id/key`; its id is
+    `job_id`);
+    `detached` marks a job left running on the service by an interrupt with `--detach`.
     """
 
     key: str
@@ -39,6 +42,8 @@ class JobOutcome:
     error: str = ""
     allowed: bool = False
     duration: float | None = None
+    cached_from: str | None = None
+    detached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -56,6 +61,8 @@ class JobOutcome:
             "error": self.error,
             "allowed_failure": self.allowed,
             "duration": self.duration,
+            "cached_from": self.cached_from,
+            "detached": self.detached,
         }
 
 
@@ -69,6 +76,8 @@ class RunSummary:
     outcomes: list[JobOutcome]
     interrupted: bool = False
     requests: int = 0
+    #: The ledger's id of this run (None without a ledger).
+    run_id: str | None = None
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -89,7 +98,10 @@ class RunEvent:
     """Something that happened during a run, for progress displays.
 
     `kind` is one of: `pushed`, `retrying`, `finished`, `failed`, `cancelled`, `skipped`,
-    `expanded` (a run-time matrix got its instances). Messages are already masked.
+    `expanded` (a run-time matrix got its instances), and with a ledger: `cached` (outputs
+    reused from an earlier job), `kept` (finished before a resume), `reattached` (waiting again
+    for a job pushed before a resume), `reconciled` (a push whose answer was lost found its
+    job), `detached` (left running on Ctrl-C with --detach). Messages are already masked.
     """
 
     kind: str

@@ -19,6 +19,7 @@ from typing import Any
 
 from runner.backend import Backend, open_connection
 from runner.client import equal_jitter
+from runner.execute.durability import Durability
 from runner.execute.outcome import Report, RunSummary
 from runner.execute.scheduler import RunPolicy, Scheduler, Validate
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
@@ -42,6 +43,15 @@ class RunRequest:
     fail_fast: bool | None = None
     keep_going: bool = False
     environ: Mapping[str, str] | None = None
+    #: Keep a ledger and run record in `.sievefile/` (needed by resume, cache and records).
+    durable: bool = True
+    #: Continue an earlier run: its id, or True for the newest unfinished run of the manifest.
+    resume: str | bool = False
+    #: Ignore the result cache for every job (`force`) or for the jobs these selectors match.
+    force: bool = False
+    force_jobs: Sequence[str] = ()
+    #: On Ctrl-C leave the jobs in flight running on the service (a resume collects them).
+    detach: bool = False
 
     @property
     def files_dir(self) -> Path:
@@ -62,12 +72,42 @@ async def execute(
 
     `on_scheduler` receives the scheduler once it exists (the CLI uses it to interrupt);
     `jitter` turns a retry's backoff into the delay actually waited (a seam for tests).
-    Raises ManifestError before anything is pushed when the manifest is invalid.
+    Raises ManifestError before anything is pushed when the manifest is invalid, RunError
+    when another process runs the same manifest, ConfigError when there is nothing to resume.
     """
-    manifest = load_manifest(request.manifest, variables=request.variables, environ=request.environ)
-    plan = build_plan(
-        manifest, select=request.select, exclude=request.exclude, environ=request.environ
-    )
+    with Durability.open(request) as durability:
+        return await _execute(
+            request,
+            durability,
+            report=report,
+            validate=validate,
+            secrets=secrets,
+            on_scheduler=on_scheduler,
+            jitter=jitter,
+        )
+
+
+async def _execute(
+    request: RunRequest,
+    durability: Durability | None,
+    *,
+    report: Report | None,
+    validate: Validate | None,
+    secrets: Secrets | None,
+    on_scheduler: Callable[[Scheduler], None] | None,
+    jitter: Callable[[float], float],
+) -> RunSummary:
+    secrets = secrets if secrets is not None else Secrets()
+    options = durability.options if durability is not None else {}
+    variables = options.get("variables", request.variables)
+    select, exclude = options.get("select", request.select), options.get("exclude", request.exclude)
+    manifest = load_manifest(request.manifest, variables=variables, environ=request.environ)
+    plan = build_plan(manifest, select=select, exclude=exclude, environ=request.environ)
+    journal = None
+    if durability is not None:
+        journal = durability.begin(manifest, secrets)
+        for notice in durability.notices():
+            (report or (lambda event: None))(notice)
     policy = RunPolicy(
         max_parallel=request.max_parallel or manifest.run.max_parallel,
         fail_fast=manifest.run.fail_fast if request.fail_fast is None else request.fail_fast,
@@ -79,6 +119,8 @@ async def execute(
             if connection.local is not None
             else ListWatcher(connection.client)
         )
+        if journal is not None:
+            watcher.on_processing = journal.processing
         scheduler = Scheduler(
             plan,
             connection.client,
@@ -88,6 +130,7 @@ async def execute(
             report=report,
             secrets=secrets,
             jitter=jitter,
+            journal=journal,
         )
         if on_scheduler is not None:
             on_scheduler(scheduler)
@@ -96,6 +139,8 @@ async def execute(
         finally:
             await watcher.aclose()
         summary.requests = connection.client.request_count
+        if durability is not None:
+            durability.end(summary)
         return summary
 
 
@@ -128,7 +173,7 @@ def run_manifest(
                 sys.stderr.flush()
                 os._exit(130)
             for scheduler in holder:
-                scheduler.interrupt()
+                scheduler.interrupt(detach=request.detach)
 
         # Not possible outside the main thread or without signals: Ctrl-C then stops Python.
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -13,8 +13,15 @@ combination) are resolved from the upstream outputs, validated, pushed and watch
 
 A job that ends in `error` is pushed again up to `retries` times, after an exponential backoff.
 A job still running after `timeout` seconds (counted from its push) is cancelled and fails.
-A push whose outcome is unknown (the answer was lost) fails the job rather than risk a paid
-duplicate. `interrupt()` (Ctrl-C) cancels every job in flight and skips the rest.
+A push whose outcome is unknown (the answer was lost) is reconciled before anything else: the
+recent jobs are listed and a job with the same function and inputs is adopted
+(`runner.execute.reconcile`); only when none exists is the job pushed again.
+`interrupt()` (Ctrl-C) cancels every job in flight and skips the rest; `interrupt(detach=True)`
+leaves the jobs in flight running on the service (a resume re-attaches to them).
+
+With a `journal` (`runner.execute.journal.RunJournal`) every push is recorded in the run ledger
+before and after it happens, every outcome when it ends, and each instance may begin from what
+the ledger knows (kept, cached, re-attached) instead of a push.
 """
 
 from __future__ import annotations
@@ -26,13 +33,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.client import SieveClient, equal_jitter
-from runner.errors import ApiError, SievefileError
+from runner.errors import ApiError, PushOutcomeUnknown, SievefileError
+from runner.execute.journal import RunJournal
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
+from runner.execute.reconcile import find_pushed_job
 from runner.execute.watch import JobWatcher
 from runner.manifest.matrix import JobInstance
 from runner.manifest.plan import Plan
 from runner.manifest.resolve import ResolvedJob
 from runner.secrets import Secrets
+
+#: Pushes again after a lost answer for which no job was found, before giving up.
+UNKNOWN_PUSH_RETRIES = 2
 
 #: Called with each resolved job before its push; raises ValidationError to stop it.
 Validate = Callable[[ResolvedJob], None]
@@ -64,6 +76,7 @@ class Scheduler:
         secrets: Secrets | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         jitter: Callable[[float], float] = equal_jitter,
+        journal: RunJournal | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
@@ -80,6 +93,10 @@ class Scheduler:
         self._job_tasks: dict[str, asyncio.Task[bool]] = {}
         self._stopping = False
         self._interrupted = False
+        self._detach = False
+        self.journal = journal
+        # job ids owned by an instance: a reconciliation never adopts one of them twice
+        self._claimed: set[str] = journal.claimed_job_ids() if journal is not None else set()
 
     # -- public -------------------------------------------------------------------------
 
@@ -117,9 +134,11 @@ class Scheduler:
                     unsuccessful.add(task.get_name())
         return self._summary()
 
-    def interrupt(self) -> None:
-        """Stop the run: cancel every job in flight (DELETE) and skip the rest."""
+    def interrupt(self, *, detach: bool = False) -> None:
+        """Stop the run: cancel every job in flight (DELETE) and skip the rest; with `detach`
+        the jobs in flight keep running on the service, for a later resume."""
         self._interrupted = True
+        self._detach = detach
         self._stop(cancel_in_flight=True)
 
     # -- jobs ---------------------------------------------------------------------------
@@ -143,10 +162,11 @@ class Scheduler:
         job = self.plan.jobs[name]
         keys = [i.key for i in self.plan.instances(name)] if self.plan.is_expanded(name) else [name]
         for key in keys:
-            self._outcomes[key] = JobOutcome(
-                key, name, str(job.function), Status.SKIPPED, error=reason
-            )
+            outcome = JobOutcome(key, name, str(job.function), Status.SKIPPED, error=reason)
+            self._outcomes[key] = outcome
             self._emit("skipped", key, reason)
+            if self.journal is not None:
+                self.journal.settle(outcome)
 
     async def _run_instance(self, instance: JobInstance) -> JobOutcome:
         job = instance.job
@@ -167,6 +187,8 @@ class Scheduler:
             self._fail(outcome, str(error), allowed=job.continue_on_error)
         finally:
             outcome.duration = time.monotonic() - started
+            if self.journal is not None:
+                self.journal.settle(outcome)
         return outcome
 
     async def _attempts(self, instance: JobInstance, outcome: JobOutcome) -> None:
@@ -176,16 +198,32 @@ class Scheduler:
         if self._validate is not None:
             self._validate(resolved)  # may pin the locked version
         outcome.function = str(resolved.function)
+        job_id: str | None = None
+        if self.journal is not None:
+            start = await self.journal.start(self.client, job.name, resolved, self._claimed)
+            outcome.attempts = start.attempts
+            if start.outputs is not None:
+                outcome.status = Status.FINISHED
+                outcome.job_id = start.job_id
+                outcome.outputs = start.outputs
+                outcome.cached_from = start.cached_from if start.kind == "cached" else None
+                self._results[instance.key] = {
+                    "id": outcome.job_id,
+                    "status": "finished",
+                    "outputs": outcome.outputs,
+                }
+                origin = f"outputs of {start.cached_from}" if start.kind == "cached" else ""
+                self._emit(start.kind, instance.key, origin, job_id=start.job_id)
+                return
+            if start.job_id is not None:
+                job_id = start.job_id
+                self._claimed.add(job_id)
+                self._emit(start.kind, instance.key, job_id=job_id, attempt=outcome.attempts)
         while True:
-            outcome.attempts += 1
-            pushed = await self.client.push(
-                str(resolved.function),
-                resolved.inputs,
-                webhooks=resolved.webhooks or None,
-                env=resolved.env or None,
-            )
-            outcome.job_id = pushed["id"]
-            self._emit("pushed", instance.key, job_id=outcome.job_id, attempt=outcome.attempts)
+            if job_id is None:
+                outcome.attempts += 1
+                job_id = await self._push(resolved, outcome)
+            outcome.job_id = job_id
             try:
                 final = await asyncio.wait_for(self.watcher.wait(outcome.job_id), job.timeout)
             except asyncio.TimeoutError:
@@ -231,12 +269,70 @@ class Scheduler:
                 )
                 await self._sleep(delay)
                 if not self._stopping:
+                    job_id = None
                     continue
                 message += " (not retried: the run is stopping)"
             if status == "cancelled":
                 message = f"job {outcome.job_id} was cancelled on the service"
             self._fail(outcome, message, allowed=job.continue_on_error)
             return
+
+    async def _push(self, resolved: ResolvedJob, outcome: JobOutcome) -> str:
+        """Push `resolved` once and return its job id, recording the push in the journal.
+
+        A lost answer is reconciled: a job with the same function and inputs created since the
+        intent is adopted; only when none exists is it pushed again (at most
+        UNKNOWN_PUSH_RETRIES times, then PushOutcomeUnknown propagates).
+        """
+        key, job_name, function = resolved.key, outcome.job, str(resolved.function)
+        lost = 0
+        while True:
+            if self.journal is not None:
+                since = self.journal.intend(job_name, resolved, outcome.attempts)
+            else:
+                since = time.time()
+            try:
+                pushed = await self.client.push(
+                    function,
+                    resolved.inputs,
+                    webhooks=resolved.webhooks or None,
+                    env=resolved.env or None,
+                )
+            except PushOutcomeUnknown as error:
+                found = await find_pushed_job(
+                    self.client, function, resolved.inputs, since, exclude=self._claimed
+                )
+                if found is not None and found["id"] not in self._claimed:
+                    job_id = str(found["id"])
+                    self._claim(key, job_id, outcome.attempts)
+                    self._emit(
+                        "reconciled",
+                        key,
+                        f"the push's answer was lost ({error.cause}); found its job",
+                        job_id=job_id,
+                        attempt=outcome.attempts,
+                    )
+                    return job_id
+                lost += 1
+                if lost > UNKNOWN_PUSH_RETRIES:
+                    raise
+                self._emit(
+                    "retrying",
+                    key,
+                    f"the push's answer was lost ({error.cause}) and no such job exists; "
+                    "pushing again",
+                    attempt=outcome.attempts,
+                )
+                continue
+            job_id = str(pushed["id"])
+            self._claim(key, job_id, outcome.attempts)
+            self._emit("pushed", key, job_id=job_id, attempt=outcome.attempts)
+            return job_id
+
+    def _claim(self, key: str, job_id: str, attempt: int) -> None:
+        self._claimed.add(job_id)
+        if self.journal is not None:
+            self.journal.pushed(key, job_id, attempt)
 
     # -- failure and cancellation ---------------------------------------------------------
 
@@ -269,6 +365,11 @@ class Scheduler:
                 self._emit("skipped", outcome.key, outcome.error)
             return
         self.watcher.forget(outcome.job_id)
+        if self._detach and not quiet:
+            outcome.detached = True
+            outcome.error = f"detached: job {outcome.job_id} keeps running; resume to collect it"
+            self._emit("detached", outcome.key, outcome.error, job_id=outcome.job_id)
+            return
         try:
             await self.client.cancel_job(outcome.job_id)
         except ApiError as error:

@@ -12,7 +12,8 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
 - `EventWatcher` listens to the embedded local backend, which announces every job change: no
   polling and no requests at all.
 
-Both return the job's final JSON (status `finished`, `error` or `cancelled`, with its outputs).
+Both return the job's final JSON (status `finished`, `error` or `cancelled`, with its outputs),
+and call `on_processing(job_id)` (when set) the first time they see a watched job processing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 Clock = Callable[[], float]
+OnProcessing = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 
 # Statuses a job passes through before it ends ("started" is what some older docs call processing).
@@ -47,6 +49,9 @@ class JobWatcher(Protocol):
     def forget(self, job_id: str) -> None:
         """Stop watching `job_id` (its waiter was cancelled, e.g. by a timeout)."""
         ...
+
+    #: Called with a watched job's id the first time it is seen processing (None: nobody).
+    on_processing: OnProcessing | None
 
     async def aclose(self) -> None:
         """Stop watching everything."""
@@ -78,6 +83,7 @@ class ListWatcher:
         self._seen_processing: set[str] = set()
         self._quiet_interval = first_interval
         self._task: asyncio.Task[None] | None = None
+        self.on_processing: OnProcessing | None = None
 
     async def wait(self, job_id: str) -> Json:
         future = self._waiters.get(job_id)
@@ -145,8 +151,10 @@ class ListWatcher:
                 job_id = job.get("id", "")
                 if job_id in unaccounted:
                     unaccounted.discard(job_id)
-                    if status == "processing":
+                    if status == "processing" and job_id not in self._seen_processing:
                         self._seen_processing.add(job_id)
+                        if self.on_processing is not None:
+                            self.on_processing(job_id)
                 if not unaccounted:
                     break
         ended = 0
@@ -171,11 +179,15 @@ class EventWatcher:
         self._waiters: dict[str, asyncio.Future[Json]] = {}
         # Jobs can end before anyone waits for them (between push and wait): keep their JSON.
         self._ended: dict[str, Json] = {}
+        self.on_processing: OnProcessing | None = None
         self._remove_listener = backend.add_listener(self._on_change)
 
     def _on_change(self, job: Json) -> None:
-        if job.get("status") in FINAL_STATUSES:
+        status = job.get("status")
+        if status in FINAL_STATUSES:
             self._loop.call_soon_threadsafe(self._settle, job)
+        elif status == "processing" and self.on_processing is not None:
+            self._loop.call_soon_threadsafe(self.on_processing, job["id"])
 
     def _settle(self, job: Json) -> None:
         job_id = job["id"]

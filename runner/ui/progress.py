@@ -23,6 +23,12 @@ _LABELS = {
     "cancelled": "cancelled",
     "skipped": "skipped",
     "expanded": "expanded",
+    "cached": "cached",
+    "kept": "kept",
+    "reattached": "reattach",
+    "reconciled": "reconcile",
+    "detached": "detached",
+    "notice": "NOTE",
 }
 
 

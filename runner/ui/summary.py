@@ -53,7 +53,8 @@ def summary_lines(summary: RunSummary) -> list[str]:
     lines = []
     width = max((len(o.key) for o in summary.outcomes), default=0)
     for outcome in summary.outcomes:
-        status = str(outcome.status) + (" (allowed)" if outcome.allowed else "")
+        label = "cached" if outcome.cached_from else "detached" if outcome.detached else None
+        status = (label or str(outcome.status)) + (" (allowed)" if outcome.allowed else "")
         detail = (
             describe_outputs(outcome.outputs)
             if outcome.status is Status.FINISHED
@@ -63,6 +64,10 @@ def summary_lines(summary: RunSummary) -> list[str]:
     counts = ", ".join(
         f"{summary.count(status)} {status}" for status in Status if summary.count(status)
     )
+    cached = sum(1 for outcome in summary.outcomes if outcome.cached_from)
+    if cached:
+        counts += f" ({cached} cached)"
     verdict = "interrupted" if summary.interrupted else ("ok" if summary.ok else "failed")
-    lines.append(f"run {verdict}: {counts or 'no jobs'}; {summary.requests} API requests")
+    run_id = f" (run {summary.run_id})" if summary.run_id else ""
+    lines.append(f"run {verdict}: {counts or 'no jobs'}; {summary.requests} API requests{run_id}")
     return lines

@@ -1,0 +1,437 @@
+"""The run ledger: what each run of a manifest did, in SQLite, written before each irreversible
+step.
+
+`.sievefile/state.db` next to the manifest (WAL, synchronous=FULL) holds one row per run and one
+per job instance of a run. The order of writes is what makes a crash at any instruction safe:
+
+1. `intend(...)`: the push is about to happen (time, function, cache key); no job id yet.
+2. the push.
+3. `pushed(...)`: the job id the service answered.
+4. `ended(...)`: the final status, outputs (masked), error.
+
+A row with an intent and no job id is an unknown-outcome push: resume reconciles it against
+`GET /v2/jobs` before pushing again (`runner.execute.reconcile`). Secret values never reach the
+ledger: inputs are stored only as their cache key (secrets replaced by their names), outputs
+and errors are masked.
+
+`RunLock` keeps two runs of one manifest from interleaving: an OS lock (`flock`) on
+`.sievefile/<manifest>.lock`, released by the kernel when its process dies, so a SIGKILLed run
+never blocks the next one.
+
+`SIEVEFILE_TEST_CRASH_AT=<point>:<n>` makes the n-th `checkpoint(point)` SIGKILL this process:
+the seam the crash tests use to stop the runner at exact places of a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunError
+
+#: The state folder next to a manifest.
+STATE_DIR = ".sievefile"
+CRASH_ENV = "SIEVEFILE_TEST_CRASH_AT"
+
+# Row states of a job instance in a run.
+PENDING = "pending"  # intent recorded, job id unknown (the push may or may not have happened)
+IN_FLIGHT = "in_flight"  # pushed, not yet seen processing, not ended
+PROCESSING = "processing"  # seen processing on the service
+FINISHED = "finished"
+FAILED = "failed"
+CANCELLED = "cancelled"
+SKIPPED = "skipped"
+CACHED = "cached"  # outputs reused from an earlier finished job, nothing pushed
+#: States whose outputs a later run or a resume may reuse.
+DONE = frozenset({FINISHED, CACHED})
+#: States of an instance whose job may exist on the service and is not known to have ended.
+UNRESOLVED = frozenset({PENDING, IN_FLIGHT, PROCESSING})
+#: States of an instance with a job on the service that has not ended.
+RUNNING_JOB = frozenset({IN_FLIGHT, PROCESSING})
+
+# Run states.
+RUNNING = "running"
+RUN_OK = "finished"
+RUN_FAILED = "failed"
+RUN_INTERRUPTED = "interrupted"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    pid INTEGER,
+    options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job TEXT NOT NULL,
+    function TEXT NOT NULL,
+    cache_key TEXT,
+    status TEXT NOT NULL,
+    job_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    intent_at REAL,
+    pushed_at REAL,
+    started_at REAL,
+    ended_at REAL,
+    outputs TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    cached_from TEXT,
+    PRIMARY KEY (run_id, key)
+);
+CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (cache_key, status);
+CREATE TABLE IF NOT EXISTS job_ids (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    pushed_at REAL NOT NULL
+);
+"""
+
+
+def state_dir_for(manifest: str | os.PathLike[str]) -> Path:
+    """`.sievefile/` in the manifest's folder."""
+    return Path(manifest).resolve().parent / STATE_DIR
+
+
+def new_run_id(clock: float | None = None) -> str:
+    """`20260128-142501-3fa2`: sortable by start time, unique enough for one folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(clock if clock is not None else time.time()))
+    return f"{stamp}-{uuid.uuid4().hex[:4]}"
+
+
+@dataclass
+class JobRow:
+    """One job instance of one run, as the ledger has it."""
+
+    run_id: str
+    key: str
+    job: str
+    function: str
+    cache_key: str | None
+    status: str
+    job_id: str | None
+    attempts: int
+    intent_at: float | None
+    pushed_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    outputs: list[Any] | None
+    error: str
+    cached_from: str | None
+
+
+@dataclass
+class RunRow:
+    """One run of a manifest."""
+
+    run_id: str
+    manifest: str
+    manifest_sha256: str
+    status: str
+    started_at: float
+    ended_at: float | None
+    pid: int | None
+    options: dict[str, Any]
+
+
+class RunLock:
+    """An exclusive `flock` on `.sievefile/<manifest name>.lock` while a run goes on.
+
+    `acquire()` raises RunError (naming the pid holding it) when another process runs the
+    manifest. The kernel drops the lock when the process dies, however it dies.
+    """
+
+    def __init__(self, manifest: str | os.PathLike[str]) -> None:
+        self.manifest = Path(manifest)
+        self.path = state_dir_for(manifest) / f"{self.manifest.name}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RunError(
+                f"{self.manifest}: another sievefile run of this manifest is in progress "
+                f"(pid {holder}); wait for it to end, or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def is_held(self) -> bool:
+        """True when the lock is held right now (a run of the manifest is going on)."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+class Ledger:
+    """The SQLite ledger of one manifest folder; see the module docstring.
+
+    Every write commits at once (autocommit), so what a method returned is on disk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = self.path.parent / ".gitignore"
+        if not ignore.exists():
+            # local state, never to be committed (secrets are masked, but job ids are private)
+            ignore.write_text("# sievefile's local run state; not for version control\n*\n")
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._crash_point, self._crash_count = _crash_setting()
+
+    @classmethod
+    def for_manifest(cls, manifest: str | os.PathLike[str]) -> Ledger:
+        return cls(state_dir_for(manifest) / "state.db")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(
+        self, run_id: str, manifest: str, manifest_sha256: str, options: dict[str, Any]
+    ) -> None:
+        """Record a new run (or a resumed one, which keeps its rows) as running by this process."""
+        self._db.execute(
+            "INSERT INTO runs (run_id, manifest, manifest_sha256, status, started_at, pid, options)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id) DO UPDATE SET status = excluded.status, pid = excluded.pid,"
+            " ended_at = NULL, manifest_sha256 = excluded.manifest_sha256",
+            (run_id, manifest, manifest_sha256, RUNNING, time.time(), os.getpid(),
+             json.dumps(options)),
+        )  # fmt: skip
+
+    def end_run(self, run_id: str, status: str) -> None:
+        self._db.execute(
+            "UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ?",
+            (status, time.time(), run_id),
+        )
+
+    def run(self, run_id: str) -> RunRow | None:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_row(row) if row else None
+
+    def runs(self, manifest: str | None = None) -> list[RunRow]:
+        """Runs, newest first (of one manifest when given)."""
+        if manifest is None:
+            rows = self._db.execute("SELECT * FROM runs ORDER BY started_at DESC").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE manifest = ? ORDER BY started_at DESC", (manifest,)
+            ).fetchall()
+        return [_run_row(row) for row in rows]
+
+    def unfinished_run(self, manifest: str) -> RunRow | None:
+        """The newest run of `manifest` that did not end (crashed or interrupted), if any."""
+        for run in self.runs(manifest):
+            if run.status in (RUNNING, RUN_INTERRUPTED):
+                return run
+            if run.status in (RUN_OK, RUN_FAILED):
+                return None
+        return None
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def jobs(self, run_id: str) -> dict[str, JobRow]:
+        rows = self._db.execute("SELECT * FROM jobs WHERE run_id = ?", (run_id,)).fetchall()
+        return {row["key"]: _job_row(row) for row in rows}
+
+    def job(self, run_id: str, key: str) -> JobRow | None:
+        row = self._db.execute(
+            "SELECT * FROM jobs WHERE run_id = ? AND key = ?", (run_id, key)
+        ).fetchone()
+        return _job_row(row) if row else None
+
+    def claimed_job_ids(self) -> set[str]:
+        """Every job id any run recorded (a reconciliation must not adopt one of them)."""
+        rows = self._db.execute("SELECT job_id FROM job_ids").fetchall()
+        return {row["job_id"] for row in rows}
+
+    def intend(
+        self, run_id: str, key: str, job: str, function: str, cache_key: str | None, attempt: int
+    ) -> float:
+        """Record that `key` is about to be pushed (attempt `attempt`); returns the intent time."""
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO jobs (run_id, key, job, function, cache_key, status, job_id, attempts,"
+            " intent_at, pushed_at, ended_at, outputs, error, cached_from)"
+            " VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, '', NULL)"
+            " ON CONFLICT(run_id, key) DO UPDATE SET function = excluded.function,"
+            " cache_key = excluded.cache_key, status = excluded.status, job_id = NULL,"
+            " attempts = excluded.attempts, intent_at = excluded.intent_at, pushed_at = NULL,"
+            " started_at = NULL,"
+            " ended_at = NULL, outputs = NULL, error = '', cached_from = NULL",
+            (run_id, key, job, function, cache_key, PENDING, attempt, now),
+        )
+        self.checkpoint("before-push")
+        return now
+
+    def pushed(self, run_id: str, key: str, job_id: str, attempt: int) -> None:
+        """Record the job id of `key`'s push (or of the job reconciliation found for it)."""
+        self.checkpoint("after-push")
+        now = time.time()
+        with self._transaction():
+            self._db.execute(
+                "UPDATE jobs SET status = ?, job_id = ?, pushed_at = ?"
+                " WHERE run_id = ? AND key = ?",
+                (IN_FLIGHT, job_id, now, run_id, key),
+            )
+            self._db.execute(
+                "INSERT INTO job_ids (run_id, key, attempt, job_id, pushed_at) VALUES (?,?,?,?,?)",
+                (run_id, key, attempt, job_id, now),
+            )
+        self.checkpoint("waiting")
+
+    def processing(self, run_id: str, job_id: str) -> None:
+        """Record when job `job_id` of the run was first seen processing on the service."""
+        self._db.execute(
+            "UPDATE jobs SET status = ?, started_at = ? WHERE run_id = ? AND job_id = ?"
+            " AND status = ?",
+            (PROCESSING, time.time(), run_id, job_id, IN_FLIGHT),
+        )
+
+    def ended(
+        self,
+        run_id: str,
+        key: str,
+        status: str,
+        *,
+        outputs: list[Any] | None = None,
+        error: str = "",
+        reusable: bool = True,
+    ) -> None:
+        """Record how `key` ended (outputs and error already masked). Outputs that are not
+        `reusable` (masking changed them) lose their cache key: nothing reuses them."""
+        self.checkpoint("fetched")
+        self._db.execute(
+            "UPDATE jobs SET status = ?, ended_at = ?, outputs = ?, error = ?,"
+            " cache_key = CASE WHEN ? THEN cache_key END WHERE run_id = ? AND key = ?",
+            (status, time.time(), _dump(outputs), error, reusable, run_id, key),
+        )
+
+    def record(
+        self,
+        run_id: str,
+        key: str,
+        job: str,
+        function: str,
+        status: str,
+        *,
+        cache_key: str | None = None,
+        outputs: list[Any] | None = None,
+        error: str = "",
+        cached_from: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        """Record a job instance that needed no push: cached, skipped or failed before one."""
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO jobs (run_id, key, job, function, cache_key, status, job_id, attempts,"
+            " intent_at, pushed_at, ended_at, outputs, error, cached_from)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id, key) DO UPDATE SET status = excluded.status,"
+            " cache_key = excluded.cache_key, job_id = excluded.job_id,"
+            " ended_at = excluded.ended_at, outputs = excluded.outputs, error = excluded.error,"
+            " cached_from = excluded.cached_from",
+            (run_id, key, job, function, cache_key, status, job_id, now, _dump(outputs), error,
+             cached_from),
+        )  # fmt: skip
+
+    def cached(self, manifest: str, cache_key: str) -> JobRow | None:
+        """The newest finished job of `manifest` with `cache_key`, whose outputs can be reused."""
+        row = self._db.execute(
+            "SELECT jobs.* FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
+            " AND jobs.cache_key = ? AND jobs.status = ? ORDER BY jobs.ended_at DESC LIMIT 1",
+            (manifest, cache_key, FINISHED),
+        ).fetchone()
+        return _job_row(row) if row else None
+
+    # -- crash seam -------------------------------------------------------------------------
+
+    def checkpoint(self, point: str) -> None:
+        """SIGKILL this process at the n-th `point` when SIGFILE_TEST_CRASH_AT asks for it."""
+        if self._crash_point != point:
+            return
+        self._crash_count -= 1
+        if self._crash_count <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def _crash_setting() -> tuple[str | None, int]:
+    value = os.environ.get(CRASH_ENV, "")
+    if not value:
+        return None, 0
+    point, _, count = value.partition(":")
+    return point, int(count or "1")
+
+
+def _dump(outputs: list[Any] | None) -> str | None:
+    return None if outputs is None else json.dumps(outputs, ensure_ascii=False)
+
+
+def _job_row(row: sqlite3.Row) -> JobRow:
+    values = dict(row)
+    values["outputs"] = json.loads(values["outputs"]) if values["outputs"] is not None else None
+    return JobRow(**values)
+
+
+def _run_row(row: sqlite3.Row) -> RunRow:
+    values = dict(row)
+    values["options"] = json.loads(values["options"] or "{}")
+    return RunRow(**values)
