@@ -173,8 +173,11 @@ def test_with_a_lock_the_locked_version_is_pushed(
 
     # The service now serves another sieve/translate: the run asks for the locked one, which
     # the local backend (serving one version per function) refuses, rather than running v2.
+    # (--force: the first run's results would otherwise be reused from the result cache.)
     after = start_local_server(builtins=(), plugins=[NewTranslate()], api_key=None)
-    result = invoke("run", str(project), "--api-url", after.url, "--json", "--progress", "none")
+    result = invoke(
+        "run", str(project), "--api-url", after.url, "--json", "--progress", "none", "--force"
+    )
     assert result.exit_code == 1
     summary = json.loads(result.output[result.output.index("{") :])
     [hello] = [job for job in summary["jobs"] if job["key"] == "hello"]
