@@ -66,12 +66,14 @@ def functions_get(
 
     FUNCTION is owner/name.
     """
-    from runner.api_args import split_function_name
+    from runner.api_args import function_argument
     from runner.api_views import function_view
 
-    owner, name = split_function_name(function)
+    ref = function_argument(function)
     session = _Session(api_url, api_key, local, as_json)
-    session.show(session.call(lambda client: client.get_function(owner, name)), function_view)
+    session.show(
+        session.call(lambda client: client.get_function(ref.owner, ref.name)), function_view
+    )
 
 
 @click.group()
@@ -170,11 +172,11 @@ def push(
 
     FUNCTION is owner/name or owner/name:version.
     """
-    from runner.api_args import parse_inputs, split_function_name
+    from runner.api_args import function_argument, parse_inputs
     from runner.api_views import job_view
     from runner.errors import RunError
 
-    split_function_name(function, allow_version=True)
+    function = str(function_argument(function, allow_version=True))
     inputs = parse_inputs(assignments, input_file)
     session = _Session(api_url, api_key, local, as_json)
     waiting = wait if wait is not None else session.backend.kind == "embedded"
