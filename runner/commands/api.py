@@ -181,13 +181,26 @@ def push(
     session = _Session(api_url, api_key, local, as_json)
     waiting = wait if wait is not None else session.backend.kind == "embedded"
 
+    pushed_ids: list[str] = []
+
     async def run(client: Any) -> dict[str, Any]:
         pushed: dict[str, Any] = await client.push(function, inputs)
+        pushed_ids.append(pushed["id"])
         if not waiting:
             return pushed
         return dict(await client.wait_for_job(pushed["id"]))
 
-    body = session.call(run)
+    try:
+        body = session.call(run)
+    except KeyboardInterrupt:
+        # Ctrl-C stops the waiting, not the job: a remote job runs on, so say how to reach it.
+        if pushed_ids and session.backend.kind != "embedded":
+            job_id = pushed_ids[0]
+            click.echo(
+                f"job {job_id} is still running; `sievefile jobs cancel {job_id}` cancels it",
+                err=True,
+            )
+        raise
     if not waiting:
         session.show(body, lambda pushed: f"pushed job {pushed['id']} ({pushed.get('status')})")
         return
