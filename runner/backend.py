@@ -118,7 +118,9 @@ async def open_connection(
     """
     if backend.kind == "remote":
         assert backend.url is not None
-        async with SieveClient(backend.url, backend.api_key, **client_options) as client:
+        async with SieveClient(
+            backend.url, backend.api_key, key_source=backend.key_source, **client_options
+        ) as client:
             yield Connection(client)
         return
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend

@@ -160,7 +160,11 @@ def test_the_key_is_used_but_never_printed(local_server: LocalServer, tmp_path: 
     refused = sievefile("functions", "get", "local/echo", "--api-url", url, "--api-key", wrong)
     assert refused.exit_code == 1
     assert "401" in refused.output
+    assert "(the API key from --api-key was refused; check it)" in refused.output
     assert wrong not in refused.output
+    keyless = sievefile("jobs", "list", "--api-url", url)
+    assert keyless.exit_code == 1
+    assert "(no API key was sent; pass --api-key or set SIEVE_API_KEY)" in keyless.output
 
     key_file = tmp_path / "home" / ".config" / ".sieve" / "config"
     key_file.parent.mkdir(parents=True)
