@@ -88,7 +88,7 @@ def resolve_backend(
     if url is None and key is None:
         return Backend(kind="embedded")
     if url is not None:
-        _check_url(url, url_source or "")
+        check_http_url(url, url_source or "")
     return Backend(
         kind="remote",
         url=normalize_base_url(url or DEFAULT_API_URL),
@@ -158,7 +158,8 @@ def _read_key_file(path: Path) -> str | None:
     return text.strip() or None
 
 
-def _check_url(url: str, source: str) -> None:
+def check_http_url(url: str, source: str) -> None:
+    """A ConfigError naming `source` (a flag or variable) unless `url` is an http(s) URL."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(

@@ -111,3 +111,13 @@ def test_an_unusable_database_or_files_folder_is_a_clear_error(
     assert f"error: {message.format(tmp=tmp_path)}" in result.output
     assert "Traceback" not in result.output
     assert notes.read_text() == "my notes, not a database\n" * 40
+
+
+@pytest.mark.parametrize("public_url", ["notaurl", "ftp://host/files", "http://"])
+def test_a_public_url_that_is_not_http_is_a_usage_error(public_url: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", ":memory:", "--port", "0", "--public-url", public_url]
+    )
+    assert result.exit_code == 2, result.output
+    assert "error: --public-url must be an http:// or https:// URL" in result.output
+    assert repr(public_url) in result.output
