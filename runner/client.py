@@ -356,8 +356,11 @@ def _api_error(response: httpx.Response, method: str, url: str, hint: str = "") 
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip()
-        if text:
+        text = " ".join(response.text.split())
+        if "html" in response.headers.get("content-type", ""):
+            # a web server or proxy, not the API: its page would bury the point
+            detail = f"{detail} (an HTML page, not the Sieve API's JSON: is the URL a Sieve API?)"
+        elif text:
             detail = text[:500]
     else:
         if isinstance(body, dict):
