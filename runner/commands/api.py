@@ -174,12 +174,18 @@ def push(
     """
     from runner.api_args import function_argument, parse_inputs
     from runner.api_views import job_view
-    from runner.errors import RunError
+    from runner.errors import ConfigError, RunError
 
     function = str(function_argument(function, allow_version=True))
     inputs = parse_inputs(assignments, input_file)
     session = _Session(api_url, api_key, local, as_json)
-    waiting = wait if wait is not None else session.backend.kind == "embedded"
+    embedded = session.backend.kind == "embedded"
+    if embedded and wait is False:
+        raise ConfigError(
+            "--no-wait does not work on the embedded backend: its jobs end with the command "
+            "(use `sievefile serve` for jobs that outlive it)"
+        )
+    waiting = wait if wait is not None else embedded
 
     pushed_ids: list[str] = []
 

@@ -216,3 +216,10 @@ def test_ctrl_c_while_push_waits_names_the_job_that_runs_on(
     with local_server.client() as client:
         assert client.get(f"/jobs/{job_id}").json()["status"] in ("queued", "processing")
         client.delete(f"/jobs/{job_id}")
+
+
+def test_no_wait_on_the_embedded_backend_is_a_usage_error() -> None:
+    result = sievefile("push", "local/echo", "-i", "value=1", "--local", "--no-wait")
+    assert result.exit_code == 2
+    assert "error: --no-wait does not work on the embedded backend" in result.output
+    assert "pushed job" not in result.output
