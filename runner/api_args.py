@@ -1,4 +1,4 @@
-"""Arguments of the API commands: function names (`owner/name[:version]`) and push inputs
+"""Command-line arguments: function names (`owner/name[:version]`) and push inputs
 (`--input name=value`, `--input-file FILE`)."""
 
 from __future__ import annotations
@@ -9,23 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import ConfigError
+from runner.manifest.model import FunctionRef
 
 
-def split_function_name(text: str, *, allow_version: bool = False) -> tuple[str, str]:
-    """`(owner, name)` from `owner/name` (or `owner/name:version` when `allow_version`; the
-    version stays on the name). Raises `ConfigError` for anything else."""
-    owner, slash, name = text.partition("/")
-    bare_name = name.partition(":")[0] if allow_version else name
-    if (
-        not slash
-        or not owner
-        or not bare_name
-        or "/" in name
-        or (":" in name and not allow_version)
-    ):
+def function_argument(text: str, *, allow_version: bool = False) -> FunctionRef:
+    """The function a command-line argument names: `owner/name`, or `owner/name:version` when
+    `allow_version`. Raises `ConfigError` (a usage error) for anything else."""
+    try:
+        ref = FunctionRef.parse(text.strip())
+    except ValueError:
+        ref = None
+    if ref is None or (ref.version is not None and not allow_version):
         shape = "owner/name[:version]" if allow_version else "owner/name"
         raise ConfigError(f"function {text!r} must look like {shape}, e.g. sieve/dubbing")
-    return owner, name
+    return ref
 
 
 def parse_input_value(text: str) -> Any:

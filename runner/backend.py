@@ -88,7 +88,7 @@ def resolve_backend(
     if url is None and key is None:
         return Backend(kind="embedded")
     if url is not None:
-        _check_url(url, url_source or "")
+        check_http_url(url, url_source or "")
     return Backend(
         kind="remote",
         url=normalize_base_url(url or DEFAULT_API_URL),
@@ -118,7 +118,9 @@ async def open_connection(
     """
     if backend.kind == "remote":
         assert backend.url is not None
-        async with SieveClient(backend.url, backend.api_key, **client_options) as client:
+        async with SieveClient(
+            backend.url, backend.api_key, key_source=backend.key_source, **client_options
+        ) as client:
             yield Connection(client)
         return
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
@@ -156,7 +158,8 @@ def _read_key_file(path: Path) -> str | None:
     return text.strip() or None
 
 
-def _check_url(url: str, source: str) -> None:
+def check_http_url(url: str, source: str) -> None:
+    """A ConfigError naming `source` (a flag or variable) unless `url` is an http(s) URL."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(

@@ -88,7 +88,8 @@ class SieveClient:
     """An async client of the Sieve API at `base_url` (without `/v2`).
 
     Use it as `async with SieveClient(url, api_key) as client: ...`. `transport` replaces the
-    network (an `httpx.ASGITransport` for the in-process local backend). `requests` counts the
+    network (an `httpx.ASGITransport` for the in-process local backend). `key_source` says
+    where the key came from (`--api-key`, ...), for the advice on a 401. `requests` counts the
     HTTP requests sent per operation (retries included); `request_count` is their total.
     """
 
@@ -102,8 +103,10 @@ class SieveClient:
         sleep: Sleep = asyncio.sleep,
         jitter: Jitter = equal_jitter,
         timeout: float = 30.0,
+        key_source: str | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        self._key_source = key_source
         self.retry = retry or RetryPolicy()
         self.requests: Counter[str] = Counter()
         self._api_key = api_key
@@ -118,6 +121,14 @@ class SieveClient:
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
+
+    def _auth_hint(self, status: int) -> str:
+        """What to do about a 401: which key was refused, or that none was sent."""
+        if status != 401:
+            return ""
+        if not self._api_key:
+            return "no API key was sent; pass --api-key or set SIEVE_API_KEY"
+        return f"the API key from {self._key_source or 'the caller'} was refused; check it"
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"
@@ -286,7 +297,7 @@ class SieveClient:
             status = response.status_code
             if status < 400:
                 return _json_body(response, method, url)
-            failure = _api_error(response, method, url)
+            failure = _api_error(response, method, url, self._auth_hint(status))
             retryable = status == 429 or status >= 500
             if retryable and not idempotent and status != 429:
                 raise PushOutcomeUnknown(label or "?", f"the service answered: {failure}")
@@ -339,14 +350,17 @@ def _json_body(response: httpx.Response, method: str, url: str) -> Json:
     return body
 
 
-def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
+def _api_error(response: httpx.Response, method: str, url: str, hint: str = "") -> ApiError:
     detail: Any = response.reason_phrase or "no detail"
     error_id: str | None = None
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip()
-        if text:
+        text = " ".join(response.text.split())
+        if "html" in response.headers.get("content-type", ""):
+            # a web server or proxy, not the API: its page would bury the point
+            detail = f"{detail} (an HTML page, not the Sieve API's JSON: is the URL a Sieve API?)"
+        elif text:
             detail = text[:500]
     else:
         if isinstance(body, dict):
@@ -355,7 +369,9 @@ def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
             error_id = str(raw_id) if raw_id is not None else None
         else:
             detail = body
-    return ApiError(response.status_code, detail, method=method, url=url, error_id=error_id)
+    return ApiError(
+        response.status_code, detail, method=method, url=url, error_id=error_id, hint=hint
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

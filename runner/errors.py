@@ -135,7 +135,8 @@ class ApiError(BackendError):
     """The Sieve API answered with an error status.
 
     `detail` is the body's `detail` (a string, or FastAPI's list of `{loc, msg, type}`);
-    `error_id` is what Sieve asks you to quote to support for a 5xx.
+    `error_id` is what Sieve asks you to quote to support for a 5xx; `hint` says what to do
+    (e.g. which API key a 401 refused).
     """
 
     def __init__(
@@ -146,6 +147,7 @@ class ApiError(BackendError):
         method: str = "",
         url: str = "",
         error_id: str | None = None,
+        hint: str = "",
     ) -> None:
         self.status_code = status_code
         self.detail = detail
@@ -154,7 +156,8 @@ class ApiError(BackendError):
         self.error_id = error_id
         request = f"{method} {url} " if method else ""
         quoted = f" (error_id {error_id}; quote it to Sieve support)" if error_id else ""
-        super().__init__(f"{request}returned {status_code}: {_describe(detail)}{quoted}")
+        advice = f" ({hint})" if hint else ""
+        super().__init__(f"{request}returned {status_code}: {_describe(detail)}{quoted}{advice}")
 
 
 def _describe(detail: Any) -> str:

@@ -66,12 +66,14 @@ def functions_get(
 
     FUNCTION is owner/name.
     """
-    from runner.api_args import split_function_name
+    from runner.api_args import function_argument
     from runner.api_views import function_view
 
-    owner, name = split_function_name(function)
+    ref = function_argument(function)
     session = _Session(api_url, api_key, local, as_json)
-    session.show(session.call(lambda client: client.get_function(owner, name)), function_view)
+    session.show(
+        session.call(lambda client: client.get_function(ref.owner, ref.name)), function_view
+    )
 
 
 @click.group()
@@ -170,22 +172,41 @@ def push(
 
     FUNCTION is owner/name or owner/name:version.
     """
-    from runner.api_args import parse_inputs, split_function_name
+    from runner.api_args import function_argument, parse_inputs
     from runner.api_views import job_view
-    from runner.errors import RunError
+    from runner.errors import ConfigError, RunError
 
-    split_function_name(function, allow_version=True)
+    function = str(function_argument(function, allow_version=True))
     inputs = parse_inputs(assignments, input_file)
     session = _Session(api_url, api_key, local, as_json)
-    waiting = wait if wait is not None else session.backend.kind == "embedded"
+    embedded = session.backend.kind == "embedded"
+    if embedded and wait is False:
+        raise ConfigError(
+            "--no-wait does not work on the embedded backend: its jobs end with the command "
+            "(use `sievefile serve` for jobs that outlive it)"
+        )
+    waiting = wait if wait is not None else embedded
+
+    pushed_ids: list[str] = []
 
     async def run(client: Any) -> dict[str, Any]:
         pushed: dict[str, Any] = await client.push(function, inputs)
+        pushed_ids.append(pushed["id"])
         if not waiting:
             return pushed
         return dict(await client.wait_for_job(pushed["id"]))
 
-    body = session.call(run)
+    try:
+        body = session.call(run)
+    except KeyboardInterrupt:
+        # Ctrl-C stops the waiting, not the job: a remote job runs on, so say how to reach it.
+        if pushed_ids and session.backend.kind != "embedded":
+            job_id = pushed_ids[0]
+            click.echo(
+                f"job {job_id} is still running; `sievefile jobs cancel {job_id}` cancels it",
+                err=True,
+            )
+        raise
     if not waiting:
         session.show(body, lambda pushed: f"pushed job {pushed['id']} ({pushed.get('status')})")
         return

@@ -61,6 +61,7 @@ def validate(
     backend_chosen = local or backend.kind == "remote"
     reports = []
     unchecked = []
+    inputs_checked: set[str] = set()
     for path in manifests:
         problems: list[ManifestError | ValidationError] = list(
             check_manifest(path, variables=variables, require_env=not allow_missing_env)
@@ -73,6 +74,7 @@ def validate(
                     manifest, backend, schemas_dir=schemas_dir, locked=locked, offline=offline
                 )
             )
+            inputs_checked.add(path)
         elif not problems:
             unchecked.append(path)
         reports.append((path, problems))
@@ -83,7 +85,7 @@ def validate(
                     {
                         "manifest": path,
                         "valid": not problems,
-                        "inputs_checked": path not in unchecked,
+                        "inputs_checked": path in inputs_checked,
                         "problems": problems_to_json(problems),
                     }
                     for path, problems in reports

@@ -21,11 +21,11 @@ def show(function: str, schemas_dir: str | None) -> None:
     """Print the inputs of FUNCTION (owner/name[:version]) from the schema cache."""
     from rich.console import Console
 
+    from runner.api_args import function_argument
     from runner.schemas.cache import SchemaCache, default_schemas_dir
-    from runner.schemas.refs import parse_ref
     from runner.schemas.show import render_schema
 
-    ref = parse_ref(function)
+    ref = function_argument(function, allow_version=True)
     cache = SchemaCache(schemas_dir or default_schemas_dir(Path.cwd()))
     render_schema(cache.find(ref), Console(soft_wrap=False))
 

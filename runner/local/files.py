@@ -27,7 +27,7 @@ from urllib.request import pathname2url, url2pathname
 
 import httpx
 
-from runner.errors import ValidationError
+from runner.errors import BackendError, ValidationError
 from runner.local.types import File, JobCancelled
 
 _STORE_PATH = re.compile(r"/v2/files/([0-9a-f]{32})/([^/]+)$")
@@ -46,7 +46,12 @@ class FileStore:
         """
         self._owns_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="sievefile-files-") if root is None else root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(
+                f"cannot use {self.root} as the output files folder: {exc.strerror or exc}"
+            ) from None
         self.root = self.root.resolve()
         # "http://host:8000/v2" is a natural thing to type; the routes add /v2 themselves.
         self.public_url = public_url.rstrip("/").removesuffix("/v2") if public_url else None

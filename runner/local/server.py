@@ -181,8 +181,11 @@ def backend_for_serve(
 
     Output files go to `files_dir`, by default a `files` folder beside a file `db`.
     """
+    from runner.backend import check_http_url
     from runner.plugins import build_plugin_manager
 
+    if public_url is not None:
+        check_http_url(public_url, "--public-url")
     manager = build_plugin_manager()
     for module_name in plugins:
         try:

@@ -112,15 +112,19 @@ class JobStore:
     def __init__(self, path: str | Path | None = None) -> None:
         """`path` None (or ":memory:") keeps the records in memory."""
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            ":memory:" if self.path is None else str(self.path),
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=1.0,
-        )
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                ":memory:" if self.path is None else str(self.path),
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=1.0,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise BackendError(f"cannot open the job database {self.path}: {reason}") from None
         self._db.row_factory = sqlite3.Row
         try:
             if self.path is not None:
@@ -131,7 +135,7 @@ class JobStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # also "file is not a database"
             self._db.close()
             if "locked" in str(exc):
                 raise BackendError(

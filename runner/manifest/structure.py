@@ -52,9 +52,14 @@ def structural_problems(
 ) -> list[tuple[KeyPath, ManifestError]]:
     """Every place where `data` (a parsed manifest) breaks the schema: (key path, error)."""
     problems: list[tuple[KeyPath, ManifestError]] = []
+    seen: set[tuple[KeyPath, str]] = set()
     for error in _validator().iter_errors(data):
         path: KeyPath = tuple(error.absolute_path)
-        problems.extend((path, described) for described in _describe(error, locate))
+        for described in _describe(error, locate):
+            # jsonschema reports `required` once per missing key, each naming them all
+            if (path, str(described)) not in seen:
+                seen.add((path, str(described)))
+                problems.append((path, described))
     return problems
 
 

@@ -75,8 +75,14 @@ class SchemaCache:
         text = pretty_json(schema.to_document())
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the schema cache {self.root}: {error.strerror or error}; "
+                "pass a writable --schemas-dir"
+            ) from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
                 stream.write(text)

@@ -23,7 +23,7 @@ from typing import Any
 
 import tomli_w
 
-from runner.errors import ManifestError, SourceLocation
+from runner.errors import ConfigError, ManifestError, SourceLocation
 from runner.manifest.model import FunctionRef
 from runner.schemas.derive import derive_schema
 from runner.schemas.model import FunctionSchema
@@ -116,7 +116,12 @@ def write_lock(path: str | Path, schemas: Mapping[Any, FunctionSchema]) -> Lockf
     lock.path = Path(path)
     text = lock.to_toml()
     if not (lock.path.is_file() and lock.path.read_text(encoding="utf-8") == text):
-        lock.path.write_text(text, encoding="utf-8", newline="\n")
+        try:
+            lock.path.write_text(text, encoding="utf-8", newline="\n")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the lock file {lock.path}: {error.strerror or error}"
+            ) from None
     return lock
 
 

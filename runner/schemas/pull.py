@@ -102,34 +102,21 @@ async def pull_schemas(
     if to_fetch and fetch_metadata is not None:
         # The cache holds functions a backend knew: a misspelled name is likely among them.
         known = {ref.slug for ref in cache.refs()}
-        slugs: dict[str, FunctionRef] = {}
-        for ref in to_fetch:
-            slugs.setdefault(ref.slug, ref)
-        results = await asyncio.gather(
-            *(
-                fetch_latest(
-                    fetch_metadata,
-                    ref,
-                    backend=backend,
-                    not_found_hint=not_found_hint,
-                    location=location_of(ref, locations),
-                    known=known,
-                )
-                for ref in slugs.values()
-            ),
-            return_exceptions=True,
+        metadata, fetch_problems = await _fetch_each_latest(
+            to_fetch,
+            fetch_metadata,
+            backend=backend,
+            not_found_hint=not_found_hint,
+            locations=locations,
+            known=known,
         )
+        problems.extend(fetch_problems)
         latest: dict[str, FunctionSchema] = {}
-        for slug, result in zip(slugs, results, strict=True):
-            if isinstance(result, ManifestError):
-                problems.append(result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                schema = derive_schema(result)
-                if write_cache:
-                    cache.write(schema)
-                latest[slug] = schema
+        for slug, fetched_metadata in metadata.items():
+            schema = derive_schema(fetched_metadata)
+            if write_cache:
+                cache.write(schema)
+            latest[slug] = schema
         for ref in to_fetch:
             fetched = latest.get(ref.slug)
             if fetched is None:
@@ -170,10 +157,35 @@ async def latest_metadata(
 
     What `check_lock` compares the lock with; each function is fetched once, concurrently.
     """
+    latest, problems = await _fetch_each_latest(
+        [ref for ref in function_refs if ref.version is None],
+        fetch_metadata,
+        backend=backend,
+        not_found_hint=not_found_hint,
+        locations=locations,
+    )
+    if problems:
+        raise ManifestError(problems[0].detail, problems=problems)
+    return latest
+
+
+async def _fetch_each_latest(
+    function_refs: Iterable[FunctionRef],
+    fetch_metadata: FetchMetadata,
+    *,
+    backend: str,
+    not_found_hint: str,
+    locations: Locations | None,
+    known: Iterable[str] = (),
+) -> tuple[dict[str, Metadata], list[ManifestError]]:
+    """The latest metadata of each distinct `owner/name`, fetched once each, concurrently.
+
+    Unknown functions come back as located problems (so every one is reported, not the first);
+    any other failure (unreachable, 401, ...) is raised.
+    """
     wanted: dict[str, FunctionRef] = {}
     for ref in function_refs:
-        if ref.version is None:
-            wanted.setdefault(ref.slug, ref)
+        wanted.setdefault(ref.slug, ref)
     results = await asyncio.gather(
         *(
             fetch_latest(
@@ -182,6 +194,7 @@ async def latest_metadata(
                 backend=backend,
                 not_found_hint=not_found_hint,
                 location=location_of(ref, locations),
+                known=known,
             )
             for ref in wanted.values()
         ),
@@ -196,6 +209,4 @@ async def latest_metadata(
             raise result
         else:
             latest[slug] = result
-    if problems:
-        raise ManifestError(problems[0].detail, problems=problems)
-    return latest
+    return latest, problems

@@ -95,3 +95,17 @@ def test_keyboard_interrupt_exits_130(with_command) -> None:
     with_command("boom", _failing_command(KeyboardInterrupt()))
     result = CliRunner().invoke(cli, ["boom"])
     assert result.exit_code == 130
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("valdate", "no command 'valdate' (did you mean 'validate'?)"),
+        ("xyzzy", "no command 'xyzzy'"),
+    ],
+)
+def test_a_misspelled_command_is_a_usage_error_with_a_suggestion(typed: str, expected: str) -> None:
+    result = CliRunner().invoke(cli, [typed, "m.toml"])
+    assert result.exit_code == 2
+    assert f"Error: {expected}\n" in result.output
+    assert "Traceback" not in result.output

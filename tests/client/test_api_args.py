@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.api_args import parse_inputs, split_function_name
+from runner.api_args import function_argument, parse_inputs
 from runner.errors import ConfigError
+from runner.manifest.model import FunctionRef
 
 
 def test_values_are_json_when_they_parse_and_strings_otherwise() -> None:
@@ -53,12 +54,22 @@ def test_a_bad_input_file_is_a_located_usage_error(
     assert str(path) in str(caught.value)
 
 
-def test_function_names_split_into_owner_and_name() -> None:
-    assert split_function_name("sieve/dubbing") == ("sieve", "dubbing")
-    assert split_function_name("sieve/dubbing:abc", allow_version=True) == ("sieve", "dubbing:abc")
+def test_function_arguments_parse_into_references() -> None:
+    assert function_argument("sieve/dubbing") == FunctionRef("sieve", "dubbing")
+    assert function_argument("sieve/dubbing:abc", allow_version=True) == FunctionRef(
+        "sieve", "dubbing", "abc"
+    )
 
 
-@pytest.mark.parametrize("text", ["dubbing", "/dubbing", "sieve/", "a/b/c", "sieve/dubbing:abc"])
+@pytest.mark.parametrize(
+    "text", ["dubbing", "/dubbing", "sieve/", "a/b/c", "sieve/dubbing:abc", "sieve/a b", "s/../x"]
+)
 def test_malformed_function_names_are_usage_errors(text: str) -> None:
     with pytest.raises(ConfigError, match="must look like owner/name"):
-        split_function_name(text)
+        function_argument(text)
+
+
+@pytest.mark.parametrize("text", ["bad", "sieve/a:b:c", "sieve/:v"])
+def test_malformed_versioned_function_names_are_usage_errors(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"must look like owner/name\[:version\]"):
+        function_argument(text, allow_version=True)

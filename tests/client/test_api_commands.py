@@ -160,7 +160,11 @@ def test_the_key_is_used_but_never_printed(local_server: LocalServer, tmp_path: 
     refused = sievefile("functions", "get", "local/echo", "--api-url", url, "--api-key", wrong)
     assert refused.exit_code == 1
     assert "401" in refused.output
+    assert "(the API key from --api-key was refused; check it)" in refused.output
     assert wrong not in refused.output
+    keyless = sievefile("jobs", "list", "--api-url", url)
+    assert keyless.exit_code == 1
+    assert "(no API key was sent; pass --api-key or set SIEVE_API_KEY)" in keyless.output
 
     key_file = tmp_path / "home" / ".config" / ".sieve" / "config"
     key_file.parent.mkdir(parents=True)
@@ -170,3 +174,52 @@ def test_the_key_is_used_but_never_printed(local_server: LocalServer, tmp_path: 
     assert "key from ~/.config/.sieve/config" in from_file.output
     for result in (ok, refused, from_file):
         assert key not in result.output
+
+
+def test_ctrl_c_while_push_waits_names_the_job_that_runs_on(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    """Ctrl-C stops the waiting but not the remote job: the user is told its id and how to
+    cancel it, and the exit code is 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEVE_")}
+    environment["HOME"] = str(tmp_path / "home")
+    command = [sys.executable, "-m", "runner", "push", "local/sleep", "-i", "seconds=60"]
+    process = subprocess.Popen(
+        [*command, "--wait", *_remote(local_server)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        jobs: list[dict[str, str]] = []
+        with local_server.client() as client:
+            while not jobs and time.monotonic() < deadline:
+                jobs = client.get("/jobs").raise_for_status().json()["data"]
+                time.sleep(0.05)
+        assert len(jobs) == 1, "the push never arrived"
+        job_id = jobs[0]["id"]
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert f"job {job_id} is still running; `sievefile jobs cancel {job_id}` cancels it" in stderr
+    assert "Traceback" not in stderr
+    with local_server.client() as client:
+        assert client.get(f"/jobs/{job_id}").json()["status"] in ("queued", "processing")
+        client.delete(f"/jobs/{job_id}")
+
+
+def test_no_wait_on_the_embedded_backend_is_a_usage_error() -> None:
+    result = sievefile("push", "local/echo", "-i", "value=1", "--local", "--no-wait")
+    assert result.exit_code == 2
+    assert "error: --no-wait does not work on the embedded backend" in result.output
+    assert "pushed job" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -220,3 +221,34 @@ async def test_ids_with_url_characters_stay_one_path_segment(client: SieveClient
     with pytest.raises(ApiError) as caught:
         await client.get_job(f"{pushed['id']}?offset=0")
     assert (caught.value.status_code, caught.value.detail) == (404, "Job not found.")
+
+
+async def test_an_html_error_page_is_summarised_not_dumped(tmp_path: Path) -> None:
+    """A URL that points at some other web server: the error says so in one line."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        async with SieveClient(url) as client:
+            with pytest.raises(ApiError) as caught:
+                await client.list_jobs()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.status_code == 404
+    message = str(caught.value)
+    assert message.endswith(
+        "returned 404: File not found (an HTML page, not the Sieve API's JSON: is the URL a "
+        "Sieve API?)"
+    )
+    assert "<html" not in message.lower()

@@ -86,3 +86,38 @@ def test_a_database_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "is in use by another local server" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--db", "{tmp}/folder"], "cannot open the job database {tmp}/folder: "),
+        (["--db", "{tmp}/notes.txt"], "cannot open the job database {tmp}/notes.txt: "),
+        (
+            ["--db", "{tmp}/jobs.db", "--files", "{tmp}/notes.txt"],
+            "cannot use {tmp}/notes.txt as the output files folder: File exists",
+        ),
+    ],
+)
+def test_an_unusable_database_or_files_folder_is_a_clear_error(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n" * 40)
+    arguments = [flag.format(tmp=tmp_path) for flag in flags]
+    result = CliRunner().invoke(cli, ["serve", *arguments, "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert f"error: {message.format(tmp=tmp_path)}" in result.output
+    assert "Traceback" not in result.output
+    assert notes.read_text() == "my notes, not a database\n" * 40
+
+
+@pytest.mark.parametrize("public_url", ["notaurl", "ftp://host/files", "http://"])
+def test_a_public_url_that_is_not_http_is_a_usage_error(public_url: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", ":memory:", "--port", "0", "--public-url", public_url]
+    )
+    assert result.exit_code == 2, result.output
+    assert "error: --public-url must be an http:// or https:// URL" in result.output
+    assert repr(public_url) in result.output

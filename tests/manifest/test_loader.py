@@ -236,6 +236,17 @@ def test_missing_version_and_jobs(problems: Problems) -> None:
     assert path_problems == ["m.toml: missing required key 'jobs' at the top of the manifest"]
 
 
+def test_an_empty_manifest_lists_each_missing_key_once(tmp_path: Path) -> None:
+    path = tmp_path / "empty.toml"
+    path.write_text("# nothing yet\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path, environ={})
+    assert [problem.detail for problem in caught.value.problems] == [
+        "missing required key 'version' at the top of the manifest (add `version = 1`)",
+        "missing required key 'jobs' at the top of the manifest",
+    ]
+
+
 def test_unsupported_version(problems: Problems, write_manifest: Callable[..., Path]) -> None:
     path = write_manifest('[jobs.a]\nfunction = "a/b"\n')
     path.write_text(path.read_text().replace("version = 1", "version = 2"))

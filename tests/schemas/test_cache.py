@@ -113,3 +113,12 @@ def test_a_file_in_the_wrong_place_is_refused(tmp_path: Path) -> None:
     moved.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(ManifestError, match="this file holds sieve/translate:a75cbd73"):
         cache.read("sieve", "translate", "v-other")
+
+
+def test_an_unwritable_cache_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "schemas"
+    in_the_way.write_text("a file where the cache folder should be\n")
+    with pytest.raises(
+        ConfigError, match=r"cannot write the schema cache .*schemas: .*--schemas-dir"
+    ):
+        SchemaCache(in_the_way).write(schema_of("sieve/dubbing"))

@@ -158,3 +158,12 @@ def test_missing_function_is_located_in_the_manifest(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as error:
         check_lock(lock, [ref], {}, locations={ref: SourceLocation("podcast.toml", 21, 12)})
     assert str(error.value).startswith("podcast.toml:21:12: sieve/dubbing is used by the manifest")
+
+
+def test_a_lock_path_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    from runner.errors import ConfigError
+
+    path = tmp_path / "m.toml.lock"
+    path.mkdir()
+    with pytest.raises(ConfigError, match=r"cannot write the lock file .*m\.toml\.lock: "):
+        write_lock(path, {ref: schema_of(ref.slug) for ref in REFS})

@@ -255,6 +255,11 @@ def test_validate_names_matrix_instances_and_reports_json(project: Path, public_
     [report] = json.loads(result.output)
     assert (report["valid"], report["inputs_checked"]) == (True, False)
     assert not (project.parent / "schemas").exists(), "validate writes no schema files"
+    # A manifest whose structure is broken never gets as far as its inputs, and says so.
+    project.write_text(project.read_text() + "[jobs.broken]\n")
+    result = invoke("validate", str(project), "--api-url", public_server.url, "--json")
+    [report] = json.loads(result.output)
+    assert (report["valid"], report["inputs_checked"]) == (False, False)
 
 
 def test_unknown_function_suggests_a_cached_one(project: Path, public_server) -> None:

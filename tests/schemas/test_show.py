@@ -91,8 +91,8 @@ def test_show_of_an_uncached_function_is_a_clear_error(cache_dir: Path) -> None:
     assert "(did you mean 'sieve/dubbing'" in result.output
     assert "Traceback" not in result.output
     result = _invoke("schemas", "show", "not-a-ref", "--schemas-dir", str(cache_dir))
-    assert result.exit_code == 1
-    assert "is not of the form owner/name" in result.output
+    assert result.exit_code == 2  # a malformed argument is a usage error, as for `push`
+    assert "error: function 'not-a-ref' must look like owner/name[:version]" in result.output
 
 
 def test_list_prints_every_cached_version(cache_dir: Path) -> None:
