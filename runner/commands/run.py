@@ -102,7 +102,7 @@ def run(
     import json
 
     from runner.backend import resolve_backend
-    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED
+    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError
     from runner.execute.run import RunRequest
     from runner.execute.validation import run_validated
     from runner.manifest.variables import collect_variables
@@ -110,6 +110,8 @@ def run(
     from runner.ui.progress import progress_reporter
     from runner.ui.summary import summary_lines
 
+    if as_json and progress == "json":
+        raise ConfigError("--json and --progress json both write to stdout; choose one")
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
     # With machine-readable stdout, human lines go to stderr.
     human_err = as_json or progress == "json"

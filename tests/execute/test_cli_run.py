@@ -116,3 +116,13 @@ def test_ctrl_c_cancels_jobs_in_flight_and_exits_130(tmp_path: Path, exec_server
                 assert time.monotonic() < deadline, status
                 time.sleep(0.05)
     assert exec_server.backend.stats.pushes == 3  # `after` never started
+
+
+def test_two_machine_formats_on_stdout_are_a_usage_error(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs = { value = 1 }\n')
+    result = CliRunner().invoke(
+        cli, ["run", str(manifest), "--local", "--json", "--progress", "json"]
+    )
+    assert result.exit_code == 2
+    assert "--json and --progress json both write to stdout" in result.output
