@@ -25,24 +25,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run_requests import start_server
+from run_requests import MATRIX_VALUE, sleep_manifest, start_server
 
 from runner.backend import Backend
 from runner.client import SieveClient
 from runner.execute.ledger import Ledger
 from runner.execute.reconcile import find_pushed_job
 from runner.execute.run import RunRequest, execute
-
-MANIFEST = """
-version = 1
-[run]
-max_parallel = {parallel}
-[jobs.sleep]
-function = "local/sleep"
-matrix = {{ i = {indices} }}
-max_instances = {jobs}
-inputs = {{ seconds = 0.05, payload = "${{{{ matrix.i }}}}" }}
-"""
 
 
 def ledger_writes(folder: Path, count: int) -> float:
@@ -97,8 +86,8 @@ def main() -> None:
         try:
             manifest = folder / "bench.toml"
             manifest.write_text(
-                MANIFEST.format(
-                    parallel=args.parallel, indices=list(range(args.jobs)), jobs=args.jobs
+                sleep_manifest(
+                    list(range(args.jobs)), args.parallel, seconds="0.05", payload=MATRIX_VALUE
                 )
             )
             backend = Backend(kind="remote", url=url, api_key=key)

@@ -20,22 +20,26 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from runner.backend import Backend
 from runner.execute.run import RunRequest, execute
 
-MANIFEST = """
-version = 1
-[run]
-max_parallel = {parallel}
-[jobs.sleep]
-function = "local/sleep"
-matrix = {{ i = {indices} }}
-max_instances = {jobs}
-inputs = {{ seconds = "${{{{ matrix.i }}}}", payload = "done" }}
-"""
+MATRIX_VALUE = '"${{ matrix.i }}"'
+
+
+def sleep_manifest(values: list[Any], parallel: int, *, seconds: str, payload: str) -> str:
+    """A manifest with one `local/sleep` job per value of `values` (a matrix over `i`).
+
+    `seconds` and `payload` are TOML values: a literal such as `0.05`, or `MATRIX_VALUE`.
+    """
+    return (
+        f"version = 1\n[run]\nmax_parallel = {parallel}\n[jobs.sleep]\n"
+        f'function = "local/sleep"\nmatrix = {{ i = {values} }}\nmax_instances = {len(values)}\n'
+        f"inputs = {{ seconds = {seconds}, payload = {payload} }}\n"
+    )
 
 
 def start_server(workers: int, folder: Path, key: str) -> tuple[subprocess.Popen[str], str]:
@@ -74,7 +78,7 @@ def main() -> None:
             ]
             manifest = folder / "bench.toml"
             manifest.write_text(
-                MANIFEST.format(parallel=args.parallel, indices=durations, jobs=args.jobs)
+                sleep_manifest(durations, args.parallel, seconds=MATRIX_VALUE, payload='"done"')
             )
             request = RunRequest(manifest, backend=Backend(kind="remote", url=url, api_key=key))
             started = time.perf_counter()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import httpx
 from click.testing import CliRunner
 
 from runner.cli import cli
+from tests.support.runs import interrupt_after_pushes
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "manifests" / "quickstart.toml"
@@ -98,15 +98,7 @@ def test_ctrl_c_cancels_jobs_in_flight_and_exits_130(tmp_path: Path, exec_server
         text=True,
         env=_environment(SIEVE_API_KEY=exec_server.api_key),
     )
-    pushed: list[str] = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        if " pushed " in line:
-            pushed.append(line.split("(job ")[1].split(")")[0])
-        if len(pushed) == 3:
-            break
-    process.send_signal(signal.SIGINT)
-    rest = process.stdout.read()
+    pushed, rest = interrupt_after_pushes(process, 3)
     assert process.wait(30) == 130
     assert "interrupted" in rest
     with httpx.Client(base_url=f"{exec_server.url}/v2", headers=exec_server.headers) as client:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from runner.execute.ledger import Ledger
+from tests.support.runs import interrupt_after_pushes
 
 MANIFEST = """\
 version = 1
@@ -149,15 +150,7 @@ def test_ctrl_c_with_detach_leaves_jobs_running_for_resume(exec_server, tmp_path
         text=True,
         env={**env, "SIEVE_API_KEY": exec_server.api_key},
     )
-    assert process.stdout is not None
-    pushed = []
-    for line in process.stdout:
-        if " pushed " in line:
-            pushed.append(line.split("(job ")[1].split(")")[0])
-        if len(pushed) == 3:
-            break
-    process.send_signal(signal.SIGINT)
-    rest = process.stdout.read()
+    pushed, rest = interrupt_after_pushes(process, 3)
     assert process.wait(30) == 130
     assert "leaving jobs in flight running" in rest
     assert rest.count("detached") >= 3
