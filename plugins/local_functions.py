@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.errors import LocalFunctionError
-from runner.hookspecs import RegisterFunction, hookimpl
+from runner import LocalFunctionError, RegisterFunction, hookimpl
 from runner.local import types
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from runner.errors import LocalFunctionError
-from runner.hookspecs import RegisterFunction, hookimpl
+from runner import LocalFunctionError, RegisterFunction, hookimpl
 from runner.local import ffmpeg
 from runner.local.types import Audio, File, Image, Video
 

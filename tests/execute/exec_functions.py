@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from runner.hookspecs import RegisterFunction, hookimpl
+from runner import RegisterFunction, hookimpl
 from runner.local import types
 
 _calls: dict[str, int] = {}

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from runner.hookspecs import RegisterFunction, hookimpl
+from runner import RegisterFunction, hookimpl
 from runner.local import types
 from runner.local.types import File, Video
 

@@ -11,8 +11,8 @@ from typing import Any, Literal, Optional, Union
 
 import pytest
 
+from runner import hookimpl
 from runner.errors import ConfigError
-from runner.hookspecs import hookimpl
 from runner.local.docstrings import parse_docstring
 from runner.local.registry import FunctionRegistry, build_registry, describe
 from runner.local.types import Audio, File, Image, Video

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import hookspecs
+from runner import RegisterFunction, hookspecs
 from runner.local.registry import build_registry
 from runner.plugins import ALLOW_LIST_ENV, DEFAULT_PLUGINS, build_plugin_manager
 
@@ -42,7 +42,7 @@ def test_every_hook_is_documented_and_tested(name: str) -> None:
 def test_register_functions_reaches_the_local_backend() -> None:
     class Plugin:
         @hookspecs.hookimpl
-        def register_functions(self, register: hookspecs.RegisterFunction) -> None:
+        def register_functions(self, register: RegisterFunction) -> None:
             def shout(text: str) -> str:
                 """Upper-case `text`."""
                 return text.upper()

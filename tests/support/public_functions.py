@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import runner
-from runner.hookspecs import RegisterFunction
+from runner import RegisterFunction
 from runner.local.types import File
 
 OWNER = "sieve"
