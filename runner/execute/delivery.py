@@ -152,16 +152,33 @@ class DeliveryPlan:
             raise ConfigError(f"{where}: {entry.label} could not be set up: {message}") from None
 
 
+def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[ManifestError]:
+    """What `configure_delivery` finds wrong with the manifest's sinks and notifiers, with the
+    installed plugins and this process's environment (for `sievefile validate`)."""
+    import os
+
+    from runner.plugins import get_plugin_manager
+
+    try:
+        configure_delivery(manifest, get_plugin_manager(), os.environ, require_env=require_env)
+    except ManifestError as error:
+        return list(error.problems)
+    return []
+
+
 def configure_delivery(
     manifest: Manifest,
     manager: pluggy.PluginManager,
     environ: Mapping[str, str],
+    *,
+    require_env: bool = True,
 ) -> DeliveryPlan:
     """Check every `[[sinks]]` and `[[notify]]` entry against its kind's schema.
 
     Raises one ManifestError listing every problem (an unknown kind with "did you mean", a
     setting the kind does not take or of the wrong type, a `jobs` selector matching nothing),
     each located at its line (`sinks[1].bucket`). Secret values never appear in a message.
+    Without `require_env`, an unset `${{ env.NAME }}` is checked as the text of its reference.
     """
     plan = DeliveryPlan(manifest)
     problems: list[ManifestError] = []
@@ -184,7 +201,9 @@ def configure_delivery(
             )
             continue
         kind, plugin = found
-        settings = _resolve_settings(manifest, entry, environ, plan.secrets, problems)
+        settings = _resolve_settings(
+            manifest, entry, environ, plan.secrets, problems, require_env=require_env
+        )
         if settings is None:
             continue
         problems.extend(_schema_problems(manifest, entry, kind.config_schema, settings, plan))
@@ -230,6 +249,8 @@ def _resolve_settings(
     environ: Mapping[str, str],
     secrets: Secrets,
     problems: list[ManifestError],
+    *,
+    require_env: bool,
 ) -> dict[str, Any] | None:
     resolved: dict[str, Any] = {}
     failed = False
@@ -237,6 +258,8 @@ def _resolve_settings(
 
         def lookup(ref: Reference) -> Any:
             if ref.name not in environ:
+                if not require_env:
+                    return ref.placeholder
                 raise ResolutionError(f"{ref.placeholder}: environment variable is not set")
             secrets.add(environ[ref.name])
             return environ[ref.name]
