@@ -15,7 +15,9 @@ from runner.plugins import ALLOW_LIST_ENV, DEFAULT_PLUGINS, build_plugin_manager
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 TESTS = Path(__file__).resolve().parents[1]
-LIFECYCLE = "execute/test_delivery.py::test_lifecycle_hooks_get_records_and_take_a_subset_of_arguments"
+LIFECYCLE = (
+    "execute/test_delivery.py::test_lifecycle_hooks_get_records_and_take_a_subset_of_arguments"
+)
 
 # Hook name -> the test (path under tests/ :: name) that exercises it.
 TESTED_HOOKS = {
