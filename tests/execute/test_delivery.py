@@ -29,6 +29,7 @@ from runner.errors import ManifestError, ValidationError
 from runner.execute import ledger as states
 from runner.execute.delivery import DeliveryPolicy
 from runner.execute.ledger import Ledger
+from runner.execute.records import find_record
 from runner.execute.outcome import Status
 from runner.plugins import build_plugin_manager
 
@@ -202,6 +203,13 @@ def test_every_delivery_is_in_the_ledger_with_the_files_checksum(
     file_row = next(r for r in rows if r.key == "write" and r.output == 0 and "[0]" in r.target)
     assert file_row.sha256 == hashlib.sha256(b"hello sinks").hexdigest()
     assert file_row.location == "collect://all/write/output_0"
+    record = find_record(tmp_path / ".sievefile", run.summary.run_id or "")
+    recorded = record["jobs"]["write"]["deliveries"]
+    assert sorted((item["output"], item["status"]) for item in recorded) == [
+        (0, "delivered"),
+        (1, "delivered"),
+    ]
+    assert any(item.get("sha256") == file_row.sha256 for item in recorded)
 
 
 def test_lifecycle_hooks_get_records_and_take_a_subset_of_arguments(
