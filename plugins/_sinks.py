@@ -101,9 +101,8 @@ class PathTemplate:
             parts.append(delivery.output.name)
         if not self.names_instance and values["instance"]:
             parts.insert(len(parts) - 1, values["instance"])
-        folders = [_fit(safe_path_part(part, max_length=len(part))) for part in parts[:-1]]
-        file_stem = _fit(safe_path_part(parts[-1], max_length=len(parts[-1])))
-        return (*folders, file_stem + output_suffix(delivery.output))
+        folders = [fit(_clean(part)) for part in parts[:-1]]
+        return (*folders, fit(_clean(parts[-1])) + output_suffix(delivery.output))
 
 
 def _fields(segment: str, where: str) -> set[str]:
@@ -122,17 +121,22 @@ def _safe_value(value: str) -> str:
     if not value:
         return ""
     # A lone surrogate (a JSON "\ud800" escape) cannot be a file name in any encoding.
-    text = value.encode("utf-8", "replace").decode("utf-8")
-    return safe_path_part(text, max_length=len(text))
+    return _clean(value.encode("utf-8", "replace").decode("utf-8"))
 
 
-def _fit(segment: str) -> str:
-    """`segment` shortened to _MAX_SEGMENT_BYTES of UTF-8, a hash of the whole marking the cut."""
-    data = segment.encode("utf-8")
-    if len(data) <= _MAX_SEGMENT_BYTES:
-        return segment
+def _clean(text: str) -> str:
+    # No cut here (safe_path_part cuts characters, blindly, and may add a `_`): `fit` cuts
+    # bytes, and marks the cut with a hash so that two long names stay apart.
+    return safe_path_part(text, max_length=len(text) + 1)
+
+
+def fit(text: str, max_bytes: int = _MAX_SEGMENT_BYTES) -> str:
+    """`text` shortened to `max_bytes` of UTF-8, a hash of the whole marking the cut."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
     digest = hashlib.sha256(data).hexdigest()[:_HASH_LENGTH]
-    head = data[: _MAX_SEGMENT_BYTES - _HASH_LENGTH - 1].decode("utf-8", "ignore").rstrip(". ")
+    head = data[: max_bytes - _HASH_LENGTH - 1].decode("utf-8", "ignore").rstrip(". ")
     return f"{head}~{digest}"
 
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from plugins._sinks import PLACEHOLDERS, PathTemplate, open_output, sink_label
+from plugins._sinks import PLACEHOLDERS, PathTemplate, fit, open_output, sink_label
 from runner import (
     ConfigError,
     Delivery,
@@ -44,6 +44,8 @@ DEFAULT_MULTIPART_THRESHOLD = 8 * _MIB
 # Parts held in memory at once per upload: the stream is not seekable, so each part in flight
 # is a buffer, and several deliveries may upload at the same time.
 _UPLOAD_THREADS = 4
+#: S3's limit on a key's length, in bytes of UTF-8.
+_MAX_KEY_BYTES = 1024
 _CREDENTIALS = ("access_key_id", "secret_access_key", "session_token")
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -113,8 +115,13 @@ class S3Sink:
         return cls(client, transfer, str(config["bucket"]), template, label, secrets)
 
     def key(self, delivery: Delivery) -> str:
-        """The object key of `delivery`: never a leading `/`, an empty or a `..` segment."""
-        return "/".join(self.template.render(delivery))
+        """The object key of `delivery`: never a leading `/`, an empty or a `..` segment, and
+        within S3's 1024 bytes (the folders cut, with a hash, to make room for the name)."""
+        *folders, name = self.template.render(delivery)
+        if not folders:
+            return name
+        room = _MAX_KEY_BYTES - len(name.encode("utf-8")) - 1
+        return f"{fit('/'.join(folders), room)}/{name}"
 
     def deliver(self, delivery: Delivery) -> str:
         """Upload one output; returns `s3://bucket/key`."""
@@ -129,8 +136,8 @@ class S3Sink:
                     source, self.bucket, key, ExtraArgs=extra, Config=self.transfer
                 )
         except (BotoCoreError, ClientError) as error:
-            reason = _mask(_describe(error), self.secrets)
-            raise SievefileError(f"{self.label}: cannot upload to {location}: {reason}") from error
+            message = f"{self.label}: cannot upload to {location}: {_describe(error)}"
+            raise SievefileError(_mask(message, self.secrets)) from error
         return location
 
 
