@@ -289,3 +289,17 @@ def test_keys_never_climb_and_fit_in_1024_bytes(values: list[str], url: str) -> 
     assert len(object_key.encode("utf-8")) <= 1024
     assert not {"", ".", ".."} & set(object_key.split("/"))
     assert object_key.split("/")[-1].startswith("output_7")
+
+
+def test_an_empty_file_from_a_stream_is_an_empty_object(
+    endpoint: str, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.srt").write_bytes(b"")
+    with serve_directory(tmp_path) as base:
+        url = f"{base}/empty.srt"
+        location = s3_sink(endpoint, bucket).deliver(
+            make_delivery(file_output(0, url, http_opener(url)))
+        )
+    assert location.endswith("/output_0.srt")
+    key = location.removeprefix(f"s3://{bucket}/")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b""
