@@ -74,9 +74,10 @@ class PathTemplate:
                 split += 1
         dynamic = tuple(segments[split:])
         if any(segment in (".", "..") for segment in dynamic):
+            advice = "only before the first placeholder" if anchored else "nowhere in a key"
             raise ConfigError(
                 f"{where}: {text!r} has a '.' or '..' segment where it could climb out of its "
-                "folder; put such segments only before the first placeholder"
+                f"folder; such segments may appear {advice}"
             )
         return cls(
             text=text,
@@ -111,7 +112,7 @@ def _fields(segment: str, where: str) -> set[str]:
     known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
     if unknown:
         raise ConfigError(f"{where}: unknown placeholder {{{unknown[0]}}}; use one of {known}")
-    if "{" in _FIELD.sub("", segment) or "}" in _FIELD.sub("", segment):
+    if set(_FIELD.sub("", segment)) & set("{}"):
         raise ConfigError(f"{where}: a '{{' or '}}' that is not part of a placeholder ({known})")
     return names
 

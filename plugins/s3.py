@@ -125,11 +125,12 @@ class S3Sink:
 
     def deliver(self, delivery: Delivery) -> str:
         """Upload one output; returns `s3://bucket/key`."""
+        # botocore is there: the factory imported boto3 (an optional dependency) to build us
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = self.key(delivery)
         location = f"s3://{self.bucket}/{key}"
         extra = {"ContentType": _content_type(key)}
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             with open_output(delivery.output) as source:
                 self.client.upload_fileobj(
