@@ -28,11 +28,12 @@ from tests.support.outputs import (
     http_opener,
     json_output,
     make_delivery,
+    s3_server,
     serve_directory,
 )
 
 boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 RUN = "20261202-140000-abcd"
 ACCESS_KEY = "AKIDTESTSIEVEFILE"
@@ -41,12 +42,8 @@ SECRET_KEY = "not-a-real-secret-9f8e7d"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 (a free port) for this module's tests."""
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture

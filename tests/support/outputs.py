@@ -5,6 +5,7 @@
 - `disk_opener(path)`: opens a file's bytes (what the embedded backend's `file://` outputs do).
 - `serve_directory(folder)`: a `http.server` on 127.0.0.1 serving `folder`; yields its URL.
 - `http_opener(url)`: streams a URL's bytes (no proxy: only loopback is ever fetched).
+- `s3_server()`: moto's S3 server on 127.0.0.1 (a free port); yields its URL.
 - `HOSTILE_NAMES`: placeholder values and URL paths a hostile server might send;
   `hostile_delivery(output, value)` puts one in every placeholder.
 """
@@ -114,6 +115,20 @@ def serve_directory(folder: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 server (a real HTTP server, its state in this process) for the `with` block."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def files_under(folder: Path) -> list[Path]:
