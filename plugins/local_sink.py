@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +98,11 @@ class LocalSink:
     def _write(self, source: IO[bytes], target: Path) -> None:
         """Stream `source` into a temporary file beside `target`, then rename it over `target`
         unless `target` already holds the same bytes."""
+        temporary = target.parent / f".sievefile-{secrets.token_hex(8)}.part"
         try:
-            handle, temporary = tempfile.mkstemp(
-                dir=target.parent, prefix=".sievefile-", suffix=".part"
-            )
+            # not mkstemp: its files are 0600, and an output should get the umask's permissions
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            handle = os.open(temporary, flags, 0o666)
         except OSError as error:
             raise self._write_error(target.parent, error) from error
         try:

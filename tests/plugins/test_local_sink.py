@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import IO
@@ -105,6 +106,15 @@ def test_redelivering_the_same_bytes_leaves_the_file_untouched_and_new_bytes_rep
     assert sink.deliver(delivery) == str(target)
     assert target.read_bytes() == b"a different take"
     assert files_under(tmp_path / "out") == [target]
+
+
+def test_written_files_get_the_umasks_permissions(tmp_path: Path) -> None:
+    before = os.umask(0o027)
+    try:
+        delivered = local_sink(tmp_path, "out").deliver(make_delivery(json_output(0, 1)))
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(Path(delivered).stat().st_mode) == 0o640
 
 
 def test_concurrent_deliveries_of_one_output_leave_one_whole_file(
