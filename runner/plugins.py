@@ -278,14 +278,15 @@ def call_hook(manager: pluggy.PluginManager, name: str, **arguments: Any) -> lis
 def _collect(
     manager: pluggy.PluginManager, hook: str, *, duplicates: list[LoadProblem] | None = None
 ) -> dict[str, tuple[Any, str]]:
-    """Call `hook` (`register_sinks` or `register_notifiers`) of every plugin.
+    """Call `hook` (`register_sinks` or `register_notifiers`) of every plugin, in the order
+    the plugins were registered (built-ins first).
 
     A plugin whose registration raises is reported and its kinds skipped. A name registered
     twice is a ConfigError naming both plugins, or, given `duplicates`, kept there (the first
     registration wins).
     """
     found: dict[str, tuple[Any, str]] = {}
-    for implementation in reversed(getattr(manager.hook, hook).get_hookimpls()):
+    for implementation in getattr(manager.hook, hook).get_hookimpls():
         plugin = _plugin_name(manager, implementation)
         mine: dict[str, tuple[Any, str]] = {}
 
@@ -330,14 +331,15 @@ def plugin_commands(
 ) -> dict[str, tuple[click.Command, str]]:
     """The commands plugins add with `register_commands`, by name, with their plugin's name.
 
-    Each plugin gets a group of its own to add to. A command whose name is in `taken` (the
-    built-in commands) or that another plugin added first is not added and is reported; a
-    plugin whose `register_commands` raises is reported and adds nothing.
+    Plugins are called in the order they were registered, each with a group of its own to add
+    to. A command whose name is in `taken` (the built-in commands) or that an earlier plugin
+    added is not added and is reported; a plugin whose `register_commands` raises is reported
+    and adds nothing.
     """
     import click
 
     commands: dict[str, tuple[click.Command, str]] = {}
-    for implementation in reversed(manager.hook.register_commands.get_hookimpls()):
+    for implementation in manager.hook.register_commands.get_hookimpls():
         plugin = _plugin_name(manager, implementation)
         group = click.Group(ENTRY_POINT_GROUP)
         try:
