@@ -7,6 +7,7 @@ conftest.py), found by `importlib.metadata` like any installed package.
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import click
@@ -31,6 +32,7 @@ from runner.plugins import (
     HookProblem,
     LoadProblem,
     PluginInfo,
+    _may_declare_entry_points,
     build_plugin_manager,
     call_hook,
     load_problems,
@@ -284,3 +286,26 @@ def test_plugin_commands_built_in_names_win_and_a_raising_plugin_adds_nothing() 
         "plugin 'second' command 'hello' was not added: plugin 'first' already has it",
         "plugin 'broken' failed in register_commands: RuntimeError: no commands",
     ]
+
+
+def test_the_quick_entry_point_check_agrees_with_importlib_metadata(
+    install_distribution: InstallDistribution,
+) -> None:
+    # `sievefile --help` skips importing importlib.metadata when no distribution declares a
+    # `sievefile` entry point; it must never miss one
+    from importlib.metadata import entry_points
+
+    assert _may_declare_entry_points() == bool(entry_points(group="sievefile"))
+    install_distribution("acme-sievefile", "2.1.0", {"acme": FINE_PLUGIN})
+    assert _may_declare_entry_points()
+    assert [entry.name for entry in entry_points(group="sievefile")] == ["acme"]
+
+
+def test_the_quick_entry_point_check_is_conservative_about_zips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("acme-1.0.dist-info/entry_points.txt", "[sievefile]\nacme = acme\n")
+    monkeypatch.syspath_prepend(str(archive))
+    assert _may_declare_entry_points()
