@@ -150,7 +150,9 @@ def _may_declare_entry_points() -> bool:
     for finder in sys.meta_path:
         if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
             return True
-    section = f"[{ENTRY_POINT_GROUP}]"
+    import re
+
+    section = re.compile(rf"^\s*\[\s*{ENTRY_POINT_GROUP}\s*\]", re.MULTILINE)
     for entry in sys.path:
         folder = entry or "."
         if os.path.isfile(folder):
@@ -164,7 +166,7 @@ def _may_declare_entry_points() -> bool:
                 continue
             try:
                 with open(os.path.join(folder, name, "entry_points.txt"), encoding="utf-8") as file:
-                    if section in file.read():
+                    if section.search(file.read()):
                         return True
             except (OSError, UnicodeDecodeError):
                 continue
