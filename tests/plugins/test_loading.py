@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import pluggy
 import pytest
+from click.testing import CliRunner
 
 import runner
 from runner import (
@@ -25,6 +26,7 @@ from runner import (
     SinkKind,
     hookimpl,
 )
+from runner.cli import cli
 from runner.plugins import (
     ALLOW_LIST_ENV,
     BUILTIN_SOURCE,
@@ -309,3 +311,28 @@ def test_the_quick_entry_point_check_is_conservative_about_zips(
         bundle.writestr("acme-1.0.dist-info/entry_points.txt", "[sievefile]\nacme = acme\n")
     monkeypatch.syspath_prepend(str(archive))
     assert _may_declare_entry_points()
+
+
+def test_register_commands_adds_a_command(install_distribution: InstallDistribution) -> None:
+    install_distribution(
+        "hello-dist",
+        "1.0",
+        {
+            "hello": """
+                import click
+                from runner import hookimpl
+
+                @hookimpl
+                def register_commands(cli):
+                    @cli.command(name="hello")
+                    @click.option("--name", default="world")
+                    def hello(name):
+                        '''Say hello.'''
+                        click.echo(f"hello {name}")
+            """
+        },
+    )
+    lines = CliRunner().invoke(cli, ["--help"]).stdout.splitlines()
+    assert any(line.split()[:3] == ["hello", "Say", "hello."] for line in lines)
+    result = CliRunner().invoke(cli, ["hello", "--name", "plugins"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "hello plugins\n", "")

@@ -181,34 +181,34 @@ def test_a_run_warns_once_about_plugins_that_could_not_load(venv: Venv, tmp_path
         assert "Traceback" not in completed.stderr
 
 
-@pytest.mark.xfail(reason="pipeline wiring lands with the lead's change", strict=False)
+SAMPLE_MANIFEST = textwrap.dedent(
+    """\
+    version = 1
+    name = "sample-run"
+
+    [jobs.first]
+    function = "local/echo"
+    inputs = { value = 1, text = "one" }
+
+    [jobs.second]
+    function = "local/echo"
+    inputs = { value = "${{ jobs.first.outputs[0] }}", text = "two" }
+
+    [[sinks]]
+    use = "sample-jsonl"
+    path = "out/outputs.jsonl"
+
+    [[notify]]
+    use = "sample-log"
+    path = "out/events.log"
+    on = ["run.started", "job.finished", "run.finished"]
+    """
+)
+
+
 def test_the_sample_plugin_joins_a_real_run(venv: Venv, tmp_path: Path) -> None:
     manifest = tmp_path / "sievefile.toml"
-    manifest.write_text(
-        textwrap.dedent(
-            """\
-            version = 1
-            name = "sample-run"
-
-            [jobs.first]
-            function = "local/echo"
-            inputs = { value = 1, text = "one" }
-
-            [jobs.second]
-            function = "local/echo"
-            inputs = { value = "${{ jobs.first.outputs[0] }}", text = "two" }
-
-            [[sinks]]
-            use = "sample-jsonl"
-            path = "out/outputs.jsonl"
-
-            [[notify]]
-            use = "sample-log"
-            path = "out/events.log"
-            on = ["run.started", "job.finished", "run.finished"]
-            """
-        )
-    )
+    manifest.write_text(SAMPLE_MANIFEST)
     log = tmp_path / "hooks.log"
     completed = venv.run(
         "run",
@@ -245,9 +245,19 @@ def test_the_sample_plugin_joins_a_real_run(venv: Venv, tmp_path: Path) -> None:
         "run.started sample-run",
     ]
 
-    # the sink's configuration is checked against its schema before anything runs
-    manifest.write_text(manifest.read_text().replace('path = "out/outputs.jsonl"', "pth = 1"))
+
+@pytest.mark.xfail(
+    reason="runner/execute/delivery.py configure_delivery calls SinkKind.destination on "
+    "settings that failed their schema (KeyError traceback); fix pending with the lead",
+    strict=False,
+)
+def test_the_sample_sink_settings_are_checked_against_its_schema(
+    venv: Venv, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "sievefile.toml"
+    manifest.write_text(SAMPLE_MANIFEST.replace('path = "out/outputs.jsonl"', "pth = 1"))
     refused = venv.run("validate", str(manifest), "--local", cwd=tmp_path, check=False)
     assert refused.returncode == 1
     assert "sinks[0]" in refused.stdout + refused.stderr
     assert "path" in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
