@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.plugins import DEFAULT_PLUGINS
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = Path(__file__).resolve().parent / "sample_plugin"
 
@@ -157,10 +159,7 @@ def test_the_disable_list_hides_an_installed_plugin(venv: Venv, tmp_path: Path) 
     disabled = {"SIEVEFILE_DISABLE_PLUGINS": "sample, sample_broken,sample_invalid"}
     completed = venv.run("plugins", "--json", cwd=tmp_path, env=disabled)
     report = json.loads(completed.stdout)
-    assert [plugin["name"] for plugin in report["plugins"]] == [
-        "plugins.local_functions",
-        "plugins.media",
-    ]
+    assert [plugin["name"] for plugin in report["plugins"]] == list(DEFAULT_PLUGINS)
     assert report["problems"] == []
     assert completed.stderr == ""
     missing = venv.run("sample-hello", cwd=tmp_path, env=disabled, check=False)
