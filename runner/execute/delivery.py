@@ -214,11 +214,25 @@ def configure_delivery(
         )
         if settings is None:
             continue
-        problems.extend(_schema_problems(manifest, entry, kind.config_schema, settings, plan))
+        invalid = _schema_problems(manifest, entry, kind.config_schema, settings, plan)
+        if invalid:
+            problems.extend(invalid)
+            continue  # the kind's own code may rely on what its schema promises
         target = f"{format_key_path(entry.key_path)}:{entry.use}:{_fingerprint(entry.settings)}"
         if entry.section == "sinks":
             jobs = _selected_jobs(manifest, entry, problems)
-            destination = kind.destination(settings) if kind.destination else entry.use
+            try:
+                destination = kind.destination(settings) if kind.destination else entry.use
+            except Exception as error:  # a plugin's bug, shown where its entry is
+                message = plan.secrets.mask(f"{type(error).__name__}: {error}")
+                problems.append(
+                    _problem(
+                        manifest,
+                        entry.key_path,
+                        f"plugin {plugin!r} failed to describe {entry.label}: {message}",
+                    )
+                )
+                continue
             plan.sinks.append(
                 ConfiguredSink(
                     entry,
