@@ -98,7 +98,8 @@ class LocalSink:
     def _write(self, source: IO[bytes], target: Path) -> None:
         """Stream `source` into a temporary file beside `target`, then rename it over `target`
         unless `target` already holds the same bytes."""
-        temporary = target.parent / f".sievefile-{secrets.token_hex(8)}.part"
+        _remove_orphaned_parts(target.parent)
+        temporary = target.parent / f".sievefile-{os.getpid()}-{secrets.token_hex(8)}.part"
         try:
             # not mkstemp: its files are 0600, and an output should get the umask's permissions
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -140,6 +141,26 @@ class LocalSink:
     def _write_error(self, path: Path, error: OSError) -> SievefileError:
         reason = error.strerror or type(error).__name__
         return SievefileError(f"{self.label}: cannot write {path}: {reason}")
+
+
+def _remove_orphaned_parts(folder: Path) -> None:
+    """Delete the temporary files that a killed sievefile left in `folder` (their writer's
+    pid is no longer running), so a resume leaves only whole outputs behind."""
+    for part in folder.glob(".sievefile-*-*.part"):
+        pid = part.name.split("-")[1]
+        if pid.isdigit() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                part.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _holds(path: Path, size: int, digest: str) -> bool:

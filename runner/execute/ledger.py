@@ -448,6 +448,7 @@ class Ledger:
         attempts: int = 0,
     ) -> None:
         """Record how delivering output `output` of `key` to `target` went (masked text)."""
+        self.checkpoint("deliver")  # the sink has the output; the ledger does not know yet
         self._db.execute(
             "INSERT INTO deliveries (run_id, key, output, target, status, location, sha256,"
             " error, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
