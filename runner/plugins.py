@@ -33,6 +33,9 @@ ALLOW_LIST_ENV = "SIEVEFILE_LOAD_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.local_functions",
     "plugins.media",
+    "plugins.webhook",
+    "plugins.slack",
+    "plugins.email",
 )
 
 
