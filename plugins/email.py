@@ -154,15 +154,9 @@ class EmailNotifier:
         )
 
     def __repr__(self) -> str:
-        mode = (
-            "ssl"
-            if self.security.implicit_tls
-            else "starttls"
-            if self.security.starttls
-            else "plain"
-        )
         login = f", login={self.username!r}" if self.username else ""
-        return f"EmailNotifier({self.host}:{self.port}, {self.security.mode}{login}, to={list(self.to)!r})"
+        where = f"{self.host}:{self.port}, {self.security.mode}"
+        return f"EmailNotifier({where}{login}, to={list(self.to)!r})"
 
     def build(self, notification: Notification) -> EmailMessage:
         """The message for `notification`: headers and the plain-text summary."""
