@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-import socket
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from plugins.webhook import WebhookNotifier
 from runner import JobStatus, PluginContext
 from tests.conftest import ReceivedWebhook, WebhookReceiver
 from tests.support.notifications import finished_run, job, job_event
+from tests.support.ports import free_port
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifiers.md"
 SECRET = "whsec-7c1e9a55d0"
@@ -61,11 +61,8 @@ def documented_verify() -> Callable[..., bool]:
 
 
 def closed_port_url(path: str) -> str:
-    """A loopback URL nothing listens on (the port was just released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+    """A loopback URL nothing listens on."""
+    return f"http://127.0.0.1:{free_port()}{path}"
 
 
 def test_webhook_posts_the_notification_json_with_its_headers(
