@@ -161,12 +161,15 @@ class EmailNotifier:
     def build(self, notification: Notification) -> EmailMessage:
         """The message for `notification`: headers and the plain-text summary."""
         from email.message import EmailMessage
+        from email.utils import formatdate
 
         message = EmailMessage()
         message["Subject"] = render_subject(self.subject, notification)
         message["From"] = self.from_
         message["To"] = ", ".join(self.to)
         message["Message-ID"] = f"<{delivery_id(notification)}@sievefile>"
+        # When the event happened: a re-sent event is the same message, headers included.
+        message["Date"] = formatdate(notification.time, usegmt=True)
         message.set_content(render_text(notification))
         return message
 
@@ -231,12 +234,11 @@ def _security(config: Mapping[str, Any], context: PluginContext) -> Security:
             "email: `ssl` and `starttls` cannot both be true (ssl is TLS from the first byte, "
             "starttls upgrades a plain connection): choose one"
         )
-    ca_file = config.get("ca_file")
-    return Security(
-        implicit_tls=use_ssl,
-        starttls=starttls,
-        ca_file=(context.manifest_dir / ca_file) if ca_file else None,
-    )
+    ca_file = (context.manifest_dir / config["ca_file"]) if config.get("ca_file") else None
+    if ca_file is not None and not ca_file.is_file():
+        # Now rather than at the first event, where it would only be a failed delivery.
+        raise ConfigError(f"email: ca_file {str(ca_file)!r} is not a file")
+    return Security(implicit_tls=use_ssl, starttls=starttls, ca_file=ca_file)
 
 
 def _default_sender(username: str | None) -> str:

@@ -55,13 +55,19 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 def message(notification: Notification) -> dict[str, Any]:
     """The JSON Slack receives: `text` (the plain summary, shown in notifications and by
-    clients without blocks) and `blocks` (the same content laid out)."""
+    clients without blocks) and `blocks` (the same content laid out). `<`, `>` and `&` are
+    escaped in both, so that a job's error cannot mention `@channel` or make a link."""
+    details = sections(notification)
     title = headline(notification)
-    blocks: list[dict[str, Any]] = [
+    # A run summary gets a header; a one-line event one section (a header holds 150 characters,
+    # too few for a job's error).
+    first = (
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, _HEADER_LIMIT)}}
-    ]
-    blocks += [_section_block(section) for section in sections(notification)]
-    return {"text": render_text(notification), "blocks": blocks}
+        if details
+        else _section_block(Section("", (title,)))
+    )
+    blocks = [first, *(_section_block(section) for section in details)]
+    return {"text": _escape(render_text(notification)), "blocks": blocks}
 
 
 def _section_block(section: Section) -> dict[str, Any]:

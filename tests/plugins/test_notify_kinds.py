@@ -43,7 +43,6 @@ VALID: dict[str, dict[str, Any]] = {
         "host": "smtp.example.com",
         "port": 2525,
         "starttls": True,
-        "ca_file": "certs/ca.pem",
         "username": "bot@example.com",
         "password": "s3cr3t-from-env",
         "subject": "{name} {status}",
@@ -115,9 +114,17 @@ def test_email_defaults_are_secure_and_ports_follow_the_mode() -> None:
     plain = EmailNotifier.from_config({"to": "a@x.org", "host": "h", "starttls": False}, CONTEXT)
     assert (plain.security.mode, plain.port) == ("plain", 25)
     assert plain.from_.startswith("sievefile@")
-    assert EmailNotifier.from_config(VALID["email"], CONTEXT).security.ca_file == Path(
-        "/work/certs/ca.pem"
-    )
+
+
+def test_email_ca_file_is_taken_from_the_manifest_folder_and_must_exist(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    context = PluginContext(manifest=tmp_path / "m.toml", manifest_dir=tmp_path, index=0)
+    config = {"to": "a@example.com", "host": "smtp.example.com", "ca_file": "certs/ca.pem"}
+    email = EmailNotifier.from_config(config, context)
+    assert email.security.ca_file == tmp_path / "certs" / "ca.pem"
+    with pytest.raises(ConfigError, match=r"ca_file '.*certs/missing\.pem' is not a file"):
+        EmailNotifier.from_config({**config, "ca_file": "certs/missing.pem"}, context)
 
 
 def test_email_factory_refuses_ssl_with_starttls_and_unknown_subject_placeholders() -> None:

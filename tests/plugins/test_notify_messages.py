@@ -98,9 +98,21 @@ def test_slack_message_escapes_mentions_and_keeps_within_slacks_limits() -> None
     failed = document["blocks"][2]["text"]["text"]
     assert "&lt;!channel&gt; a &amp; b &lt;http://evil|click&gt;" in failed
     assert "<!channel>" not in failed
-    long_name = replace(RUN, name="n" * 400)
-    header = slack.message(replace(run_started(), run=long_name))["blocks"][0]["text"]["text"]
-    assert len(header) == 150
+    assert "&lt;!channel&gt;" in document["text"]
+    assert "<!channel>" not in document["text"]
+    long_name = replace(finished_run(), run=replace(RUN, name="n" * 400))
+    header = slack.message(long_name)["blocks"][0]
+    assert header["type"] == "header"
+    assert len(header["text"]["text"]) == 150
+
+
+def test_slack_one_line_events_are_one_section_that_keeps_a_long_error() -> None:
+    failed = job_event(job("x", JobStatus.ERROR, error="e" * 250))
+    document = slack.message(failed)
+    (block,) = document["blocks"]
+    assert block["type"] == "section"
+    assert block["text"]["text"] == _summary.headline(failed)
+    assert block["text"]["text"].endswith("e" * 250)
 
 
 def test_slack_payload_adds_channel_and_username() -> None:
@@ -123,6 +135,7 @@ def test_email_subject_template_and_message_headers() -> None:
     assert message["From"] == "bot@example.com"
     assert message["Message-ID"] == f"<{delivery_id(finished_run())}@sievefile>"
     assert message.get_content() == _summary.render_text(finished_run())
+    assert message["Date"].datetime.timestamp() == 1_764_691_212  # the event's time
     failed_job = job_event(job("dub", JobStatus.ERROR, function="me/dub"))
     template = "{event} {job} {function} {run}\n{status}"
     assert render_subject(template, failed_job) == (

@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,33 @@ def documented_verify() -> Callable[..., bool]:
 def closed_port_url(path: str) -> str:
     """A loopback URL nothing listens on."""
     return f"http://127.0.0.1:{free_port()}{path}"
+
+
+@pytest.fixture
+def echoing_server() -> Iterator[str]:
+    """A server on 127.0.0.1 that refuses every POST with 403 and an answer that quotes the
+    request (its path and two headers): what a careless proxy or API gateway does."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen = {name: self.headers[name] for name in ("Authorization", "X-Sievefile-Event")}
+            quoted = f"forbidden: {self.path} {seen}".encode()
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(quoted)))
+            self.end_headers()
+            self.wfile.write(quoted)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def test_webhook_posts_the_notification_json_with_its_headers(
@@ -166,6 +195,21 @@ def test_a_failing_receiver_raises_with_its_status_and_no_secret(
     assert headers_of(received)["x-sievefile-delivery"] == delivery_id(notification)
 
 
+def test_an_answer_that_quotes_the_request_is_shown_with_its_secrets_masked(
+    echoing_server: str,
+) -> None:
+    url = f"{echoing_server}/hook/{SECRET}?token=q-31337"
+    notifier = webhook(url, headers={"Authorization": TOKEN})
+    with pytest.raises(NotifyError) as raised:
+        notifier.notify(finished_run())
+    message = str(raised.value)
+    assert message.startswith(f"webhook: {echoing_server} answered 403 Forbidden: forbidden: ***")
+    assert "'Authorization': '***'" in message
+    assert "'X-Sievefile-Event': 'run.finished'" in message  # the rest is quoted as it came
+    for secret in (SECRET, TOKEN, "tok-31337", "q-31337", "/hook"):
+        assert secret not in message
+
+
 def test_an_unreachable_receiver_raises_without_the_url_path() -> None:
     url = closed_port_url(f"/hook/{SECRET}")
     with pytest.raises(NotifyError) as raised:
@@ -210,7 +254,9 @@ def test_slack_job_events_are_one_line(webhook_receiver: WebhookReceiver) -> Non
 
     body = webhook_receiver.received[0].body
     assert body["text"] == "podcast: job dub (sieve/whisper) skipped\n"
-    assert [block["type"] for block in body["blocks"]] == ["header"]
+    assert [block["text"]["text"] for block in body["blocks"]] == [
+        "podcast: job dub (sieve/whisper) skipped"
+    ]
     assert "channel" not in body
 
 
