@@ -6,7 +6,8 @@
 - `Redactor`: the secret strings of one notifier, masked out of any text that goes into an error.
 - `delivery_id(notification)`: the stable id of an event, the same every time it is sent again.
 - `post_json(...)`: one POST with a timeout, no redirects, a `NotifyError` for anything but 2xx.
-- `timeout_schema(default)`: the `timeout` key of each notifier's configuration schema.
+- `timeout_schema(default)`: the `timeout` key of each notifier's configuration schema, and the
+  defaults `HTTP_TIMEOUT` and `SMTP_TIMEOUT`.
 
 httpx is imported inside `post_json`: plugin modules load whenever the plugin manager is built
 (even for `sievefile --help`), and that must stay light.
@@ -23,6 +24,10 @@ from runner import Notification, __version__
 from runner.secrets import Secrets
 
 USER_AGENT = f"sievefile/{__version__}"
+#: Default seconds each network operation may take: an HTTP POST, an SMTP exchange (SMTP
+#: servers may delay their greeting on purpose, to slow spammers down).
+HTTP_TIMEOUT = 10.0
+SMTP_TIMEOUT = 30.0
 #: How much of a failed response's body an error message quotes (Slack says why in it).
 _BODY_SNIPPET = 200
 
@@ -117,7 +122,7 @@ def post_json(
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             response = client.post(url, content=body, headers={"User-Agent": USER_AGENT, **headers})
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         # `from None`: the httpx error holds the request, and with it the whole URL.
         raise NotifyError(
             redact(f"{label}: POST to {where} failed: {type(error).__name__}: {error}")

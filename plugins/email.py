@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plugins._notify import NotifyError, Redactor, delivery_id, timeout_schema
+from plugins._notify import SMTP_TIMEOUT, NotifyError, Redactor, delivery_id, timeout_schema
 from plugins._summary import render_text, status_word
 from runner import (
     ConfigError,
@@ -46,11 +46,10 @@ DEFAULT_SUBJECT = "[sievefile] {name}: {status}"
 #: The placeholders a `subject` may use.
 SUBJECT_FIELDS = ("name", "status", "event", "run", "job", "function")
 
+# One line: an address goes into a header, where a line break would start another header.
+_ADDRESS: dict[str, Any] = {"type": "string", "minLength": 3, "pattern": r"^[^\r\n]+$"}
 _ADDRESSES: dict[str, Any] = {
-    "oneOf": [
-        {"type": "string", "minLength": 3},
-        {"type": "array", "items": {"type": "string", "minLength": 3}, "minItems": 1},
-    ]
+    "oneOf": [_ADDRESS, {"type": "array", "items": _ADDRESS, "minItems": 1}]
 }
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -60,8 +59,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "to": {**_ADDRESSES, "description": "Who gets the mail: an address or a list."},
         "from": {
-            "type": "string",
-            "minLength": 3,
+            **_ADDRESS,
             "description": "The sender (default: `username` if it is an address).",
         },
         "host": {"type": "string", "minLength": 1, "description": "The SMTP server."},
@@ -89,7 +87,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "default": DEFAULT_SUBJECT,
             "description": "Subject template; placeholders " + ", ".join(SUBJECT_FIELDS) + ".",
         },
-        "timeout": timeout_schema(30),
+        "timeout": timeout_schema(SMTP_TIMEOUT),
     },
     "dependentRequired": {"username": ["password"], "password": ["username"]},
 }
@@ -130,7 +128,7 @@ class EmailNotifier:
     username: str | None = None
     password: str | None = None
     subject: str = DEFAULT_SUBJECT
-    timeout: float = 30.0
+    timeout: float = SMTP_TIMEOUT
     redact: Redactor = field(default_factory=Redactor)
 
     @classmethod
@@ -149,7 +147,7 @@ class EmailNotifier:
             username=username,
             password=config.get("password"),
             subject=subject,
-            timeout=float(config.get("timeout", 30)),
+            timeout=float(config.get("timeout", SMTP_TIMEOUT)),
             redact=Redactor([config.get("password"), *context.secrets]),
         )
 

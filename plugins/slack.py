@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins._notify import Redactor, origin, post_json, timeout_schema
+from plugins._notify import HTTP_TIMEOUT, Redactor, origin, post_json, timeout_schema
 from plugins._summary import Section, headline, render_text, sections
 from runner import Notification, NotifierKind, PluginContext, RegisterNotifier, hookimpl
 
@@ -48,7 +48,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "minLength": 1,
             "description": "Post under this name (legacy webhooks only).",
         },
-        "timeout": timeout_schema(10),
+        "timeout": timeout_schema(HTTP_TIMEOUT),
     },
 }
 
@@ -94,7 +94,7 @@ class SlackNotifier:
     webhook_url: str
     channel: str | None = None
     username: str | None = None
-    timeout: float = 10.0
+    timeout: float = HTTP_TIMEOUT
     redact: Redactor = field(default_factory=Redactor)
 
     @classmethod
@@ -103,7 +103,7 @@ class SlackNotifier:
             webhook_url=config["webhook_url"],
             channel=config.get("channel"),
             username=config.get("username"),
-            timeout=float(config.get("timeout", 10)),
+            timeout=float(config.get("timeout", HTTP_TIMEOUT)),
             redact=Redactor(context.secrets, urls=[config["webhook_url"]]),
         )
 

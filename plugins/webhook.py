@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins._notify import Redactor, delivery_id, origin, post_json, timeout_schema
+from plugins._notify import HTTP_TIMEOUT, Redactor, delivery_id, origin, post_json, timeout_schema
 from runner import Notification, NotifierKind, PluginContext, RegisterNotifier, hookimpl
 
 SIGNATURE_HEADER = "X-Sievefile-Signature"
@@ -54,7 +54,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "string"},
             "description": "Extra request headers (sievefile's own X-Sievefile-* headers win).",
         },
-        "timeout": timeout_schema(10),
+        "timeout": timeout_schema(HTTP_TIMEOUT),
     },
 }
 
@@ -78,7 +78,7 @@ class WebhookNotifier:
     url: str
     secret: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    timeout: float = 10.0
+    timeout: float = HTTP_TIMEOUT
     redact: Redactor = field(default_factory=Redactor)
     clock: Callable[[], float] = time.time
 
@@ -90,7 +90,7 @@ class WebhookNotifier:
             url=config["url"],
             secret=secret,
             headers=headers,
-            timeout=float(config.get("timeout", 10)),
+            timeout=float(config.get("timeout", HTTP_TIMEOUT)),
             # Header values often hold a token (Authorization), so they are masked too.
             redact=Redactor([secret, *headers.values(), *context.secrets], urls=[config["url"]]),
         )

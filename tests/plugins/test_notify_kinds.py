@@ -61,6 +61,8 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("email", {"to": [], "host": "h"}, "is not valid under any of the given schemas"),
     ("email", {"to": "a@example.com", "host": "h", "username": "u"}, "'password' is a dep"),
     ("email", {"to": "a@example.com", "host": "h", "port": 70000}, "is greater than"),
+    ("email", {"to": "a@example.com", "host": "h", "from": "a@x.org\nBcc: b@x.org"}, "match"),
+    ("email", {"to": ["a@example.com\r\nBcc: b@x.org"], "host": "h"}, "not valid under any"),
 ]
 
 
