@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import socket
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,11 +181,23 @@ class EmailNotifier:
                     smtp.starttls(context=self.security.context())
                 if self.username and self.password:
                     smtp.login(self.username, self.password)
-                smtp.send_message(message)
+                refused = smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as error:
             # OSError covers refused connections, timeouts and certificate failures.
-            text = f"email: sending through {self.host}:{self.port} failed: "
-            raise NotifyError(self.redact(text + f"{type(error).__name__}: {error}")) from None
+            raise NotifyError(
+                self.redact(f"{self._failed()}: {type(error).__name__}: {error}")
+            ) from None
+        if refused:
+            # Some got it, some did not: fail, so that it is retried and then reported. The
+            # others may get it twice, with the same Message-ID (mail clients drop the copy).
+            reasons = "; ".join(
+                f"{address}: {code} {reply.decode(errors='replace')}"
+                for address, (code, reply) in refused.items()
+            )
+            raise NotifyError(self.redact(f"{self._failed()}: recipients refused: {reasons}"))
+
+    def _failed(self) -> str:
+        return f"email: sending through {self.host}:{self.port} failed"
 
     def _connect(self) -> smtplib.SMTP:
         import smtplib
@@ -219,9 +231,17 @@ def _check_subject(template: str) -> None:
     unknown = sorted(names - set(SUBJECT_FIELDS))
     if unknown:
         raise ConfigError(
-            f"email: subject uses unknown placeholder(s) {', '.join(unknown)}; "
-            f"available: {', '.join(SUBJECT_FIELDS)}"
+            f"email: subject uses unknown placeholder(s) {_braced(unknown)}; "
+            f"available: {_braced(SUBJECT_FIELDS)}"
         )
+    try:  # a conversion or format spec that cannot apply to text (`{name!x}`, `{name:d}`)
+        template.format(**dict.fromkeys(SUBJECT_FIELDS, ""))
+    except ValueError as error:
+        raise ConfigError(f"email: subject {template!r} is not a valid template: {error}") from None
+
+
+def _braced(names: Iterable[str]) -> str:
+    return ", ".join("{" + name + "}" for name in names)
 
 
 def _security(config: Mapping[str, Any], context: PluginContext) -> Security:

@@ -164,3 +164,16 @@ def test_an_unreachable_server_raises() -> None:
     port = free_port()
     with pytest.raises(NotifyError, match=f"127.0.0.1:{port} failed: ConnectionRefusedError"):
         notifier(port, starttls=False).notify(finished_run())
+
+
+def test_a_refused_recipient_fails_the_notification(start_smtp: StartSmtp) -> None:
+    server = start_smtp(unknown=frozenset({"ghost@example.com"}))
+    email = notifier(server.port, starttls=False, to=["ops@example.com", "ghost@example.com"])
+    with pytest.raises(NotifyError) as raised:
+        email.notify(finished_run())
+    assert str(raised.value) == (
+        f"email: sending through 127.0.0.1:{server.port} failed: recipients refused: "
+        "ghost@example.com: 550 5.1.1 no such mailbox"
+    )
+    (mail,) = server.messages  # the others got it: a retry may send them a copy
+    assert mail.recipients == ["ops@example.com"]

@@ -133,10 +133,11 @@ def test_email_factory_refuses_ssl_with_starttls_and_unknown_subject_placeholder
     base = {"to": "a@example.com", "host": "smtp.example.com"}
     with pytest.raises(ConfigError, match="`ssl` and `starttls` cannot both be true"):
         EmailNotifier.from_config({**base, "ssl": True, "starttls": True}, CONTEXT)
-    with pytest.raises(ConfigError, match=r"unknown placeholder\(s\) jobname, when"):
-        EmailNotifier.from_config({**base, "subject": "{when} {jobname}"}, CONTEXT)
-    with pytest.raises(ConfigError, match="not a valid template"):
-        EmailNotifier.from_config({**base, "subject": "{name"}, CONTEXT)
+    with pytest.raises(ConfigError, match=r"unknown placeholder\(s\) \{\}, \{jobname\}, \{when\};"):
+        EmailNotifier.from_config({**base, "subject": "{when} {jobname} {}"}, CONTEXT)
+    for broken in ("{name", "{name!x}", "{status:d}"):
+        with pytest.raises(ConfigError, match="not a valid template"):
+            EmailNotifier.from_config({**base, "subject": broken}, CONTEXT)
 
 
 def test_reprs_show_no_secret() -> None:

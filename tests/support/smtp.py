@@ -88,9 +88,18 @@ class ReceivedMail:
 @dataclass
 class _Recorder:
     logins: dict[str, str]
+    unknown: frozenset[str] = frozenset()
     messages: list[ReceivedMail] = field(default_factory=list)
     refused_logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # As a mailbox stores it: the wire's CRLF line ends become "\n".
@@ -126,7 +135,7 @@ class _Recorder:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 recording what it receives. With `tls` it offers STARTTLS (or, with
     `implicit_tls`, speaks TLS from the first byte); with `logins` it requires AUTH, which it
-    allows only over TLS."""
+    allows only over TLS; it refuses the `unknown` recipients (550)."""
 
     def __init__(self, controller: Controller, recorder: _Recorder) -> None:
         self._controller = controller
@@ -141,8 +150,9 @@ class SmtpServer:
         implicit_tls: bool = False,
         require_starttls: bool = False,
         logins: dict[str, str] | None = None,
+        unknown: frozenset[str] = frozenset(),
     ) -> SmtpServer:
-        recorder = _Recorder(dict(logins or {}))
+        recorder = _Recorder(dict(logins or {}), unknown)
         options: dict[str, Any] = {}
         if tls is not None and implicit_tls:
             options["ssl_context"] = tls.server_context()
