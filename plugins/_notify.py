@@ -6,6 +6,7 @@
 - `Redactor`: the secret strings of one notifier, masked out of any text that goes into an error.
 - `delivery_id(notification)`: the stable id of an event, the same every time it is sent again.
 - `post_json(...)`: one POST with a timeout, no redirects, a `NotifyError` for anything but 2xx.
+- `check_url(url, key=, label=)`: a ConfigError unless `url` is an http(s) URL.
 - `timeout_schema(default)`: the `timeout` key of each notifier's configuration schema, and the
   defaults `HTTP_TIMEOUT` and `SMTP_TIMEOUT`.
 
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner import Notification, __version__
+from runner import ConfigError, Notification, __version__
 from runner.secrets import Secrets
 
 USER_AGENT = f"sievefile/{__version__}"
@@ -57,6 +58,25 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} hidden>)"
+
+
+def check_url(url: str, *, key: str, label: str) -> str:
+    """`url` when it is an http(s) URL with a host, else a ConfigError naming `key`.
+
+    Checked here rather than by a schema `pattern`: `validate --allow-missing-env` checks an
+    unset `${{ env.NAME }}` as the text of its reference, and a URL is usually one. The message
+    does not repeat the URL, which may be a secret.
+    """
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    else:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    if not valid:
+        raise ConfigError(f"{label}: `{key}` must be an http:// or https:// URL with a host")
+    return url
 
 
 def origin(url: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins._notify import HTTP_TIMEOUT, Redactor, origin, post_json, timeout_schema
+from plugins._notify import HTTP_TIMEOUT, Redactor, check_url, origin, post_json, timeout_schema
 from plugins._summary import Section, headline, render_text, sections
 from runner import Notification, NotifierKind, PluginContext, RegisterNotifier, hookimpl
 
@@ -35,7 +35,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "webhook_url": {
             "type": "string",
-            "pattern": r"^https?://[^/\s]+",
+            "minLength": 1,
             "description": "The incoming webhook's URL (a secret: use ${{ env.NAME }}).",
         },
         "channel": {
@@ -100,7 +100,7 @@ class SlackNotifier:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], context: PluginContext) -> SlackNotifier:
         return cls(
-            webhook_url=config["webhook_url"],
+            webhook_url=check_url(config["webhook_url"], key="webhook_url", label="slack"),
             channel=config.get("channel"),
             username=config.get("username"),
             timeout=float(config.get("timeout", HTTP_TIMEOUT)),

@@ -26,7 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins._notify import HTTP_TIMEOUT, Redactor, delivery_id, origin, post_json, timeout_schema
+from plugins._notify import (
+    HTTP_TIMEOUT,
+    Redactor,
+    check_url,
+    delivery_id,
+    origin,
+    post_json,
+    timeout_schema,
+)
 from runner import Notification, NotifierKind, PluginContext, RegisterNotifier, hookimpl
 
 SIGNATURE_HEADER = "X-Sievefile-Signature"
@@ -41,7 +49,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "url": {
             "type": "string",
-            "pattern": r"^https?://[^/\s]+",
+            "minLength": 1,
             "description": "The http(s) URL each event is POSTed to.",
         },
         "secret": {
@@ -87,7 +95,7 @@ class WebhookNotifier:
         headers = dict(config.get("headers", {}))
         secret = config.get("secret")
         return cls(
-            url=config["url"],
+            url=check_url(config["url"], key="url", label="webhook"),
             secret=secret,
             headers=headers,
             timeout=float(config.get("timeout", HTTP_TIMEOUT)),
