@@ -33,6 +33,8 @@ ALLOW_LIST_ENV = "SIEVEFILE_LOAD_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.local_functions",
     "plugins.media",
+    "plugins.local_sink",
+    "plugins.s3",
     "plugins.webhook",
     "plugins.slack",
     "plugins.email",

@@ -34,7 +34,7 @@ import jsonschema
 import pluggy
 
 from runner.client import equal_jitter
-from runner.errors import ConfigError, ManifestError
+from runner.errors import ConfigError, ManifestError, SievefileError
 from runner.execute import ledger as states
 from runner.execute.ledger import Ledger
 from runner.execute.outcome import Report, RunEvent
@@ -148,6 +148,8 @@ class DeliveryPlan:
             return factory(settings, context)
         except Exception as error:  # a plugin's failure is reported, located, never raised
             where = self.manifest.locate(entry.key_path)
+            if isinstance(error, SievefileError):  # a plugin's own message says what is wrong
+                raise ConfigError(f"{where}: {self.secrets.mask(str(error))}") from None
             message = self.secrets.mask(f"{type(error).__name__}: {error}")
             raise ConfigError(f"{where}: {entry.label} could not be set up: {message}") from None
 
@@ -160,9 +162,15 @@ def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[M
     from runner.plugins import get_plugin_manager
 
     try:
-        configure_delivery(manifest, get_plugin_manager(), os.environ, require_env=require_env)
+        plan = configure_delivery(
+            manifest, get_plugin_manager(), os.environ, require_env=require_env
+        )
     except ManifestError as error:
         return list(error.problems)
+    try:
+        plan.create()  # a sink's own checks (a path template, credentials given in halves)
+    except ConfigError as error:
+        return [ManifestError(error.format_message())]
     return []
 
 

@@ -29,8 +29,8 @@ from runner.errors import ManifestError, ValidationError
 from runner.execute import ledger as states
 from runner.execute.delivery import DeliveryPolicy
 from runner.execute.ledger import Ledger
-from runner.execute.records import find_record
 from runner.execute.outcome import Status
+from runner.execute.records import find_record
 from runner.plugins import build_plugin_manager
 
 COLLECT_SCHEMA = {
