@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from runner.execute.delivery import DeliveryPolicy, configure_delivery
+from runner.execute.delivery import DeliveryPolicy, delivery_problems
 from runner.manifest import load_manifest_text
 from runner.plugins import build_plugin_manager
 from tests.conftest import WebhookReceiver
@@ -125,12 +125,24 @@ def test_a_run_tells_the_webhook_slack_and_email(
     assert SLACK_TOKEN not in shown
 
 
-def test_a_manifest_with_notifiers_checks_without_its_secrets(
-    notifiers: pluggy.PluginManager, tmp_path: Path
+def test_validate_without_the_secrets_passes_and_with_them_builds_the_notifiers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `sievefile validate --allow-missing-env` in CI: an unset variable is checked as the text
-    # of its reference, which the notifiers' schemas must accept.
+    # of its reference, and the entry that holds it is not built (its factory would take
+    # "${{ env.SLACK_WEBHOOK_URL }}" for the URL).
+    for name in ("HOOK_URL", "HOOK_SECRET", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
     text = textwrap.dedent(MANIFEST.format(smtp_port=2525))
-    manifest = load_manifest_text(text, tmp_path / "manifest.toml", environ={}, require_env=False)
-    plan = configure_delivery(manifest, notifiers, {}, require_env=False)
-    assert [item.entry.use for item in plan.notifiers] == ["webhook", "slack", "email"]
+    path = tmp_path / "manifest.toml"
+    manifest = load_manifest_text(text, path, environ={}, require_env=False)
+    assert delivery_problems(manifest, require_env=False) == []
+
+    # With every variable set, each notifier is built, and its own checks run.
+    monkeypatch.setenv("HOOK_URL", "ftp://hooks.example.com/sievefile")
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", f"https://hooks.slack.com/services/{SLACK_TOKEN}")
+    manifest = load_manifest_text(text, path)
+    (problem,) = delivery_problems(manifest)
+    assert "webhook: `url` must be an http:// or https:// URL with a host" in str(problem)
+    assert f"{path}:" in str(problem)
