@@ -51,6 +51,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.media",
     "plugins.local_sink",
     "plugins.s3",
+    "plugins.webhook",
+    "plugins.slack",
+    "plugins.email",
 )
 
 

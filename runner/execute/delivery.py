@@ -119,18 +119,24 @@ class DeliveryPlan:
     sinks: list[ConfiguredSink] = field(default_factory=list)
     notifiers: list[ConfiguredNotifier] = field(default_factory=list)
     secrets: Secrets = field(default_factory=Secrets)
+    #: Entries holding an unset `${{ env.NAME }}` (checked without secrets): `create` skips
+    #: them, since their factory would take the reference's text for the value (a URL, a key).
+    unset: set[tuple[str, int]] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.sinks or self.notifiers)
 
     def create(self) -> None:
-        """Build each sink and notifier from its settings (ConfigError naming the entry)."""
+        """Build each sink and notifier from its settings (ConfigError naming the entry), but
+        those with an `unset` variable."""
         for sink in self.sinks:
-            sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings)
+            if sink.entry.key_path not in self.unset:
+                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings)
         for notifier in self.notifiers:
-            notifier.notifier = self._build(
-                notifier.entry, notifier.kind.factory, notifier.settings
-            )
+            if notifier.entry.key_path not in self.unset:
+                notifier.notifier = self._build(
+                    notifier.entry, notifier.kind.factory, notifier.settings
+                )
 
     def _build(
         self,
@@ -210,7 +216,7 @@ def configure_delivery(
             continue
         kind, plugin = found
         settings = _resolve_settings(
-            manifest, entry, environ, plan.secrets, problems, require_env=require_env
+            manifest, entry, environ, plan, problems, require_env=require_env
         )
         if settings is None:
             continue
@@ -269,7 +275,7 @@ def _resolve_settings(
     manifest: Manifest,
     entry: PluginEntry,
     environ: Mapping[str, str],
-    secrets: Secrets,
+    plan: DeliveryPlan,
     problems: list[ManifestError],
     *,
     require_env: bool,
@@ -281,9 +287,10 @@ def _resolve_settings(
         def lookup(ref: Reference) -> Any:
             if ref.name not in environ:
                 if not require_env:
+                    plan.unset.add(entry.key_path)
                     return ref.placeholder
                 raise ResolutionError(f"{ref.placeholder}: environment variable is not set")
-            secrets.add(environ[ref.name])
+            plan.secrets.add(environ[ref.name])
             return environ[ref.name]
 
         try:

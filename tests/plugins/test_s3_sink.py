@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from tests.support.outputs import (
     s3_server,
     serve_directory,
 )
+from tests.support.ports import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
@@ -207,9 +207,7 @@ def test_a_missing_bucket_is_one_line_naming_the_sink_and_the_destination(endpoi
 
 
 def test_an_unreachable_endpoint_is_reported_with_secrets_masked() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # a secret that the error would otherwise show: the configuration's endpoint
     sink = s3_sink(endpoint, "bucket", secrets=frozenset({f"127.0.0.1:{port}"}))
