@@ -309,9 +309,12 @@ def _schema_problems(
     plan: DeliveryPlan,
 ) -> list[ManifestError]:
     validator = jsonschema.Draft202012Validator(schema)
+    unset = entry.key_path in plan.unset
     return [
         problem
         for error in validator.iter_errors(settings)
+        # an unset variable stands in as its reference's text: its value is unknown, not wrong
+        if not (unset and isinstance(error.instance, str) and "${{ env." in error.instance)
         for problem in describe_schema_error(
             error,
             lambda path, at_value: manifest.locate(path, value=at_value),

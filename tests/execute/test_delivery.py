@@ -35,7 +35,10 @@ from runner.plugins import build_plugin_manager
 
 COLLECT_SCHEMA = {
     "type": "object",
-    "properties": {"label": {"type": "string"}, "fail": {"type": "integer", "minimum": 0}},
+    "properties": {
+        "label": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+        "fail": {"type": "integer", "minimum": 0},
+    },
     "required": ["label"],
     "additionalProperties": False,
 }
@@ -384,3 +387,20 @@ def test_a_resume_plans_with_the_vars_its_run_started_with(
     assert resumed.outcome("count").outputs == first.outcome("count").outputs
     with pytest.raises(ValidationError, match=r"inputs\.number: expected a number"):
         run_text(text, plugins=manager)
+
+
+def test_an_unset_variable_is_not_judged_by_validate_but_its_value_is_by_run(
+    manager, tmp_path: Path
+) -> None:
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "all"', 'label = "${{ env.SINK_LABEL }}"')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml", require_env=False)
+    plan = configure_delivery(manifest, manager, {}, require_env=False)
+    assert [sink.entry.index for sink in plan.sinks] == [0, 1]
+    plan.create()
+    assert plan.sinks[0].sink is None  # not built from the reference's text
+    assert plan.sinks[1].sink is not None
+    with pytest.raises(ManifestError, match=r"sinks\[0\]\.label: .*does not match"):
+        configure_delivery(manifest, manager, {"SINK_LABEL": "Not A Label"})

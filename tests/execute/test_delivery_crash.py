@@ -130,3 +130,5 @@ def test_a_run_killed_while_delivering_resumes_and_delivers_the_rest(
     body = s3.get_object(Bucket=bucket, Key="crash/write[lang=de]/output_0.txt")["Body"].read()
     assert body == b"hello de"
     assert SECRET not in resumed.stdout + resumed.stderr
+    for path in files_under(tmp_path):  # the ledger, run records, delivered files
+        assert SECRET.encode() not in path.read_bytes(), path
