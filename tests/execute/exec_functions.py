@@ -54,6 +54,11 @@ def write(text: str, name: str = "out.txt") -> Iterator[Any]:
     yield {"name": name, "length": len(text)}
 
 
+def link(url: str) -> types.File:
+    """A file output that is only a URL, whatever the URL says (for hostile-output tests)."""
+    return types.File(url=url)
+
+
 @hookimpl
 def register_functions(register: RegisterFunction) -> None:
     register(flaky, name="exec/flaky")
@@ -61,3 +66,4 @@ def register_functions(register: RegisterFunction) -> None:
     register(nap, name="exec/nap")
     register(items, name="exec/items")
     register(write, name="exec/write")
+    register(link, name="exec/link")
