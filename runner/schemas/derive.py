@@ -115,7 +115,7 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
     if not isinstance(declared, Mapping):
         declared = {}
     unknown = mapping.unknown
-    choices = _choices(item, declared)
+    choices = item_choices(item)
     model = None if choices is not None or is_file_schema(prop) else _model_schema(declared)
     if choices is not None:
         # The service's structured choices win over whatever the type string said (the SDK
@@ -149,13 +149,16 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
     return prop
 
 
-def _choices(item: Mapping[str, Any], declared: Mapping[str, Any]) -> list[Any] | None:
-    """The input's choices when the service lists them: `schema.options` (what the SDK sends
-    with `"type": "Literal"`), `schema.enum`, or an `enum` list on the item itself.
+def item_choices(item: Mapping[str, Any]) -> list[Any] | None:
+    """An input item's choices when the service lists them: `schema.options` (what the SDK
+    sends with `"type": "Literal"`), `schema.enum`, or an `enum` list on the item itself.
 
     Only JSON scalars can be choices; a list holding anything else is ignored (the type
     string then decides).
     """
+    declared = item.get("schema")
+    if not isinstance(declared, Mapping):
+        declared = {}
     for source in (declared.get("options"), declared.get("enum"), item.get("enum")):
         if isinstance(source, list) and source and all(_is_scalar(value) for value in source):
             # Deduplicated by type and value: True == 1 in Python, not as a choice.
@@ -203,7 +206,7 @@ def _model_object(properties: Mapping[str, Any], depth: int) -> dict[str, Any]:
 def _model_property(spec: Mapping[str, Any], depth: int) -> dict[str, Any]:
     if depth > _MAX_MODEL_DEPTH:
         return {}
-    choices = _choices(spec, spec)
+    choices = item_choices({"schema": spec})
     if choices is not None:
         return typed_enum(choices)
     type_name = spec.get("type")
