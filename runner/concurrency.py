@@ -84,9 +84,11 @@ async def service_concurrency(client: SieveClient) -> Concurrency | None:
 def backend_concurrency(backend: Backend) -> Concurrency | None:
     """`service_concurrency` for a command: opens a client on `backend`, asks, closes."""
     from runner.backend import open_client
+    from runner.client import RetryPolicy
 
     async def ask() -> Concurrency | None:
-        async with open_client(backend) as client:
+        # One quick try: a report nobody waits for must not hold a command up.
+        async with open_client(backend, retry=RetryPolicy(max_attempts=1), timeout=5.0) as client:
             return await service_concurrency(client)
 
     try:

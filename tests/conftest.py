@@ -183,7 +183,8 @@ def _start_subprocess(
     log: Path,
 ) -> LocalServer:
     command = [sys.executable, "-m", "runner", "serve", "--port", "0", "--db", db]
-    command += ["--defaults", defaults]
+    if defaults != "pickle":  # otherwise serve's own default, the live service's encoding
+        command += ["--defaults", defaults]
     command += ["--files", files_dir, "--workers", str(workers), "--log-level", "warning"]
     for plugin in plugins:
         command += ["--plugin", plugin]
