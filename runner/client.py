@@ -169,11 +169,14 @@ class SieveClient:
         """`GET /v2/user/concurrency`: the organisation's `max_concurrency` and its jobs now
         (`num_current`, `num_processing`, `num_queued`, `num_limited`); None when the backend
         lacks the endpoint."""
-        return await self._optional("get_concurrency", "/user/concurrency")
+        # One try: the report is advisory, and retrying a failing one would hold a run up.
+        return await self._optional("get_concurrency", "/user/concurrency", max_attempts=1)
 
-    async def _optional(self, operation: str, path: str) -> Json | None:
+    async def _optional(
+        self, operation: str, path: str, *, max_attempts: int | None = None
+    ) -> Json | None:
         try:
-            return await self._call(operation, "GET", path)
+            return await self._call(operation, "GET", path, max_attempts=max_attempts)
         except ApiError as error:
             if endpoint_missing(error):
                 return None
@@ -285,12 +288,14 @@ class SieveClient:
         json: Any = None,
         idempotent: bool = True,
         label: str | None = None,
+        max_attempts: int | None = None,
     ) -> Json:
         url = f"{self.base_url}{API_PREFIX}{path}"
+        attempts = max_attempts or self.retry.max_attempts
         attempt = 0
         while True:
             attempt += 1
-            last_try = attempt >= self.retry.max_attempts
+            last_try = attempt >= attempts
             self.requests[operation] += 1
             try:
                 response = await self._http.request(method, path, params=params, json=json)

@@ -113,12 +113,14 @@ def test_endpoints_a_backend_lacks_answer_none(server: Any, absent: Respond) -> 
         assert asyncio.run(ask()) == (None, None, None)
 
 
-def test_a_failing_concurrency_report_is_no_report(server: Any) -> None:
+def test_a_failing_concurrency_report_is_no_report_and_is_not_retried(server: Any) -> None:
     with FaultProxy(server.url) as proxy:
-        proxy.add_fault(Respond(500, {"detail": "boom", "error_id": "e-1"}))
+        proxy.add_fault(Respond(500, {"detail": "boom", "error_id": "e-1"}), times=5)
 
         async def ask() -> Concurrency | None:
-            async with _client(proxy.url, server.api_key) as client:
+            # The default retry policy, which retries a 5xx of any other request.
+            async with SieveClient(proxy.url, server.api_key) as client:
                 return await service_concurrency(client)
 
         assert asyncio.run(ask()) is None
+        assert [seen.path for seen in proxy.log] == ["/v2/user/concurrency"]
