@@ -67,14 +67,34 @@ def _items_table(title: str, items: Iterable[Any], *, with_optional: bool) -> Ta
     for item in items:
         if not isinstance(item, Mapping):
             continue
-        row = [str(item.get("name", "")), str(item.get("type", ""))]
+        row = [str(item.get("name", "")), _type_text(item)]
         if with_optional:
-            row.append(
-                compact_json(item.get("data"), 40) if item.get("is_optional") else "required"
-            )
+            row.append(_default_text(item) if item.get("is_optional") else "required")
         row.append(str(item.get("description") or ""))
         table.add_row(*row)
     return table
+
+
+def _type_text(item: Mapping[str, Any]) -> str:
+    """The item's type; the SDK's bare `Literal` with its choices, as `Literal['a', 'b']`."""
+    from runner.schemas.derive import item_choices
+
+    type_text = str(item.get("type", ""))
+    choices = item_choices(item) if type_text == "Literal" else None
+    return f"Literal[{', '.join(repr(c) for c in choices)}]" if choices else type_text
+
+
+def _default_text(item: Mapping[str, Any]) -> str:
+    """An optional input's default: decoded from the SDK's pickle without running code (see
+    `runner.schemas.defaults`), else `data` as sent."""
+    from runner.schemas.defaults import explicit_default
+    from runner.schemas.show import UNKNOWN_DEFAULT
+
+    stated = explicit_default(item)
+    if stated is None:
+        return compact_json(item.get("data"), 40)
+    known, value = stated
+    return compact_json(value, 40) if known else UNKNOWN_DEFAULT
 
 
 def short_time(timestamp: Any) -> str:

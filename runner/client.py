@@ -155,6 +155,33 @@ class SieveClient:
         path = f"/functions/{_segment(owner)}/{_segment(name)}"
         return await self._call("get_function", "GET", path)
 
+    # -- beyond the seed spec: what the live service also serves. Each answers None when the
+    # backend does not serve the endpoint (a 404 for the path, or 405), so callers fall back.
+
+    async def get_function_version(self, owner: str, name: str, version: str) -> Json | None:
+        """`GET /v2/functions/{owner}/{name}/versions/{version}`: that version's metadata
+        (`id`, `inputs`, `outputs`, ...). None when the backend lacks the endpoint; an
+        `ApiError` (404) when it has the endpoint but not the version."""
+        path = f"/functions/{_segment(owner)}/{_segment(name)}/versions/{_segment(version)}"
+        return await self._optional("get_function_version", path)
+
+    async def get_concurrency(self) -> Json | None:
+        """`GET /v2/user/concurrency`: the organisation's `max_concurrency` and its jobs now
+        (`num_current`, `num_processing`, `num_queued`, `num_limited`); None when the backend
+        lacks the endpoint."""
+        # One try: the report is advisory, and retrying a failing one would hold a run up.
+        return await self._optional("get_concurrency", "/user/concurrency", max_attempts=1)
+
+    async def _optional(
+        self, operation: str, path: str, *, max_attempts: int | None = None
+    ) -> Json | None:
+        try:
+            return await self._call(operation, "GET", path, max_attempts=max_attempts)
+        except ApiError as error:
+            if endpoint_missing(error):
+                return None
+            raise
+
     async def push(
         self,
         function: str | None = None,
@@ -261,12 +288,14 @@ class SieveClient:
         json: Any = None,
         idempotent: bool = True,
         label: str | None = None,
+        max_attempts: int | None = None,
     ) -> Json:
         url = f"{self.base_url}{API_PREFIX}{path}"
+        attempts = max_attempts or self.retry.max_attempts
         attempt = 0
         while True:
             attempt += 1
-            last_try = attempt >= self.retry.max_attempts
+            last_try = attempt >= attempts
             self.requests[operation] += 1
             try:
                 response = await self._http.request(method, path, params=params, json=json)
@@ -317,6 +346,18 @@ class SieveClient:
             method, url, reason, delay, attempt + 1, self.retry.max_attempts,
         )  # fmt: skip
         await self._sleep(delay)
+
+
+def endpoint_missing(error: ApiError) -> bool:
+    """Whether an error says the backend has no such endpoint (rather than no such object).
+
+    A 405, or a 404 with the web framework's own "Not Found" (FastAPI and Starlette send
+    `{"detail": "Not Found"}` for a path no route matches; a plain web server an HTML page):
+    the API's own 404s name what is missing ("Function not found.", "Version not found.").
+    """
+    if error.status_code == 405:
+        return True
+    return error.status_code == 404 and str(error.detail).startswith("Not Found")
 
 
 def normalize_base_url(url: str) -> str:

@@ -108,9 +108,10 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     Options: `db` (SQLite file; default in memory), `files_dir`, `api_key` (default a random
     key; None for none), `workers` (default 2), `plugins` (extra plugin objects, or module
     names for a subprocess), `builtins` (built-in plugin modules, default DEFAULT_PLUGINS),
-    `webhook_backoff` (default 0.05 s), `in_subprocess` (run `sievefile serve` in a child
-    process that `kill()` can crash; then only module-name plugins work, and the database
-    defaults to a file).
+    `webhook_backoff` (default 0.05 s), `defaults` ("pickle", as the live service, or
+    "json": how function metadata carries input defaults), `in_subprocess` (run
+    `sievefile serve` in a child process that `kill()` can crash; then only module-name
+    plugins work, and the database defaults to a file).
     """
     servers: list[LocalServer] = []
 
@@ -123,6 +124,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
         plugins: Iterable[Any] = (),
         builtins: Iterable[str] = DEFAULT_PLUGINS,
         webhook_backoff: float = 0.05,
+        defaults: str = "pickle",
         in_subprocess: bool = False,
     ) -> LocalServer:
         key = f"sk-test-{uuid.uuid4().hex}" if api_key is ... else api_key
@@ -135,6 +137,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 api_key=key,
                 workers=workers,
                 plugins=[str(p) for p in plugins],
+                defaults=defaults,
                 log=folder / "server.log",
             )
         else:
@@ -151,6 +154,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 workers=workers,
                 webhook_backoff=webhook_backoff,
                 shutdown_grace=0.5,
+                defaults=defaults,  # type: ignore[arg-type]
             )
             thread = ServerThread(backend).start()
             server = LocalServer(url=thread.url, api_key=key, backend=backend, _thread=thread)
@@ -169,9 +173,18 @@ def local_server(start_local_server: StartLocalServer) -> LocalServer:
 
 
 def _start_subprocess(
-    *, db: str, files_dir: str, api_key: str | None, workers: int, plugins: list[str], log: Path
+    *,
+    db: str,
+    files_dir: str,
+    api_key: str | None,
+    workers: int,
+    plugins: list[str],
+    defaults: str,
+    log: Path,
 ) -> LocalServer:
     command = [sys.executable, "-m", "runner", "serve", "--port", "0", "--db", db]
+    if defaults != "pickle":  # otherwise serve's own default, the live service's encoding
+        command += ["--defaults", defaults]
     command += ["--files", files_dir, "--workers", str(workers), "--log-level", "warning"]
     for plugin in plugins:
         command += ["--plugin", plugin]

@@ -128,6 +128,7 @@ def validate(
 @env_check_option
 @click.option("--all", "all_instances", is_flag=True, help="List every matrix instance.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@backend_options
 def plan(
     manifest: str,
     select: tuple[str, ...],
@@ -137,19 +138,36 @@ def plan(
     allow_missing_env: bool,
     all_instances: bool,
     as_json: bool,
+    api_url: str | None,
+    api_key: str | None,
+    local: bool,
 ) -> None:
     """Show what a run would do: jobs in execution waves, with functions, inputs and needs.
 
     Inputs that come from upstream jobs or from the environment are shown as
-    ${{ ... }} placeholders; nothing is pushed.
+    ${{ ... }} placeholders; nothing is pushed. With a Sieve API configured (--api-url,
+    --api-key, $SIEVE_API_KEY) that reports the organisation's concurrency, the plan shows
+    it and the max_parallel the run would use.
     """
+    from runner.backend import resolve_backend
+    from runner.concurrency import backend_concurrency, configured_parallelism, default_parallelism
     from runner.manifest.render import format_plan, plan_to_dict
 
     built = _load_plan(manifest, select, exclude, var_options, vars_files, allow_missing_env)
+    backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
+    # Only a remote service has an organisation; the embedded backend's limit says nothing.
+    concurrency = backend_concurrency(backend) if backend.kind == "remote" else None
+    max_parallel = default_parallelism(configured_parallelism(built.manifest), concurrency)
     if as_json:
-        click.echo(json.dumps(plan_to_dict(built), indent=2, ensure_ascii=False, default=str))
+        document = plan_to_dict(built)
+        document["run"]["max_parallel"] = max_parallel
+        document["concurrency"] = concurrency.to_json() if concurrency else None
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     else:
         click.echo(format_plan(built, all_instances=all_instances))
+        if concurrency is not None:
+            line = f"service: {concurrency.describe()}; this run: max_parallel {max_parallel}"
+            click.echo(f"\n{line}")
 
 
 @click.command()

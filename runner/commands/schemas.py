@@ -22,11 +22,11 @@ def show(function: str, schemas_dir: str | None) -> None:
     from rich.console import Console
 
     from runner.api_args import function_argument
-    from runner.schemas.cache import SchemaCache, default_schemas_dir
+    from runner.schemas.cache import SchemaCache, find_schemas_dir
     from runner.schemas.show import render_schema
 
     ref = function_argument(function, allow_version=True)
-    cache = SchemaCache(schemas_dir or default_schemas_dir(Path.cwd()))
+    cache = SchemaCache(schemas_dir or find_schemas_dir(Path.cwd()))
     render_schema(cache.find(ref), Console(soft_wrap=False))
 
 
@@ -34,9 +34,9 @@ def show(function: str, schemas_dir: str | None) -> None:
 @schemas_dir_option
 def list_schemas(schemas_dir: str | None) -> None:
     """List every cached function version (owner/name:version)."""
-    from runner.schemas.cache import SchemaCache, default_schemas_dir
+    from runner.schemas.cache import SchemaCache, find_schemas_dir
 
-    cache = SchemaCache(schemas_dir or default_schemas_dir(Path.cwd()))
+    cache = SchemaCache(schemas_dir or find_schemas_dir(Path.cwd()))
     refs = cache.refs()
     if not refs:
         click.echo(f"no cached schemas in {cache.root}", err=True)

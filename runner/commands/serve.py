@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 
@@ -52,6 +54,14 @@ import click
     help="Also load the local functions of this plugin module (an import path); repeatable.",
 )
 @click.option(
+    "--defaults",
+    type=click.Choice(["pickle", "json"]),
+    default="pickle",
+    show_default=True,
+    help="How function metadata carries input defaults: 'pickle' as the live service "
+    "(base64 of a pickle in `data`), 'json' as plain JSON (`data` and `default`).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -66,6 +76,7 @@ def serve(
     workers: int,
     public_url: str | None,
     plugins: tuple[str, ...],
+    defaults: Literal["pickle", "json"],
     log_level: str,
 ) -> None:
     """Serve the Sieve API (/v2) locally, running local functions.
@@ -88,6 +99,7 @@ def serve(
         workers=workers,
         public_url=public_url,
         plugins=plugins,
+        defaults=defaults,
     )
 
     def ready(url: str) -> None:

@@ -1,7 +1,9 @@
 """The Starlette app: `schemas/sieve-openapi.yml` over HTTP, backed by a `LocalBackend`.
 
 Routes, all under `/v2`: `POST /push`, `GET /jobs`, `GET /jobs/{job_id}`,
-`DELETE /jobs/{job_id}`, `GET /functions/{owner_name}/{function_name}` (the spec), plus
+`DELETE /jobs/{job_id}`, `GET /functions/{owner_name}/{function_name}` (the spec); what the live
+service serves beyond the spec, `GET /functions/{owner_name}/{function_name}/versions[/{version}]`
+and `GET /user/concurrency`; plus
 `GET /files/{token}/{name}` (stored output files; no key needed, the token is the secret) and
 `GET /_stats` (request counters for tests). Errors are `{"detail": ...}` bodies with the status
 codes the spec documents; validation problems are FastAPI-style 422 lists.
@@ -105,6 +107,30 @@ def create_app(
         params = request.path_params
         return JSONResponse(served.function(params["owner_name"], params["function_name"]))
 
+    async def get_version(request: Request) -> Response:
+        authorize(request, "GET /functions/{owner_name}/{function_name}/versions/{version}")
+        params = request.path_params
+        return JSONResponse(
+            served.function_version(
+                params["owner_name"], params["function_name"], params["version"]
+            )
+        )
+
+    async def list_versions(request: Request) -> Response:
+        authorize(request, "GET /functions/{owner_name}/{function_name}/versions")
+        limit = _int_query(request, "limit", 100, minimum=1)
+        offset = _int_query(request, "offset", 0, minimum=0)
+        params = request.path_params
+        return JSONResponse(
+            served.function_versions(
+                params["owner_name"], params["function_name"], limit=limit, offset=offset
+            )
+        )
+
+    async def concurrency(request: Request) -> Response:
+        authorize(request, "GET /user/concurrency")
+        return JSONResponse(served.concurrency())
+
     async def get_file(request: Request) -> Response:
         served.stats.count_request("GET /files/{token}/{name}")
         params = request.path_params
@@ -120,6 +146,17 @@ def create_app(
         # One route for both methods, so a 405 lists both in `Allow`.
         Route("/v2/jobs/{job_id}", job, methods=["GET", "DELETE"]),
         Route("/v2/functions/{owner_name}/{function_name}", get_function, methods=["GET"]),
+        Route(
+            "/v2/functions/{owner_name}/{function_name}/versions",
+            list_versions,
+            methods=["GET"],
+        ),
+        Route(
+            "/v2/functions/{owner_name}/{function_name}/versions/{version}",
+            get_version,
+            methods=["GET"],
+        ),
+        Route("/v2/user/concurrency", concurrency, methods=["GET"]),
         Route("/v2/files/{token}/{name}", get_file, methods=["GET", "HEAD"]),
         Route("/v2/_stats", stats, methods=["GET"]),
     ]

@@ -33,9 +33,24 @@ from runner.errors import ApiError, BackendError
 from runner.local.execution import SHUTDOWN_MESSAGE, JobRunner
 from runner.local.files import FileStore
 from runner.local.push import parse_push
-from runner.local.registry import LOCAL_ORGANIZATION_ID, FunctionRegistry, build_registry
+from runner.local.registry import (
+    DEFAULTS_ENCODINGS,
+    LOCAL_ORGANIZATION_ID,
+    DefaultsEncoding,
+    FunctionRegistry,
+    LocalFunction,
+    build_registry,
+)
 from runner.local.stats import ServerStats
-from runner.local.store import QUEUED, STATUSES, TERMINAL, JobRecord, JobStore, now_iso
+from runner.local.store import (
+    PROCESSING,
+    QUEUED,
+    STATUSES,
+    TERMINAL,
+    JobRecord,
+    JobStore,
+    now_iso,
+)
 from runner.local.typemap import problem
 from runner.local.webhooks import WebhookSender, payload
 from runner.local.workers import WorkerPool
@@ -52,6 +67,7 @@ EMBEDDED_BASE_URL = "http://sievefile.embedded"
 
 JOB_NOT_FOUND = "Job not found."
 FUNCTION_NOT_FOUND = "Function not found."
+VERSION_NOT_FOUND = "Version not found."
 NOT_PROCESSING = "Job is not processing."
 INTERRUPTED_MESSAGE = (
     "The local server stopped while this job was running (it was restarted); push it again."
@@ -77,6 +93,7 @@ class LocalBackend:
         webhook_backoff: float = 0.5,
         webhook_attempts: int = 10,
         shutdown_grace: float = 5.0,
+        defaults: DefaultsEncoding = "pickle",
     ) -> None:
         """Configure a backend; nothing runs until `start()`.
 
@@ -88,7 +105,9 @@ class LocalBackend:
         - `public_url`: the server's own base URL (no `/v2`) for output file URLs; None makes
           `file://` URLs (the embedded mode).
         - `api_key`: when set, every request must carry it in `X-API-Key`.
-        - `workers`: how many jobs run at once.
+        - `workers`: how many jobs run at once (also the `max_concurrency` it reports).
+        - `defaults`: how function metadata carries input defaults: "pickle" as the live
+          service (base64 of a pickle in `data`), "json" as plain JSON (`data` and `default`).
         """
         if registry is None:
             if plugin_manager is None:
@@ -98,6 +117,11 @@ class LocalBackend:
             registry = build_registry(plugin_manager)
         if workers < 1:
             raise BackendError(f"workers must be at least 1, not {workers}")
+        if defaults not in DEFAULTS_ENCODINGS:
+            raise BackendError(
+                f"defaults must be one of {', '.join(DEFAULTS_ENCODINGS)}, not {defaults!r}"
+            )
+        self.defaults: DefaultsEncoding = defaults
         self.registry = registry
         self.api_key = api_key or None
         self.stats = ServerStats()
@@ -319,10 +343,46 @@ class LocalBackend:
 
     def function(self, owner: str, name: str) -> dict[str, Any]:
         """Function metadata (`GET /v2/functions/{owner}/{name}`); ApiError(404) if unknown."""
+        return self._function(owner, name).metadata(self.defaults)
+
+    def function_version(self, owner: str, name: str, version: str) -> dict[str, Any]:
+        """One version's metadata (`GET /v2/functions/{owner}/{name}/versions/{version}`).
+
+        A local function has one version, the one it serves now; ApiError(404) for others.
+        """
+        function = self._function(owner, name)
+        if version != function.version_id:
+            raise ApiError(404, VERSION_NOT_FOUND)
+        return dict(function.metadata(self.defaults)["latest_version"])
+
+    def function_versions(
+        self, owner: str, name: str, *, limit: int, offset: int
+    ) -> dict[str, Any]:
+        """The versions of a function, newest first (`GET .../versions`): `{data, next_offset}`."""
+        versions = [self.function_version(owner, name, self._function(owner, name).version_id)]
+        return {"data": versions[offset : offset + limit], "next_offset": -1}
+
+    def concurrency(self) -> dict[str, Any]:
+        """The organisation's concurrency (`GET /v2/user/concurrency`): the worker count as
+        the limit, and the jobs running and waiting now."""
+        self._require_started()
+        counts = self.store.status_counts()
+        processing = counts.get(PROCESSING, 0)
+        queued = counts.get(QUEUED, 0)
+        return {
+            "max_concurrency": self._workers,
+            "num_current": processing + queued,
+            "num_processing": processing,
+            "num_queued": queued,
+            # Jobs held back by the limit: the queued ones beyond the free workers.
+            "num_limited": max(0, queued - max(0, self._workers - processing)),
+        }
+
+    def _function(self, owner: str, name: str) -> LocalFunction:
         function = self.registry.get(owner, name)
         if function is None:
             raise ApiError(404, FUNCTION_NOT_FOUND)
-        return function.metadata()
+        return function
 
     def stored_file(self, token: str, name: str) -> Path:
         """The stored output file `/v2/files/{token}/{name}` serves; ApiError(404) if none."""

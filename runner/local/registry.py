@@ -8,16 +8,18 @@ metadata `GET /v2/functions/{owner}/{name}` returns, and the same signature vali
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import inspect
 import json
+import pickle
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import pluggy
 
@@ -38,6 +40,11 @@ _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Function ids are uuid5(name) in this namespace, so they are the same on every run.
 _ID_NAMESPACE = uuid.UUID("5a1e7f11-0c41-4b1a-9d8e-5e7ef11e0000")
 
+#: How the metadata carries input defaults: "pickle" as the live service (base64 of a pickle
+#: in `data`, what the official SDK uploads), "json" as plain JSON in `data` and `default`.
+DefaultsEncoding = Literal["pickle", "json"]
+DEFAULTS_ENCODINGS: tuple[DefaultsEncoding, ...] = ("pickle", "json")
+
 #: How a job's JSON identifies the organization that owns everything on a local backend.
 LOCAL_ORGANIZATION_ID = "local"
 
@@ -52,16 +59,29 @@ class Parameter:
     has_default: bool
     default: Any
 
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "type": self.value_type.sieve_type,
+    def metadata(self, defaults: DefaultsEncoding = "pickle") -> dict[str, Any]:
+        """The input's item in the function's metadata, its default encoded as `defaults`
+        says (see `DefaultsEncoding`)."""
+        item = {
+            "type": self.value_type.wire_type,
             "name": self.name,
-            "data": _plain_json(self.default) if self.has_default else None,
+            "data": None,
             "description": self.description,
             "schema": self.value_type.schema,
             "run_id": None,
             "is_optional": self.has_default,
         }
+        if not self.has_default:
+            return item
+        if defaults == "pickle":
+            item["data"] = _pickled(self.default)
+            return item
+        plain = _plain_json(self.default)
+        if plain is _NOT_JSON:
+            item["data"] = repr(self.default)  # shown to people; no `default` claims a value
+        else:
+            item["data"] = item["default"] = plain
+        return item
 
 
 @dataclass(frozen=True)
@@ -144,8 +164,9 @@ class LocalFunction:
             }
         ]
 
-    def metadata(self) -> dict[str, Any]:
-        """The body of `GET /v2/functions/{owner}/{name}`, shaped like the live service's."""
+    def metadata(self, defaults: DefaultsEncoding = "pickle") -> dict[str, Any]:
+        """The body of `GET /v2/functions/{owner}/{name}`, shaped like the live service's
+        (defaults encoded as `defaults` says)."""
         return {
             "id": self.function_id,
             "name": self.name,
@@ -163,7 +184,7 @@ class LocalFunction:
                 "id": self.version_id,
                 "function_id": self.function_id,
                 "build_status": "ready",
-                "inputs": [p.metadata() for p in self.parameters],
+                "inputs": [p.metadata(defaults) for p in self.parameters],
                 "outputs": self.output_metadata(),
                 "environment_variables": [dict(e) for e in self.environment_variables],
                 "stream_output": self.is_generator,
@@ -373,11 +394,27 @@ def version_id(function: Callable[..., Any], signature: inspect.Signature, full_
     return str(uuid.UUID(bytes=digest.digest()[:16]))
 
 
+_NOT_JSON = object()
+
+
 def _plain_json(value: Any) -> Any:
-    """A default value as plain JSON (a File as its wire form, other objects as their repr)."""
+    """A default value as plain JSON (a File as its wire form); `_NOT_JSON` for other objects."""
     if isinstance(value, File):
         return {"url": value.url} if value.url else {"path": str(value.path)}
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
-        return repr(value)
+        return _NOT_JSON
+
+
+def _pickled(value: Any) -> str | None:
+    """A default as the SDK uploads it: base64 of its pickle (None if it cannot be pickled).
+
+    A File pickles with a reference to its class, which a careful reader refuses to load,
+    exactly as it refuses the live service's pickled objects: "has a default, value unknown".
+    """
+    try:
+        # Protocol 5 is what cloudpickle writes for a plain value: the same bytes as the SDK.
+        return base64.b64encode(pickle.dumps(value, protocol=5)).decode("ascii")
+    except Exception:  # pickling runs arbitrary __reduce__ code of a plugin's default
+        return None

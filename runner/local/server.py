@@ -20,6 +20,7 @@ import uvicorn
 from runner.errors import BackendError, ConfigError
 from runner.local.app import create_app
 from runner.local.backend import LocalBackend
+from runner.local.registry import DefaultsEncoding
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -176,10 +177,12 @@ def backend_for_serve(
     workers: int,
     public_url: str | None,
     plugins: Iterable[str] = (),
+    defaults: DefaultsEncoding = "pickle",
 ) -> LocalBackend:
     """The backend `sievefile serve` runs: the installed plugins plus `plugins` (module paths).
 
     Output files go to `files_dir`, by default a `files` folder beside a file `db`.
+    `defaults` chooses how function metadata carries input defaults (see `LocalBackend`).
     """
     from runner.backend import check_http_url
     from runner.plugins import build_plugin_manager
@@ -204,4 +207,5 @@ def backend_for_serve(
         public_url=public_url,
         api_key=api_key,
         workers=workers,
+        defaults=defaults,
     )

@@ -214,6 +214,12 @@ class JobStore:
         next_offset = offset + limit if len(rows) > limit else -1
         return data, next_offset
 
+    def status_counts(self) -> dict[str, int]:
+        """How many jobs are in each status (statuses without jobs are absent)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            return {row["status"]: row["n"] for row in rows.fetchall()}
+
     def queued_ids(self) -> list[str]:
         """Queued jobs, oldest first."""
         with self._lock:

@@ -13,7 +13,7 @@ answers three questions, so they can never disagree:
 | `list`, `list[X]`, `tuple[...]` | `list` | array (items checked for `list[X]`) |
 | `dict`, `dict[str, X]` | `dict` | object (values checked for `dict[str, X]`) |
 | `File`, `Video`, `Audio`, `Image` | `sieve.File`, `sieve.Video`, ... | `{"url"}` / `{"path"}` |
-| `Literal['a', 'b']` | `Literal['a', 'b']` (and `schema.enum`) | one of the choices |
+| `Literal['a', 'b']` | `Literal` and `schema.options` (as the SDK) | one of the choices |
 | `Optional[X]`, `X \\| None` | `Optional[<type of X>]` | null or X |
 | none, `Any` | `Any` | anything |
 """
@@ -57,6 +57,20 @@ class ValueType:
     file_class: type[File] | None = None
     choices: tuple[Any, ...] = ()
     members: tuple[ValueType, ...] = field(default=())
+
+    @property
+    def wire_type(self) -> str:
+        """The `type` string of the metadata: the SDK sends a bare `Literal` (its choices go
+        in `schema.options`); nested in another type the full `Literal[...]` text stays."""
+        return "Literal" if self.kind == "literal" else self.sieve_type
+
+    @property
+    def nested_schema(self) -> dict[str, Any] | None:
+        """The schema hint inside a container or Optional: a plain JSON Schema (`enum`
+        rather than the top level's `options`)."""
+        if self.kind == "literal":
+            return _enum_schema(self.choices)
+        return self.schema
 
     @property
     def item(self) -> ValueType | None:
@@ -173,24 +187,21 @@ def value_type(annotation: Any) -> ValueType:
     if annotation in (list, tuple) or origin in (list, tuple):
         item = value_type(args[0]) if origin is list and args else None
         schema: dict[str, Any] = {"type": "array"}
-        if item is not None and item.schema is not None and item.kind != "file":
-            schema["items"] = item.schema
+        if item is not None and item.nested_schema is not None and item.kind != "file":
+            schema["items"] = item.nested_schema
         return ValueType("list", "list", schema, members=(item,) if item else ())
     if annotation is dict or origin is dict:
         item = value_type(args[1]) if len(args) == 2 else None
         schema = {"type": "object"}
-        if item is not None and item.schema is not None and item.kind != "file":
-            schema["additionalProperties"] = item.schema
+        if item is not None and item.nested_schema is not None and item.kind != "file":
+            schema["additionalProperties"] = item.nested_schema
         return ValueType("dict", "dict", schema, members=(item,) if item else ())
     if origin is Literal:
         choices = tuple(args)
         if not all(isinstance(c, (str, int, float, bool)) for c in choices):
             raise ConfigError(f"Literal choices must be strings or numbers: {args!r}")
         shown = ", ".join(repr(c) for c in choices)
-        schema = {"enum": list(choices)}
-        kinds = {_json_type(c) for c in choices}
-        if len(kinds) == 1:
-            schema["type"] = kinds.pop()
+        schema = {"options": list(choices)}
         return ValueType("literal", f"Literal[{shown}]", schema, choices=choices)
     if origin is typing.Union or isinstance(annotation, types.UnionType):
         present = [a for a in args if a is not type(None)]
@@ -198,8 +209,8 @@ def value_type(annotation: Any) -> ValueType:
         if len(present) < len(args):
             inner = members[0] if len(members) == 1 else _union(members)
             nullable = inner.schema
-            if inner.schema is not None and inner.kind != "file":
-                nullable = {**inner.schema, "nullable": True}
+            if inner.nested_schema is not None and inner.kind != "file":
+                nullable = {**inner.nested_schema, "nullable": True}
             name = f"Optional[{inner.sieve_type}]"
             return ValueType("optional", name, nullable, members=(inner,))
         return _union(members)
@@ -211,9 +222,17 @@ def value_type(annotation: Any) -> ValueType:
 
 def _union(members: tuple[ValueType, ...]) -> ValueType:
     names = ", ".join(m.sieve_type for m in members)
-    schemas = [m.schema for m in members]
+    schemas = [m.nested_schema for m in members]
     schema = None if any(s is None for s in schemas) else {"anyOf": schemas}
     return ValueType("union", f"Union[{names}]", schema, members=members)
+
+
+def _enum_schema(choices: tuple[Any, ...]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"enum": list(choices)}
+    kinds = {_json_type(c) for c in choices}
+    if len(kinds) == 1:
+        schema["type"] = kinds.pop()
+    return schema
 
 
 def _json_type(value: Any) -> str:

@@ -27,7 +27,8 @@ def default_schemas_dir(start: str | Path) -> Path:
 
     The nearest existing `schemas/` in `start`'s folder or one of its parents, looking no
     further up than the repository root (a folder holding `.git`); when there is none, a new
-    `schemas/` beside the manifest.
+    `schemas/` at the repository root, or beside the manifest outside a repository. So the
+    cache of a repository is one folder, whichever folder a command starts from.
     """
     path = Path(start).resolve()
     folder = path if path.is_dir() else path.parent
@@ -35,8 +36,30 @@ def default_schemas_dir(start: str | Path) -> Path:
         if (candidate / SCHEMAS_DIRNAME).is_dir():
             return candidate / SCHEMAS_DIRNAME
         if (candidate / ".git").exists():
-            break
+            return candidate / SCHEMAS_DIRNAME
     return folder / SCHEMAS_DIRNAME
+
+
+def find_schemas_dir(folder: str | Path) -> Path:
+    """The cache a command started in `folder` reads (`schemas show`, `schemas list`).
+
+    `default_schemas_dir(folder)` when that exists; else the one cache below `folder` (at most
+    two levels down, hidden folders skipped), which is where `sievefile lock manifests/x.toml`
+    run from `folder` outside a repository puts it (`manifests/schemas/`).
+    """
+    nearest = default_schemas_dir(folder)
+    if nearest.is_dir():
+        return nearest
+    base = Path(folder).resolve()
+    below = [
+        candidate.parent
+        for pattern in (f"*/{SCHEMAS_DIRNAME}/{FUNCTIONS_DIRNAME}",
+                        f"*/*/{SCHEMAS_DIRNAME}/{FUNCTIONS_DIRNAME}")
+        for candidate in sorted(base.glob(pattern))
+        if candidate.is_dir()
+        and not any(part.startswith(".") for part in candidate.relative_to(base).parts)
+    ]  # fmt: skip
+    return below[0] if len(below) == 1 else nearest
 
 
 class SchemaCache:

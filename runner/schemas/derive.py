@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from runner.errors import BackendError
+from runner.schemas.defaults import explicit_default
 from runner.schemas.dialect import DRAFT_URI, SieveValidator
 from runner.schemas.model import FunctionSchema, OutputSpec
 from runner.schemas.refs import SEGMENT_PATTERN
-from runner.schemas.typestrings import SIEVE_TYPE_KEY, schema_for_type, typed_enum
+from runner.schemas.typestrings import (
+    SIEVE_TYPE_KEY,
+    is_file_schema,
+    schema_for_type,
+    typed_enum,
+)
 
 UNKNOWN_TYPE_KEY = "x-sieve-unknown-type"
 DEFAULT_UNKNOWN_KEY = "x-sieve-default-unknown"
@@ -107,32 +114,118 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
     declared = item.get("schema")
     if not isinstance(declared, Mapping):
         declared = {}
-    enum = declared.get("enum")
-    if isinstance(enum, list) and enum:
-        # The service's structured choices win over whatever the type string said, but an
-        # Optional[Literal[...]] still takes null.
-        choices = list(enum)
-        nullable = declared.get("nullable") is True or SieveValidator(prop).is_valid(None)
-        if nullable and prop and None not in choices:
+    unknown = mapping.unknown
+    choices = item_choices(item)
+    model = None if choices is not None or is_file_schema(prop) else _model_schema(declared)
+    if choices is not None:
+        # The service's structured choices win over whatever the type string said (the SDK
+        # sends the bare type string "Literal"), but an Optional[Literal[...]] still takes null.
+        nullable = declared.get("nullable") is True or (
+            bool(prop) and SieveValidator(prop).is_valid(None)
+        )
+        if nullable and None not in choices:
             choices.append(None)
         prop = typed_enum(choices)
+        unknown = []
+    elif model is not None:
+        prop, unknown = model, []
     else:
         _refine_containers(prop, declared)
-    if mapping.unknown and "enum" not in prop:
+    if unknown:
         prop[UNKNOWN_TYPE_KEY] = True
-        unknown = ", ".join(repr(part) for part in mapping.unknown)
-        whole = "" if mapping.unknown == [type_string] else f" in {type_string!r}"
-        warnings.append(f"input {name!r}: unknown type {unknown}{whole}; accepted unchecked")
+        parts = ", ".join(repr(part) for part in unknown)
+        whole = "" if unknown == [type_string] else f" in {type_string!r}"
+        warnings.append(f"input {name!r}: unknown type {parts}{whole}; accepted unchecked")
     prop[SIEVE_TYPE_KEY] = type_string if isinstance(type_string, str) else ""
     description = item.get("description")
     if isinstance(description, str) and description.strip():
         prop["description"] = description.strip()
     if item.get("is_optional", False):
-        known, default = _decode_default(item.get("data"), prop)
+        known, default = _decode_default(item, prop)
         if known:
             prop["default"] = default
         else:
             prop[DEFAULT_UNKNOWN_KEY] = True
+    return prop
+
+
+def item_choices(item: Mapping[str, Any]) -> list[Any] | None:
+    """An input item's choices when the service lists them: `schema.options` (what the SDK
+    sends with `"type": "Literal"`), `schema.enum`, or an `enum` list on the item itself.
+
+    Only JSON scalars can be choices; a list holding anything else is ignored (the type
+    string then decides).
+    """
+    declared = item.get("schema")
+    if not isinstance(declared, Mapping):
+        declared = {}
+    for source in (declared.get("options"), declared.get("enum"), item.get("enum")):
+        if isinstance(source, list) and source and all(_is_scalar(value) for value in source):
+            # Deduplicated by type and value: True == 1 in Python, not as a choice.
+            unique = {(type(value), value): value for value in source}
+            return list(unique.values())
+    return None
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
+
+
+# JSON Schema type names, as a Pydantic model's schema writes its properties' types.
+_JSON_TYPE_NAMES = frozenset({"string", "integer", "number", "boolean", "array", "object", "null"})
+_MAX_MODEL_DEPTH = 16
+
+
+def _model_schema(declared: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A Pydantic-model input: the SDK's `{prop: {type, properties | items}}` map as a nested
+    object schema; None when `declared` is not such a map.
+
+    Unknown keys are allowed (Pydantic ignores extra fields by default) and no property is
+    required (the map does not say which are). A property this cannot read accepts anything.
+    """
+    if not declared or any(key in declared for key in ("type", "enum", "options", "items")):
+        return None
+    if not all(isinstance(value, Mapping) and "type" in value for value in declared.values()):
+        return None
+    return _model_object(declared, 0)
+
+
+def _model_object(properties: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            str(key): _model_property(value, depth + 1)
+            for key, value in properties.items()
+            if isinstance(value, Mapping)
+        },
+    }
+
+
+def _model_property(spec: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    if depth > _MAX_MODEL_DEPTH:
+        return {}
+    choices = item_choices({"schema": spec})
+    if choices is not None:
+        return typed_enum(choices)
+    type_name = spec.get("type")
+    if isinstance(type_name, str) and type_name in _JSON_TYPE_NAMES:
+        prop: dict[str, Any] = {"type": type_name}
+    else:
+        # A Python type string (`str`, `list[int]`), as the SDK writes some; unknown ones and
+        # anything else (`$ref`, `anyOf`) accept any value rather than guess.
+        mapping = schema_for_type(type_name)
+        prop = dict(mapping.schema) if not mapping.unknown else {}
+    if isinstance(spec.get("properties"), Mapping) and prop.get("type") in ("object", None):
+        prop = _model_object(spec["properties"], depth)
+    elif isinstance(spec.get("items"), Mapping) and prop.get("type") == "array":
+        items = spec["items"]
+        inner = _model_property(items, depth + 1) if "type" in items else {}
+        if inner:
+            prop["items"] = inner
+    if isinstance(spec.get("description"), str) and spec["description"].strip():
+        prop["description"] = spec["description"].strip()
     return prop
 
 
@@ -183,12 +276,18 @@ def _plain_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
     return result
 
 
-def _decode_default(data: Any, prop: dict[str, Any]) -> tuple[bool, Any]:
-    """The default value from an optional input's `data`, if it can be decoded.
+def _decode_default(item: Mapping[str, Any], prop: dict[str, Any]) -> tuple[bool, Any]:
+    """The default value of an optional input, if it can be decoded.
 
-    The live encoding is unconfirmed: a plain JSON value that fits the type is taken as is,
-    then a JSON-encoded string. Anything else is "has a default, value unknown".
+    A plain JSON `default` field, or `data` holding the SDK's base64 pickle (decoded without
+    running code, see `runner.schemas.defaults`), is the default as stated. Otherwise `data`
+    is taken as a plain JSON value when it fits the type, then as a JSON-encoded string.
+    Anything else is "has a default, value unknown".
     """
+    stated = explicit_default(item)
+    if stated is not None:
+        return stated
+    data = item.get("data")
     validator = SieveValidator(prop)
     candidates = [data]
     if isinstance(data, str):

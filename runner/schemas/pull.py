@@ -2,7 +2,11 @@
 
 `fetch_metadata(owner, name)` is any callable returning the `GET /v2/functions/{owner}/{name}`
 JSON, plain or awaitable (the API client's method, or a test's lambda), so this module knows
-nothing of HTTP.
+nothing of HTTP. A `fetch_metadata` that also has a `fetch_version(owner, name, version)`
+method (`runner.schemas.service.BackendFetcher` has) can describe a version other than the
+latest one: a pinned or locked version that is not cached is then fetched from the service's
+`GET /v2/functions/{owner}/{name}/versions/{version}`. Without it, or when the backend does
+not serve that endpoint (`fetch_version` returns None), only the latest version is known.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ApiError, ManifestError, SourceLocation
+from runner.errors import ApiError, BackendError, ManifestError, SourceLocation
 from runner.manifest.model import FunctionRef
 from runner.schemas.cache import SchemaCache
 from runner.schemas.derive import derive_schema
@@ -24,6 +28,10 @@ from runner.suggest import did_you_mean
 
 Metadata = Mapping[str, Any]
 FetchMetadata = Callable[[str, str], "Awaitable[Metadata] | Metadata"]
+#: `await fetch_version(owner, name, version)`: that version's `Version` JSON (`id`, `inputs`,
+#: `outputs`), None when the backend does not serve the versions endpoint; an ApiError (404)
+#: when it serves it but has no such version.
+FetchVersion = Callable[[str, str, str], Awaitable["Metadata | None"]]
 
 
 async def fetch_latest(
@@ -117,32 +125,100 @@ async def pull_schemas(
             if write_cache:
                 cache.write(schema)
             latest[slug] = schema
+        fetch_version: FetchVersion | None = getattr(fetch_metadata, "fetch_version", None)
         for ref in to_fetch:
             fetched = latest.get(ref.slug)
             if fetched is None:
                 continue
             version = lock.version_for(ref) if lock else ref.version
             if version and version != fetched.version:
-                source = "pinned" if ref.version is not None else "locked"
-                problems.append(
-                    ManifestError(
-                        f"{ref.slug} is {source} at version {version}, which is not in the "
-                        f"schema cache, and {backend} now serves {fetched.version} (it only "
-                        f"describes its latest version); "
-                        + (
-                            f"pin `{ref.slug}:{fetched.version}`"
-                            if ref.version is not None
-                            else "run `sievefile lock` to move to it"
-                        ),
+                try:
+                    older = await _older_version(
+                        fetch_version,
+                        metadata[ref.slug],
+                        ref,
+                        version,
+                        backend=backend,
                         location=location_of(ref, locations),
-                        key_path="function",
                     )
-                )
-                continue
+                except ManifestError as error:
+                    problems.append(error)
+                    continue
+                if older is None:
+                    problems.append(
+                        ManifestError(
+                            _not_latest_message(ref, version, fetched.version, backend),
+                            location=location_of(ref, locations),
+                            key_path="function",
+                        )
+                    )
+                    continue
+                if write_cache:
+                    cache.write(older)
+                fetched = older
             resolved[ref] = fetched
     if problems:
         raise ManifestError(problems[0].detail, problems=problems)
     return {ref: resolved[ref] for ref in refs if ref in resolved}
+
+
+async def _older_version(
+    fetch_version: FetchVersion | None,
+    latest: Metadata,
+    ref: FunctionRef,
+    version: str,
+    *,
+    backend: str,
+    location: SourceLocation | None,
+) -> FunctionSchema | None:
+    """The schema of `version` (not the latest) from the versions endpoint; None when the
+    backend does not serve it. A version the backend says it does not have is a ManifestError
+    naming it, at `location`."""
+    if fetch_version is None:
+        return None
+    try:
+        body = await fetch_version(ref.owner, ref.name, version)
+    except ApiError as error:
+        if error.status_code != 404:
+            raise
+        source = "pinned" if ref.version is not None else "locked"
+        current = _latest_id(latest)
+        advice = (
+            f"pin a version it has, such as `{ref.slug}:{current}`, or remove the pin"
+            if ref.version is not None
+            else "run `sievefile lock` to move to the version it serves now"
+        )
+        raise ManifestError(
+            f"{ref.slug} is {source} at version {version}, which {backend} no longer has "
+            f"(it serves {current} now); {advice}",
+            location=location,
+            key_path="function",
+        ) from None
+    if body is None:
+        return None
+    if body.get("id") not in (None, version):
+        raise BackendError(
+            f"{backend} answered the request for {ref.slug}:{version} with version {body['id']}"
+        )
+    return derive_schema({**latest, "latest_version": {**body, "id": version}})
+
+
+def _latest_id(metadata: Metadata) -> str:
+    latest = metadata.get("latest_version")
+    return str(latest.get("id")) if isinstance(latest, Mapping) else "?"
+
+
+def _not_latest_message(ref: FunctionRef, version: str, latest: str, backend: str) -> str:
+    source = "pinned" if ref.version is not None else "locked"
+    advice = (
+        f"pin `{ref.slug}:{latest}`"
+        if ref.version is not None
+        else "run `sievefile lock` to move to it"
+    )
+    return (
+        f"{ref.slug} is {source} at version {version}, which is not in the schema cache, and "
+        f"{backend} now serves {latest} (it only describes its latest version); {advice}"
+    )
 
 
 async def latest_metadata(

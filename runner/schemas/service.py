@@ -1,8 +1,10 @@
 """Function metadata from the backend a command talks to: the `fetch_metadata` of the schema code.
 
 `backend_fetcher(backend)` gives an async `fetch(owner, name)` calling
-`SieveClient.get_function`. The client (and an embedded backend) is opened on the first fetch
-only, so a manifest whose schemas are all locked and cached needs no backend at all.
+`SieveClient.get_function`, and `fetch.fetch_version(owner, name, version)` for a version other
+than the latest (None when the backend does not serve the versions endpoint). The client (and
+an embedded backend) is opened on the first fetch only, so a manifest whose schemas are all
+locked and cached needs no backend at all.
 """
 
 from __future__ import annotations
@@ -46,10 +48,21 @@ class BackendFetcher:
         )
 
     async def __call__(self, owner: str, name: str) -> dict[str, Any]:
+        client = await self._open()
+        self.fetches += 1
+        return dict(await client.get_function(owner, name))
+
+    async def fetch_version(self, owner: str, name: str, version: str) -> dict[str, Any] | None:
+        """`GET /v2/functions/{owner}/{name}/versions/{version}`; None when not served."""
+        client = await self._open()
+        self.fetches += 1
+        body = await client.get_function_version(owner, name, version)
+        return None if body is None else dict(body)
+
+    async def _open(self) -> SieveClient:
         if self._client is None:
             self._client = await self._stack.enter_async_context(open_client(self.backend))
-        self.fetches += 1
-        return dict(await self._client.get_function(owner, name))
+        return self._client
 
     async def aclose(self) -> None:
         await self._stack.aclose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import pickle
 import re
 import textwrap
 import typing
@@ -19,8 +21,8 @@ from runner.local.types import Audio, File, Image, Video
 from runner.plugins import build_plugin_manager
 
 
-def inputs_of(function: Any) -> dict[str, dict[str, Any]]:
-    metadata = describe(function, owner="t", name="f").metadata()
+def inputs_of(function: Any, defaults: Any = "pickle") -> dict[str, dict[str, Any]]:
+    metadata = describe(function, owner="t", name="f").metadata(defaults)
     return {item["name"]: item for item in metadata["latest_version"]["inputs"]}
 
 
@@ -29,11 +31,19 @@ def test_scalar_types_defaults_and_optionality() -> None:
         return text
 
     items = inputs_of(f)
+    # Defaults as the live service sends them: base64 of the SDK's pickle (protocol 5).
     assert [(i["type"], i["data"], i["is_optional"]) for i in items.values()] == [
         ("str", None, False),
-        ("int", 3, True),
-        ("float", 0.25, True),
-        ("bool", True, True),
+        ("int", "gAVLAy4=", True),
+        ("float", base64.b64encode(pickle.dumps(0.25, protocol=5)).decode(), True),
+        ("bool", "gAWILg==", True),
+    ]
+    plain = inputs_of(f, "json")
+    assert [(i["data"], i.get("default", "absent")) for i in plain.values()] == [
+        (None, "absent"),
+        (3, 3),
+        (0.25, 0.25),
+        (True, True),
     ]
     for item in items.values():
         assert set(item) == {
@@ -74,10 +84,11 @@ def test_literal_lists_dicts_optional_and_any() -> None:
     ) -> None:
         pass
 
-    items = inputs_of(f)
-    assert items["mode"]["type"] == "Literal['wav', 'mp3']"
-    assert items["mode"]["schema"] == {"enum": ["wav", "mp3"], "type": "string"}
-    assert items["level"]["schema"] == {"enum": [1, 2], "type": "integer"}
+    items = inputs_of(f, "json")
+    # The SDK's shape: a bare `Literal` type with the choices in `schema.options`.
+    assert items["mode"]["type"] == "Literal"
+    assert items["mode"]["schema"] == {"options": ["wav", "mp3"]}
+    assert items["level"]["schema"] == {"options": [1, 2]}
     assert items["names"]["type"] == "Optional[list]"
     assert items["names"]["schema"] == {
         "type": "array", "items": {"type": "string"}, "nullable": True
@@ -95,7 +106,7 @@ def test_defaults_that_are_not_json_are_shown_readably() -> None:
     def f(file: File = File(url="https://example.com/a.mp4"), pair: tuple = (1, 2)) -> None:  # noqa: B008
         pass
 
-    items = inputs_of(f)
+    items = inputs_of(f, "json")
     assert items["file"]["data"] == {"url": "https://example.com/a.mp4"}
     assert items["pair"]["data"] == [1, 2]
 
@@ -340,7 +351,8 @@ def test_partials_and_callable_instances_are_functions_too() -> None:
             return value * 2
 
     double = describe(functools.partial(scale, factor=2.0), owner="t", name="double")
-    assert [(i["name"], i["data"]) for i in double.metadata()["latest_version"]["inputs"]] == [
+    inputs = double.metadata("json")["latest_version"]["inputs"]
+    assert [(i["name"], i["data"]) for i in inputs] == [
         ("value", None),
         ("factor", 2.0),
     ]

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_help_documents_every_flag() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
-    for flag in ("--host", "--port", "--db", "--api-key", "--workers", "--plugin", "SIEVE_API_KEY"):
+    flags = ("--host", "--port", "--db", "--api-key", "--workers", "--plugin", "--defaults")
+    for flag in (*flags, "SIEVE_API_KEY"):
         assert flag in result.output
     assert "127.0.0.1" in result.output
 
@@ -121,3 +123,28 @@ def test_a_public_url_that_is_not_http_is_a_usage_error(public_url: str) -> None
     assert result.exit_code == 2, result.output
     assert "error: --public-url must be an http:// or https:// URL" in result.output
     assert repr(public_url) in result.output
+
+
+@pytest.mark.parametrize("defaults", ["pickle", "json"])
+def test_defaults_flag_chooses_how_metadata_carries_defaults(
+    start_local_server: Any, defaults: str
+) -> None:
+    server = start_local_server(
+        in_subprocess=True,
+        api_key=None,
+        plugins=["tests.support.public_functions"],
+        defaults=defaults,
+    )
+    inputs = httpx.get(f"{server.url}/v2/functions/sieve/translate").json()["latest_version"]
+    target = next(item for item in inputs["inputs"] if item["name"] == "target")
+    if defaults == "pickle":  # the live service's encoding, by default
+        assert target["data"] == "gAWVBgAAAAAAAACMAmVzlC4="
+        assert "default" not in target
+    else:
+        assert (target["data"], target["default"]) == ("es", "es")
+
+
+def test_a_bad_defaults_value_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--defaults", "yaml"])
+    assert result.exit_code == 2
+    assert "'yaml' is not one of 'pickle', 'json'" in result.output

@@ -11,6 +11,7 @@ import pytest
 from runner.errors import ConfigError, ManifestError
 from runner.manifest.model import FunctionRef
 from runner.schemas import SchemaCache, default_schemas_dir, derive_schema
+from runner.schemas.cache import find_schemas_dir
 from tests.schemas.conftest import load_metadata, schema_of
 
 
@@ -96,13 +97,18 @@ def test_default_schemas_dir_is_the_projects_schemas_folder(tmp_path: Path) -> N
     (project / "manifests" / "team").mkdir(parents=True)
     (project / ".git").mkdir()
     manifest = project / "manifests" / "team" / "podcast.toml"
-    # No schemas/ yet: one beside the manifest.
-    assert default_schemas_dir(manifest) == project / "manifests" / "team" / "schemas"
-    (project / "schemas").mkdir()
+    # No schemas/ yet: a new one at the repository root, found from every folder in it.
     assert default_schemas_dir(manifest) == project / "schemas"
+    assert default_schemas_dir(project) == project / "schemas"
+    (project / "manifests" / "schemas").mkdir()
+    assert default_schemas_dir(manifest) == project / "manifests" / "schemas"
+    (project / "manifests" / "schemas").rmdir()
     # The search stops at the repository root.
     (tmp_path / "schemas").mkdir()
-    (project / "schemas").rmdir()
+    assert default_schemas_dir(manifest) == project / "schemas"
+    # Outside a repository, beside the manifest.
+    (project / ".git").rmdir()
+    (tmp_path / "schemas").rmdir()
     assert default_schemas_dir(manifest) == project / "manifests" / "team" / "schemas"
 
 
@@ -122,3 +128,15 @@ def test_an_unwritable_cache_is_a_usage_error_naming_it(tmp_path: Path) -> None:
         ConfigError, match=r"cannot write the schema cache .*schemas: .*--schemas-dir"
     ):
         SchemaCache(in_the_way).write(schema_of("sieve/dubbing"))
+
+
+def test_commands_find_the_cache_a_lock_wrote_below_them(tmp_path: Path) -> None:
+    # `sievefile lock manifests/x.toml` outside a repository caches in manifests/schemas/.
+    written = default_schemas_dir(tmp_path / "manifests" / "x.toml")
+    assert written == tmp_path / "manifests" / "schemas"
+    SchemaCache(written).write(schema_of("sieve/translate"))
+    assert find_schemas_dir(tmp_path) == written
+    assert find_schemas_dir(tmp_path / "manifests") == written
+    # Two caches below: ambiguous, so the nearest (a new one here) is used.
+    SchemaCache(tmp_path / "other" / "schemas").write(schema_of("sieve/translate"))
+    assert find_schemas_dir(tmp_path) == tmp_path / "schemas"

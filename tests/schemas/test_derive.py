@@ -116,9 +116,9 @@ def test_file_inputs_become_url_or_path_objects() -> None:
     }
 
 
-def test_literal_type_strings_and_schema_enum_become_enums() -> None:
+def test_the_sdks_literal_options_become_enums() -> None:
+    # The fixtures send what the SDK uploads: `"type": "Literal"`, `schema.options`.
     assert schema_of("sieve/demucs").properties["audio_format"]["enum"] == ["wav", "mp3", "flac"]
-    # sieve/tiktoken's fixture sends `str` with the choices in `schema.enum`.
     encoding = schema_of("sieve/tiktoken").properties["encoding"]
     assert encoding["enum"] == ["cl100k_base", "p50k_edit", "p50k_base", "r50k_base", "gpt2"]
     assert encoding["default"] == "cl100k_base"
