@@ -24,8 +24,9 @@ from typing import Any
 
 import pluggy
 
-from runner.backend import Backend, open_connection
+from runner.backend import Backend, Connection, open_connection
 from runner.client import equal_jitter
+from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
@@ -34,7 +35,7 @@ from runner.execute.validation import prepare_validation
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
 from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
 from runner.manifest import build_plan, load_manifest
-from runner.manifest.model import FunctionRef
+from runner.manifest.model import FunctionRef, Manifest
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
@@ -191,7 +192,7 @@ class _Pipeline:
             if journal is not None:
                 watcher.on_processing = journal.processing
             policy = RunPolicy(
-                max_parallel=request.max_parallel or manifest.run.max_parallel,
+                max_parallel=await self._parallelism(manifest, connection),
                 fail_fast=manifest.run.fail_fast
                 if request.fail_fast is None
                 else request.fail_fast,
@@ -220,6 +221,24 @@ class _Pipeline:
         if durability is not None:
             durability.end(summary)
         return summary
+
+    async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
+        """`-j`, else `[run] max_parallel`, else the default capped by the service's
+        concurrency limit when it reports one (see docs/running.md)."""
+        configured = configured_parallelism(manifest, self.request.max_parallel)
+        if configured is not None or connection.local is not None:
+            return configured or manifest.run.max_parallel
+        concurrency = await service_concurrency(connection.client)
+        parallelism = default_parallelism(configured, concurrency)
+        if concurrency is not None:
+            self.report(
+                RunEvent(
+                    "notice",
+                    "concurrency",
+                    f"service: {concurrency.describe()}; this run: max_parallel {parallelism}",
+                )
+            )
+        return parallelism
 
     async def _deliver(self, summary: RunSummary, started: float) -> None:
         """Wait for the sinks, then say the run finished (hooks, notifiers)."""
