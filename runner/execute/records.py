@@ -2,7 +2,8 @@
 
 Written from the ledger when a run starts and again when it ends (so a crashed run's record
 says `running` until a resume rewrites it). Contents: the run id, manifest path and sha256,
-status, times, the lock file's text (when there is one), the function versions used, and per
+status, times, the lock file's text (when there is one), the function versions used, the sha256
+of each data file a matrix read rows from (`data_files`, by path relative to the manifest), and per
 job instance its job id, status, attempts, timings, outputs (masked; as JSON text, since TOML
 has no null) and `cached_from`.
 """
@@ -34,7 +35,11 @@ def record_path(state_dir: Path, run_id: str) -> Path:
 
 
 def build_record(
-    run: RunRow, jobs: dict[str, JobRow], *, versions: dict[str, str] | None = None
+    run: RunRow,
+    jobs: dict[str, JobRow],
+    *,
+    versions: dict[str, str] | None = None,
+    data_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The record of `run` as a TOML-ready document (None values left out)."""
     lock_path = lock_path_for(run.manifest)
@@ -47,6 +52,7 @@ def build_record(
         "ended_at": _iso(run.ended_at),
         "options": run.options,
         "function_versions": dict(sorted((versions or {}).items())),
+        "data_files": dict(sorted(data_files.items())) if data_files else None,
         "lock": lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None,
         "jobs": {
             key: {
@@ -75,14 +81,21 @@ def build_record(
     return _without_none(document)
 
 
-def write_record(ledger: Ledger, run_id: str, *, versions: dict[str, str] | None = None) -> Path:
+def write_record(
+    ledger: Ledger,
+    run_id: str,
+    *,
+    versions: dict[str, str] | None = None,
+    data_files: dict[str, str] | None = None,
+) -> Path:
     """Write (or rewrite) the record of `run_id` from the ledger; returns its path."""
     run = ledger.run(run_id)
     if run is None:
         raise ConfigError(f"no run {run_id!r} in {ledger.path}")
     path = record_path(ledger.path.parent, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = tomli_w.dumps(build_record(run, ledger.jobs(run_id), versions=versions))
+    record = build_record(run, ledger.jobs(run_id), versions=versions, data_files=data_files)
+    text = tomli_w.dumps(record)
     temporary = path.with_suffix(".toml.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)  # a crash mid-write leaves the previous record whole
