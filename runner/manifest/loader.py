@@ -528,10 +528,9 @@ class _Loader:
                 )
                 return None
             try:
-                table = read_rows(
-                    self.path.parent / where, str(self.path.parent / where),
-                    columns=declared, key=key,
-                )  # fmt: skip
+                file = self.path.parent / where
+                # shown normalised (`data/../x.csv` as `x.csv`), opened as written
+                table = read_rows(file, os.path.normpath(file), columns=declared, key=key)
             except RowFileError as error:
                 self.report(str(error), (*base, ROWS))
                 return None
