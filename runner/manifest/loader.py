@@ -483,7 +483,7 @@ class _Loader:
             return Matrix(axes, exclude, table)
         limit = raw_job.get("max_instances", defaults.max_instances)
         static = {key: values for key, values in axes.items() if isinstance(values, list)}
-        rows = None if table is None else len(table)
+        rows = None if table is None else len(table.rows)
         count = math.prod(len(values) for values in static.values()) * (rows or 1)
         if count > limit:
             self.report(

@@ -77,7 +77,7 @@ def expand(job: JobSpec, axes: Mapping[str, Sequence[Any]] | None = None) -> lis
     if axes is None:
         axes = {key: values for key, values in job.matrix.axes.items() if isinstance(values, list)}
     table = job.matrix.rows
-    rows = None if table is None else len(table)
+    rows = None if table is None else len(table.rows)
     count = instance_count(axes, rows)
     if count > job.max_instances:
         raise MatrixTooLarge(
@@ -118,11 +118,12 @@ def _expand_rows(
         (dict(zip(keys, values, strict=True)), "".join("," + label for label in labels))
         for values, labels in zip(
             itertools.product(*(axes[key] for key in keys)),
-            itertools.product(*([f"{key}={label}" for label in axis_labels(axes[key])]
-                                for key in keys)),
+            itertools.product(
+                *([f"{key}={label}" for label in axis_labels(axes[key])] for key in keys)
+            ),
             strict=True,
         )
-    ]  # fmt: skip
+    ]
     exclude = [
         [(key, _canonical(value)) for key, value in entry.items()] for entry in job.matrix.exclude
     ]

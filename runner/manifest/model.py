@@ -103,7 +103,7 @@ class Matrix:
     @property
     def keys(self) -> tuple[str, ...]:
         """What `${{ matrix.KEY }}` may name: the rows' columns, then the axes."""
-        return (*(self.rows.columns if self.rows else ()), *self.axes)
+        return (*(self.rows.columns if self.rows is not None else ()), *self.axes)
 
 
 @dataclass

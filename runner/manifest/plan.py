@@ -185,8 +185,8 @@ class Plan:
             return in_manifest
         fed = self._row_inputs.get(name)
         if fed is None:
-            columns = set(instance.job.matrix.rows.columns if instance.job.matrix and
-                          instance.job.matrix.rows else ())  # fmt: skip
+            matrix = instance.job.matrix
+            columns = set(matrix.rows.columns) if matrix and matrix.rows is not None else set()
             fed = self._row_inputs[name] = frozenset(
                 input_name
                 for input_name, value in instance.job.inputs.items()

@@ -88,9 +88,6 @@ class RowTable:
     problems: list[ManifestError] = field(default_factory=list)
     _extra_problems: int = 0
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def problem(self, line: int, message: str, path: str | None = None) -> None:
         """Record a problem at `path:line` (the data file by default), up to MAX_PROBLEMS."""
         if len(self.problems) >= MAX_PROBLEMS:
@@ -126,8 +123,10 @@ def read_rows(
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         known = ", ".join(FORMATS)
-        raise RowFileError(f"{display}: cannot read rows from a {path.suffix or 'suffixless'} "
-                           f"file; use one of {known}")  # fmt: skip
+        raise RowFileError(
+            f"{display}: cannot read rows from a {path.suffix or 'suffixless'} "
+            f"file; use one of {known}"
+        )
     try:
         raw = path.open("rb")
     except OSError as error:
@@ -237,8 +236,7 @@ def _read_delimited(
             continue
         if len(cells) != len(header):
             hint = " (quote a value that contains a comma)" if len(cells) > len(header) else ""
-            table.problem(line, f"{len(cells)} values for the header's {len(header)} columns"
-                          f"{hint}")  # fmt: skip
+            table.problem(line, f"{len(cells)} values for the header's {len(header)} columns{hint}")
             continue
         values: dict[str, Any] = {}
         for name, convert, cell in zip(header, converters, cells, strict=True):
@@ -331,8 +329,9 @@ def _skip_space(text: str, position: int) -> int:
 
 def _add_object(table: RowTable, value: Any, line: int, source: str) -> bool:
     if not isinstance(value, dict):
-        table.problem(line, f"a row must be a JSON object ({{\"column\": value, ...}}), "
-                      f"got {_kind(value)}")  # fmt: skip
+        table.problem(
+            line, f'a row must be a JSON object ({{"column": value, ...}}), got {_kind(value)}'
+        )
         return False
     table.rows.append(Row(value, "", source, line))
     return True
