@@ -86,7 +86,10 @@ def expand(job: JobSpec, axes: Mapping[str, Sequence[Any]] | None = None) -> lis
             "or in [defaults] to allow it"
         )
     if table is not None:
-        return _expand_rows(job, axes, table.rows)
+        from runner.manifest.rows import paused_gc
+
+        with paused_gc():
+            return _expand_rows(job, axes, table.rows)
     keys = list(axes)
     label_lists = [[f"{key}={label}" for label in axis_labels(axes[key])] for key in keys]
     excluded = _exclusion_test(keys, job.matrix.exclude)
