@@ -536,14 +536,17 @@ class _Loader:
                 return None
             if table.sha256 is not None:
                 self.data_files[where] = table.sha256
-            kind = Path(where).suffix.lower()
-            for name in declared if kind not in (".csv", ".tsv") else ():
-                self.report(
-                    f"{where} is JSON: its values keep their JSON types, and matrix.columns "
-                    "is for CSV and TSV files",
-                    (*base, COLUMNS, name),
-                    at_value=False,
-                )
+        typed_file = table.source is not None and Path(table.source).suffix.lower() in (
+            ".csv",
+            ".tsv",
+        )
+        for name in declared if not typed_file else ():
+            what = f"{table.source} is JSON" if table.source else "rows written inline"
+            self.report(
+                f"{what}: its values keep their own types; matrix.columns is for CSV and TSV files",
+                (*base, COLUMNS, name),
+                at_value=False,
+            )
         self.add_included_rows(job, raw, table, key)
         if key is not None and key not in table.columns:
             where_text = f"in {table.source}" if table.source else "in the rows"

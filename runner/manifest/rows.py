@@ -89,11 +89,13 @@ class RowTable:
     file_rows: int = 0
     problems: list[ManifestError] = field(default_factory=list)
     _extra_problems: int = 0
+    _first_extra_line: int = 0
 
     def problem(self, line: int, message: str, path: str | None = None) -> None:
         """Record a problem at `path:line` (the data file by default), up to MAX_PROBLEMS."""
         if len(self.problems) >= MAX_PROBLEMS:
             self._extra_problems += 1
+            self._first_extra_line = self._first_extra_line or line
             return
         where = SourceLocation(path or self.source or "", line)
         self.problems.append(ManifestError(message, location=where))
@@ -102,9 +104,10 @@ class RowTable:
         """The problems, plus one line counting those left out."""
         if not self._extra_problems:
             return list(self.problems)
+        # located at the first one left out, so it sorts after the ones listed
         more = ManifestError(
-            f"... and {self._extra_problems:,} more problems in {self.source}",
-            location=SourceLocation(self.source or ""),
+            f"... and {self._extra_problems:,} more problems from here on, not listed",
+            location=SourceLocation(self.source or "", self._first_extra_line),
         )
         return [*self.problems, more]
 

@@ -426,3 +426,53 @@ def test_the_spreadsheet_section_shows_the_example_files_as_they_are() -> None:
     assert {name for name, _ in blocks} >= {"manifests/batch.toml", "manifests/batch.csv"}
     for name, body in blocks:
         assert (ROOT / name).read_text(encoding="utf-8") == body, name
+
+
+def test_columns_only_types_csv_and_tsv(tmp_path: Path) -> None:
+    (tmp_path / "rows.jsonl").write_text('{"n": 1}\n')
+    jsonl = manifest(
+        tmp_path,
+        'matrix.rows = "rows.jsonl"\nmatrix.columns = { n = "number" }\n',
+        'inputs.value = "${{ matrix.n }}"\n',
+    )
+    assert problems(jsonl) == [
+        f"{jsonl}:5:20: job 't', matrix.columns.n: {tmp_path}/rows.jsonl is JSON: its values "
+        "keep their own types; matrix.columns is for CSV and TSV files"
+    ]
+    inline = manifest(
+        tmp_path,
+        'matrix.include = [{ n = 1 }]\nmatrix.columns = { n = "number" }\n',
+        'inputs.value = "${{ matrix.n }}"\n',
+        "i.toml",
+    )
+    assert problems(inline) == [
+        f"{inline}:5:20: job 't', matrix.columns.n: rows written inline: its values keep their "
+        "own types; matrix.columns is for CSV and TSV files"
+    ]
+
+
+def test_problems_past_fifty_are_counted_and_odd_keys_get_a_digest(tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_text("id,url\n" + "".join(f"r{n},\n" for n in range(60)))
+    path = manifest(tmp_path, 'matrix.rows = "rows.csv"\n', 'inputs.value = "${{ matrix.url }}"\n')
+    found = problems(path)
+    assert len(found) == 51
+    assert found[0] == f"{tmp_path}/rows.csv:2: column 'url': empty value"
+    assert found[-1] == f"{tmp_path}/rows.csv:52: ... and 10 more problems from here on, not listed"
+    (tmp_path / "odd.csv").write_text('id,url\n"my video, part 1",u1\nplain-2,u2\n')
+    odd = manifest(
+        tmp_path,
+        'matrix.rows = "odd.csv"\nmatrix.key = "id"\n',
+        'inputs.value = "${{ matrix.url }}"\n',
+        "o.toml",
+    )
+    digest = hashlib.sha256(b"my video, part 1").hexdigest()[:10]
+    assert list(instances(odd)) == [f"t[id=~{digest}]", "t[id=plain-2]"]
+
+
+def test_bad_csv_quoting_is_located_and_reading_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_text('id,url\na,"u"x\nb,\n')
+    path = manifest(tmp_path, 'matrix.rows = "rows.csv"\n', 'inputs.value = "${{ matrix.url }}"\n')
+    assert problems(path) == [
+        f"{tmp_path}/rows.csv:2: not valid CSV: ',' expected after '\"'",
+        f"{tmp_path}/rows.csv:3: column 'url': empty value",
+    ]
