@@ -376,28 +376,56 @@ def test_coerce_cells_takes_only_unambiguous_text() -> None:
     assert coerce_cells({"n": "12"}, schema) == {"n": "12"}
 
 
-def test_init_from_a_data_file_writes_a_manifest_that_plans(tmp_path: Path) -> None:
-    write(tmp_path, "videos.csv", CSV)
+def test_init_from_a_data_file_maps_columns_to_the_function_inputs(tmp_path: Path) -> None:
+    write(tmp_path, "clips.csv", "id,link,text,number,notes\na1,https://x/a.mp4,hi,2.5,n\n")
     (tmp_path / "out").mkdir()
     result = CliRunner().invoke(
-        cli, ["init", "--from", str(tmp_path / "videos.csv"), "local/echo", str(tmp_path / "out")]
+        cli, ["init", "--from", str(tmp_path / "clips.csv"), "local/echo", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
-    written = tmp_path / "out" / "videos.toml"
+    written = tmp_path / "out" / "clips.toml"
     assert f"wrote {written}" in result.output
-    text = written.read_text()
-    assert 'matrix.rows = "../videos.csv"' in text
-    assert 'matrix.key = "id"' in text
-    assert 'inputs.url = "${{ matrix.url }}"' in text
-    assert list(instances(written)) == ["echo[id=a1]", "echo[id=b2]", "echo[id=c3]"]
+    lines = written.read_text().splitlines()
+    # local/echo's schema comes from the embedded backend: columns named like inputs feed them
+    assert lines[lines.index('matrix.rows = "../clips.csv"') :] == [
+        'matrix.rows = "../clips.csv"',
+        'matrix.key = "id"        # instances are named echo[id=...]',
+        "# CSV cells are text; a number or boolean input takes them as such when the text is one.",
+        '# Declare a column to be sure: matrix.columns = { duration = "number" }',
+        "# local/echo's inputs, fed by the columns of the same name.",
+        "# inputs.value = ...   # required: any value",
+        'inputs.text = "${{ matrix.text }}"',
+        'inputs.number = "${{ matrix.number }}"',
+        "# column 'link' feeds no input (inputs: value, text, number, flag)",
+        "# column 'notes' feeds no input (inputs: value, text, number, flag)",
+    ]
+    assert list(instances(written)) == ["echo[id=a1]"]
     again = CliRunner().invoke(
-        cli, ["init", "--from", str(tmp_path / "videos.csv"), "local/echo", str(written)]
+        cli, ["init", "--from", str(tmp_path / "clips.csv"), "local/echo", str(written)]
     )
     assert again.exit_code == 2
     assert "already exists" in again.output
-    missing = CliRunner().invoke(cli, ["init", "--from", str(tmp_path / "videos.csv")])
+    missing = CliRunner().invoke(cli, ["init", "--from", str(tmp_path / "clips.csv")])
     assert missing.exit_code == 2
     assert "needs the function" in missing.output
+
+
+def test_init_from_without_a_known_schema_writes_one_input_per_column(tmp_path: Path) -> None:
+    write(tmp_path, "videos.csv", CSV)
+    result = CliRunner().invoke(
+        cli, ["init", "--from", str(tmp_path / "videos.csv"), "acme/transcribe"]
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "videos.toml").read_text()
+    assert 'inputs.url = "${{ matrix.url }}"\ninputs.language = "${{ matrix.language }}"' in text
+    assert list(instances(tmp_path / "videos.toml")) == [
+        "transcribe[id=a1]",
+        "transcribe[id=b2]",
+        "transcribe[id=c3]",
+    ]
+    bad = CliRunner().invoke(cli, ["init", "--from", str(tmp_path / "nope.csv"), "acme/x"])
+    assert bad.exit_code == 2
+    assert f"cannot read {tmp_path}/nope.csv: No such file or directory" in bad.output
 
 
 def test_plan_shows_rows_per_file(tmp_path: Path) -> None:
