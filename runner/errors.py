@@ -28,6 +28,8 @@ import click
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: Every job finished, but some outputs or notifications were not delivered (resume retries).
+EXIT_UNDELIVERED = 3
 EXIT_INTERRUPTED = 130
 
 

@@ -70,9 +70,11 @@ def register_notifiers(register: RegisterNotifier) -> None:
 def register_commands(cli: click.Group) -> None:
     """Add commands to the `sievefile` command line.
 
-    Called once when the CLI starts, with the root group: `cli.add_command(command)` or the
-    `@cli.command()` decorator. A command whose name sievefile already has is not added (the
-    built-in wins) and is reported. Returns nothing.
+    Called once per process for installed (entry-point) plugins, when the CLI first needs the
+    plugin commands (`sievefile --help`, or a command name that is not built in), with a group
+    of the plugin's own: `cli.add_command(command)` or the `@cli.command()` decorator. A command
+    whose name sievefile already has is not added (the built-in wins) and is reported, as is a
+    plugin that raises here. Returns nothing.
     """
 
 

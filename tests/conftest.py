@@ -205,9 +205,13 @@ def _drain(stream: IO[str]) -> None:
 
 @dataclass
 class ReceivedWebhook:
+    """One recorded POST: its path, JSON body, headers, and the body's exact bytes (`raw`, what
+    a signature is computed over)."""
+
     path: str
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""
 
 
 class WebhookReceiver:
@@ -235,7 +239,7 @@ class WebhookReceiver:
                         receiver._failures_left -= 1
                     else:
                         receiver.received.append(
-                            ReceivedWebhook(self.path, json.loads(raw), dict(self.headers))
+                            ReceivedWebhook(self.path, json.loads(raw), dict(self.headers), raw)
                         )
                     receiver._condition.notify_all()
                 self.send_response(500 if failing else 200)

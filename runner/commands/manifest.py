@@ -41,8 +41,8 @@ def validate(
     local: bool,
     as_json: bool,
 ) -> None:
-    """Check manifests: syntax, structure, references, matrices, dependencies, and every
-    input against its function's schema.
+    """Check manifests: syntax, structure, references, matrices, dependencies, the settings
+    of every sink and notifier, and every input against its function's schema.
 
     Schemas come from the lock file and the schema cache (no network); one missing there is
     fetched from the backend. Without a lock file, --locked/--offline/--schemas-dir or a
@@ -51,6 +51,7 @@ def validate(
     with its file:line:column.
     """
     from runner.backend import resolve_backend
+    from runner.execute.delivery import delivery_problems
     from runner.manifest.loader import check_manifest, load_manifest
     from runner.manifest.render import problems_to_json
     from runner.manifest.variables import collect_variables
@@ -66,6 +67,13 @@ def validate(
         problems: list[ManifestError | ValidationError] = list(
             check_manifest(path, variables=variables, require_env=not allow_missing_env)
         )
+        if not problems:
+            problems = list(
+                delivery_problems(
+                    load_manifest(path, variables=variables, require_env=not allow_missing_env),
+                    require_env=not allow_missing_env,
+                )
+            )
         wants_schemas = locked or offline or schemas_dir or backend_chosen or has_lock(path)
         if not problems and wants_schemas:
             manifest = load_manifest(path, variables=variables, require_env=not allow_missing_env)

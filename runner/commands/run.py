@@ -94,17 +94,18 @@ def run(
     function versions run.
 
     Exits 0 when every job finished, 1 when a job or validation failed, 2 for usage errors,
-    130 when interrupted (Ctrl-C cancels the jobs in flight, or leaves them running with
-    --detach; a second Ctrl-C exits at once). Each run is recorded in `.sievefile/` next to
-    the manifest (see `sievefile runs`); a job whose function version and inputs equal an
-    earlier finished job's reuses its outputs (`cached`) unless --force or --force-job.
+    3 when every job finished but an output or notification was not delivered (--resume
+    delivers what is missing), 130 when interrupted (Ctrl-C cancels the jobs in flight, or
+    leaves them running with --detach; a second Ctrl-C exits at once). Each run is recorded
+    in `.sievefile/` next to the manifest (see `sievefile runs`); a job whose function version
+    and inputs equal an earlier finished job's reuses its outputs (`cached`) unless --force
+    or --force-job.
     """
     import json
 
     from runner.backend import resolve_backend
-    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ConfigError
-    from runner.execute.run import RunRequest
-    from runner.execute.validation import run_validated
+    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNDELIVERED, ConfigError
+    from runner.execute.run import RunRequest, run_manifest
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
     from runner.ui.progress import progress_reporter
@@ -129,6 +130,9 @@ def run(
         force=force,
         force_jobs=force_jobs,
         detach=detach,
+        schemas_dir=schemas_dir,
+        locked=locked,
+        offline=offline,
     )
     secrets = Secrets()
 
@@ -138,11 +142,8 @@ def run(
         click.echo(f"\ninterrupted: {note}", err=True)
 
     with progress_reporter(progress, lines_to_stderr=human_err) as report:
-        summary = run_validated(
+        summary = run_manifest(
             request,
-            schemas_dir=schemas_dir,
-            locked=locked,
-            offline=offline,
             report=report,
             secrets=secrets,
             on_interrupt=on_interrupt,
@@ -153,6 +154,7 @@ def run(
             "interrupted": summary.interrupted,
             "requests": summary.requests,
             "run_id": summary.run_id,
+            "deliveries": summary.deliveries.to_json(),
             "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -163,3 +165,5 @@ def run(
         sys.exit(EXIT_INTERRUPTED)
     if not summary.ok:
         sys.exit(EXIT_FAILURE)
+    if not summary.delivered:
+        sys.exit(EXIT_UNDELIVERED)

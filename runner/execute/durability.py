@@ -120,13 +120,12 @@ class Durability:
 
     def end(self, summary: RunSummary) -> None:
         """Record how the run ended and write its run record."""
-        status = (
-            states.RUN_INTERRUPTED
-            if summary.interrupted
-            else states.RUN_OK
-            if summary.ok
-            else states.RUN_FAILED
-        )
+        if summary.interrupted:
+            status = states.RUN_INTERRUPTED
+        elif not summary.ok:
+            status = states.RUN_FAILED
+        else:
+            status = states.RUN_OK if summary.delivered else states.RUN_UNDELIVERED
         self.ledger.end_run(self.run_id, status)
         self._write_record()
         summary.run_id = self.run_id

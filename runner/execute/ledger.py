@@ -64,6 +64,10 @@ RUNNING = "running"
 RUN_OK = "finished"
 RUN_FAILED = "failed"
 RUN_INTERRUPTED = "interrupted"
+#: Every job finished but some outputs or notifications were not delivered: resumable.
+RUN_UNDELIVERED = "undelivered"
+DELIVERED = "delivered"
+UNDELIVERED = "failed"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -95,6 +99,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     PRIMARY KEY (run_id, key)
 );
 CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (cache_key, status);
+CREATE TABLE IF NOT EXISTS deliveries (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    output INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    location TEXT,
+    sha256 TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    at REAL NOT NULL,
+    PRIMARY KEY (run_id, key, output, target)
+);
 CREATE TABLE IF NOT EXISTS job_ids (
     run_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -135,6 +152,22 @@ class JobRow:
     outputs: list[Any] | None
     error: str
     cached_from: str | None
+
+
+@dataclass
+class DeliveryRow:
+    """One output of one job instance handed to one sink (`target`: the sink's identity)."""
+
+    run_id: str
+    key: str
+    output: int
+    target: str
+    status: str
+    location: str | None
+    sha256: str | None
+    error: str
+    attempts: int
+    at: float
 
 
 @dataclass
@@ -270,7 +303,7 @@ class Ledger:
     def unfinished_run(self, manifest: str) -> RunRow | None:
         """The newest run of `manifest` that did not end (crashed or interrupted), if any."""
         for run in self.runs(manifest):
-            if run.status in (RUNNING, RUN_INTERRUPTED):
+            if run.status in (RUNNING, RUN_INTERRUPTED, RUN_UNDELIVERED):
                 return run
             if run.status in (RUN_OK, RUN_FAILED):
                 return None
@@ -391,6 +424,40 @@ class Ledger:
             (manifest, cache_key, FINISHED),
         ).fetchone()
         return _job_row(row) if row else None
+
+    # -- deliveries -------------------------------------------------------------------------
+
+    def deliveries(self, run_id: str) -> list[DeliveryRow]:
+        """Every delivery of the run, delivered or failed, in the order they were recorded."""
+        rows = self._db.execute(
+            "SELECT * FROM deliveries WHERE run_id = ? ORDER BY at", (run_id,)
+        ).fetchall()
+        return [DeliveryRow(**dict(row)) for row in rows]
+
+    def record_delivery(
+        self,
+        run_id: str,
+        key: str,
+        output: int,
+        target: str,
+        status: str,
+        *,
+        location: str | None = None,
+        sha256: str | None = None,
+        error: str = "",
+        attempts: int = 0,
+    ) -> None:
+        """Record how delivering output `output` of `key` to `target` went (masked text)."""
+        self.checkpoint("deliver")  # the sink has the output; the ledger does not know yet
+        self._db.execute(
+            "INSERT INTO deliveries (run_id, key, output, target, status, location, sha256,"
+            " error, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id, key, output, target) DO UPDATE SET status = excluded.status,"
+            " location = excluded.location, sha256 = excluded.sha256, error = excluded.error,"
+            " attempts = deliveries.attempts + excluded.attempts, at = excluded.at",
+            (run_id, key, output, target, status, location, sha256, error, attempts, time.time()),
+        )
+        self.checkpoint("delivered")
 
     # -- crash seam -------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.hooktypes import DeliveryStats
+
 
 class Status(str, enum.Enum):
     """How a job instance ended (or that it never started)."""
@@ -78,6 +80,8 @@ class RunSummary:
     requests: int = 0
     #: The ledger's id of this run (None without a ledger).
     run_id: str | None = None
+    #: What the sinks and notifiers did.
+    deliveries: DeliveryStats = field(default_factory=DeliveryStats)
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -89,6 +93,11 @@ class RunSummary:
         # A skipped job is skipped because of a failure, which is listed itself (or tolerated).
         return not self.interrupted and not self.failed
 
+    @property
+    def delivered(self) -> bool:
+        """Every output reached its sinks and every notification was sent."""
+        return self.deliveries.ok
+
     def count(self, status: Status) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status is status)
 
@@ -98,7 +107,9 @@ class RunEvent:
     """Something that happened during a run, for progress displays.
 
     `kind` is one of: `pushed`, `retrying`, `finished`, `failed`, `cancelled`, `skipped`,
-    `expanded` (a run-time matrix got its instances), and with a ledger: `cached` (outputs
+    `expanded` (a run-time matrix got its instances), `delivered` (an output reached a sink),
+    `undelivered` (a delivery or notification failed for good), `plugin-error` (a hook raised;
+    `key` is the hook's name), and with a ledger: `cached` (outputs
     reused from an earlier job), `kept` (finished before a resume), `reattached` (waiting again
     for a job pushed before a resume), `reconciled` (a push whose answer was lost found its
     job), `detached` (left running on Ctrl-C with --detach). Messages are already masked.

@@ -2,10 +2,11 @@
 
 Written from the ledger when a run starts and again when it ends (so a crashed run's record
 says `running` until a resume rewrites it). Contents: the run id, manifest path and sha256,
-status, times, the lock file's text (when there is one), the function versions used, the sha256
-of each data file a matrix read rows from (`data_files`, by path relative to the manifest), and per
-job instance its job id, status, attempts, timings, outputs (masked; as JSON text, since TOML
-has no null) and `cached_from`.
+status, times, the lock file's text (when there is one), the function versions used, the
+sha256 of each data file a matrix read rows from (`data_files`, by path relative to the
+manifest), and per job instance its job id, status, attempts, timings, outputs (masked; as JSON
+text, since TOML has no null), `cached_from` and its deliveries (sink, output, location, sha256,
+status).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from runner.errors import ConfigError
-from runner.execute.ledger import JobRow, Ledger, RunLock, RunRow
+from runner.execute.ledger import DeliveryRow, JobRow, Ledger, RunLock, RunRow
 from runner.schemas.lock import lock_path_for
 
 if sys.version_info >= (3, 11):
@@ -39,9 +41,24 @@ def build_record(
     jobs: dict[str, JobRow],
     *,
     versions: dict[str, str] | None = None,
+    deliveries: Sequence[DeliveryRow] = (),
     data_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The record of `run` as a TOML-ready document (None values left out)."""
+    delivered: dict[str, list[dict[str, Any]]] = {}
+    for row in deliveries:
+        delivered.setdefault(row.key, []).append(
+            {
+                "output": row.output,
+                "sink": row.target,
+                "status": row.status,
+                "location": row.location,
+                "sha256": row.sha256,
+                "attempts": row.attempts,
+                "error": row.error or None,
+                "at": _iso(row.at),
+            }
+        )
     lock_path = lock_path_for(run.manifest)
     document: dict[str, Any] = {
         "run_id": run.run_id,
@@ -74,6 +91,7 @@ def build_record(
                 "error": row.error or None,
                 "cached_from": row.cached_from,
                 "cache_key": row.cache_key,
+                "deliveries": delivered.get(key),
             }
             for key, row in sorted(jobs.items())
         },
@@ -94,7 +112,13 @@ def write_record(
         raise ConfigError(f"no run {run_id!r} in {ledger.path}")
     path = record_path(ledger.path.parent, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = build_record(run, ledger.jobs(run_id), versions=versions, data_files=data_files)
+    record = build_record(
+        run,
+        ledger.jobs(run_id),
+        versions=versions,
+        deliveries=ledger.deliveries(run_id),
+        data_files=data_files,
+    )
     text = tomli_w.dumps(record)
     temporary = path.with_suffix(".toml.tmp")
     temporary.write_text(text, encoding="utf-8")
@@ -141,7 +165,9 @@ def live_status(record: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         try:
             run = ledger.run(record["run_id"])
             if run is not None:
-                fresh = build_record(run, ledger.jobs(run.run_id))
+                fresh = build_record(
+                    run, ledger.jobs(run.run_id), deliveries=ledger.deliveries(run.run_id)
+                )
                 record = {**record, "status": fresh["status"], "jobs": fresh["jobs"]}
                 if "ended_at" in fresh:
                     record["ended_at"] = fresh["ended_at"]

@@ -1,8 +1,12 @@
-"""`sievefile run` as a library call: load, plan, connect, schedule, report.
+"""`sievefile run` as a library call: one pipeline in one event loop.
 
 ```python
 summary = run_manifest(RunRequest("manifests/quickstart.toml"), report=print)
 ```
+load -> plan -> sinks and notifiers -> schemas -> validate -> schedule -> deliver -> record:
+each step is fed by the one before. A resume plans from the options its run was started with
+(vars, selection), so it validates exactly what it runs. Nothing is pushed before the
+manifest, every static input and every sink's and notifier's configuration were checked.
 """
 
 from __future__ import annotations
@@ -12,18 +16,27 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pluggy
+
 from runner.backend import Backend, open_connection
 from runner.client import equal_jitter
+from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
-from runner.execute.outcome import Report, RunSummary
-from runner.execute.scheduler import RunPolicy, Scheduler, Validate
+from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
+from runner.execute.scheduler import RunPolicy, Scheduler
+from runner.execute.validation import prepare_validation
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
+from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
 from runner.manifest import build_plan, load_manifest
+from runner.manifest.model import FunctionRef
+from runner.plugins import call_hook, get_plugin_manager
+from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
 
 #: Where the embedded backend keeps output files, next to the manifest.
@@ -52,6 +65,15 @@ class RunRequest:
     force_jobs: Sequence[str] = ()
     #: On Ctrl-C leave the jobs in flight running on the service (a resume collects them).
     detach: bool = False
+    #: Check inputs against the functions' schemas (before the run and before each push).
+    check_inputs: bool = True
+    #: Where function schemas come from: the cache folder, the lock only, no fetches.
+    schemas_dir: str | Path | None = None
+    locked: bool = False
+    offline: bool = False
+    #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
+    plugins: pluggy.PluginManager | None = None
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @property
     def files_dir(self) -> Path:
@@ -63,7 +85,6 @@ async def execute(
     request: RunRequest,
     *,
     report: Report | None = None,
-    validate: Validate | None = None,
     secrets: Secrets | None = None,
     on_scheduler: Callable[[Scheduler], None] | None = None,
     jitter: Callable[[float], float] = equal_jitter,
@@ -72,83 +93,211 @@ async def execute(
 
     `on_scheduler` receives the scheduler once it exists (the CLI uses it to interrupt);
     `jitter` turns a retry's backoff into the delay actually waited (a seam for tests).
-    Raises ManifestError before anything is pushed when the manifest is invalid, RunError
-    when another process runs the same manifest, ConfigError when there is nothing to resume.
+    Raises ManifestError or ValidationError before anything is pushed when the manifest, an
+    input, or a sink's or notifier's configuration is invalid; RunError when another process
+    runs the same manifest; ConfigError when there is nothing to resume.
     """
     with Durability.open(request) as durability:
-        return await _execute(
-            request,
-            durability,
-            report=report,
-            validate=validate,
-            secrets=secrets,
-            on_scheduler=on_scheduler,
-            jitter=jitter,
-        )
+        pipeline = _Pipeline(request, durability, report, secrets, jitter)
+        return await pipeline.run(on_scheduler)
 
 
-async def _execute(
-    request: RunRequest,
-    durability: Durability | None,
-    *,
-    report: Report | None,
-    validate: Validate | None,
-    secrets: Secrets | None,
-    on_scheduler: Callable[[Scheduler], None] | None,
-    jitter: Callable[[float], float],
-) -> RunSummary:
-    secrets = secrets if secrets is not None else Secrets()
-    options = durability.options if durability is not None else {}
-    variables = options.get("variables", request.variables)
-    select, exclude = options.get("select", request.select), options.get("exclude", request.exclude)
-    manifest = load_manifest(request.manifest, variables=variables, environ=request.environ)
-    plan = build_plan(manifest, select=select, exclude=exclude, environ=request.environ)
-    journal = None
-    if durability is not None:
-        journal = durability.begin(manifest, secrets)
-        for notice in durability.notices():
-            (report or (lambda event: None))(notice)
-    policy = RunPolicy(
-        max_parallel=request.max_parallel or manifest.run.max_parallel,
-        fail_fast=manifest.run.fail_fast if request.fail_fast is None else request.fail_fast,
-        keep_going=request.keep_going,
-    )
-    async with open_connection(request.backend, files_dir=request.files_dir) as connection:
-        watcher: JobWatcher = (
-            EventWatcher(connection.local)
-            if connection.local is not None
-            else ListWatcher(connection.client)
+class _Pipeline:
+    """One run, step by step; see the module docstring."""
+
+    def __init__(
+        self,
+        request: RunRequest,
+        durability: Durability | None,
+        report: Report | None,
+        secrets: Secrets | None,
+        jitter: Callable[[float], float],
+    ) -> None:
+        self.request = request
+        self.durability = durability
+        self.report: Report = report or (lambda event: None)
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.jitter = jitter
+        self.plugins = request.plugins or get_plugin_manager()
+        self.environ = request.environ if request.environ is not None else os.environ
+        self.records: dict[str, JobRecord] = {}
+
+    async def run(self, on_scheduler: Callable[[Scheduler], None] | None) -> RunSummary:
+        request, durability = self.request, self.durability
+        started = time.time()
+        # a resume runs what its run was started with, whatever this command says
+        options = durability.options if durability is not None else {}
+        manifest = load_manifest(
+            request.manifest,
+            variables=options.get("variables", request.variables),
+            environ=request.environ,
         )
-        if journal is not None:
-            watcher.on_processing = journal.processing
-        scheduler = Scheduler(
-            plan,
-            connection.client,
-            watcher,
-            policy=policy,
-            validate=validate,
-            report=report,
-            secrets=secrets,
-            jitter=jitter,
-            journal=journal,
+        plan = build_plan(
+            manifest,
+            select=options.get("select", request.select),
+            exclude=options.get("exclude", request.exclude),
+            environ=request.environ,
         )
-        if on_scheduler is not None:
-            on_scheduler(scheduler)
-        try:
-            summary = await scheduler.run()
-        finally:
-            await watcher.aclose()
-        summary.requests = connection.client.request_count
+        delivery = configure_delivery(manifest, self.plugins, self.environ)
+        self.secrets.update(delivery.secrets)
+        delivery.create()
+        async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+            validate = None
+            if request.check_inputs:
+                validate = await prepare_validation(
+                    manifest,
+                    plan,
+                    BackendFetcher(request.backend, client=connection.client),
+                    schemas_dir=request.schemas_dir,
+                    locked=request.locked,
+                    offline=request.offline,
+                )
+            journal = None
+            if durability is not None:
+                journal = durability.begin(manifest, self.secrets)
+                for notice in durability.notices():
+                    self.report(notice)
+            self.info = RunInfo(
+                run_id=durability.run_id if durability is not None else None,
+                manifest=Path(request.manifest).resolve(),
+                name=manifest.name,
+                backend="embedded"
+                if request.backend.kind == "embedded"
+                else str(request.backend.url),
+                started_at=started,
+                resumed=durability.resuming if durability is not None else False,
+                planned_jobs=sum(
+                    len(plan.instances(name)) if plan.is_expanded(name) else 1 for name in plan.jobs
+                ),
+            )
+            local_files = request.files_dir if connection.local is not None else None
+            self.files = OutputFiles(local_files)
+            self.deliverer = Deliverer(
+                delivery,
+                run=self.info,
+                files=self.files,
+                ledger=durability.ledger if durability is not None else None,
+                report=self.report,
+                policy=request.delivery,
+                jitter=self.jitter,
+            )
+            self._hook("run_started", run=self.info)
+            self.deliverer.start()
+            watcher: JobWatcher = (
+                EventWatcher(connection.local)
+                if connection.local is not None
+                else ListWatcher(connection.client)
+            )
+            if journal is not None:
+                watcher.on_processing = journal.processing
+            policy = RunPolicy(
+                max_parallel=request.max_parallel or manifest.run.max_parallel,
+                fail_fast=manifest.run.fail_fast
+                if request.fail_fast is None
+                else request.fail_fast,
+                keep_going=request.keep_going,
+            )
+            scheduler = Scheduler(
+                plan,
+                connection.client,
+                watcher,
+                policy=policy,
+                validate=validate,
+                report=self.report,
+                secrets=self.secrets,
+                jitter=self.jitter,
+                journal=journal,
+                observer=self,
+            )
+            if on_scheduler is not None:
+                on_scheduler(scheduler)
+            try:
+                summary = await scheduler.run()
+            finally:
+                await watcher.aclose()
+            summary.requests = connection.client.request_count
+        await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
         return summary
+
+    async def _deliver(self, summary: RunSummary, started: float) -> None:
+        """Wait for the sinks, then say the run finished (hooks, notifiers)."""
+        stats = await self.deliverer.drain()
+        status = "interrupted" if summary.interrupted else "finished" if summary.ok else "failed"
+        result = RunResult(
+            status=status,
+            jobs=tuple(self.records[o.key] for o in summary.outcomes if o.key in self.records),
+            duration=time.time() - started,
+            requests=summary.requests,
+            deliveries=stats,
+        )
+        self._hook("run_finished", run=self.info, summary=result)
+        summary.deliveries = await self.deliverer.run_finished(result)
+
+    # -- RunObserver: the scheduler tells what happens to each job instance ---------------------
+
+    def pushed(self, outcome: JobOutcome) -> None:
+        self._hook("job_pushed", run=self.info, job=self._record(outcome, JobStatus.PUSHED))
+
+    def settled(self, outcome: JobOutcome) -> None:
+        if outcome.detached:
+            return  # still running on the service: a resume settles it
+        record = self._record(outcome, _status_of(outcome))
+        self.records[outcome.key] = record
+        self._hook("job_finished", run=self.info, job=record)
+        self.deliverer.job_ended(record)
+
+    def _record(self, outcome: JobOutcome, status: JobStatus) -> JobRecord:
+        function = _parse_function(outcome.function)
+        instance = outcome.key[len(outcome.job) + 1 : -1] if outcome.key != outcome.job else ""
+        final = status is not JobStatus.PUSHED
+        return JobRecord(
+            key=outcome.key,
+            job=outcome.job,
+            instance=instance,
+            function=function.slug if function else outcome.function,
+            version=function.version if function else None,
+            status=status,
+            job_id=outcome.job_id,
+            attempts=outcome.attempts,
+            outputs=tuple(
+                self.files.record(outcome.key, index, data)
+                for index, data in enumerate(outcome.outputs if final else ())
+            ),
+            error=self.secrets.mask(outcome.error),
+            allowed_failure=outcome.allowed,
+            cached_from=outcome.cached_from,
+            ended_at=time.time() if final else None,
+            duration=outcome.duration if final else None,
+        )
+
+    def _hook(self, name: str, **arguments: Any) -> None:
+        for problem in call_hook(self.plugins, name, **arguments):
+            self.report(RunEvent("plugin-error", name, self.secrets.mask(str(problem))))
+
+
+def _status_of(outcome: JobOutcome) -> JobStatus:
+    if outcome.status is Status.FINISHED:
+        return JobStatus.CACHED if outcome.cached_from is not None else JobStatus.FINISHED
+    return {
+        Status.FAILED: JobStatus.ERROR,
+        Status.CANCELLED: JobStatus.CANCELLED,
+        Status.SKIPPED: JobStatus.SKIPPED,
+    }[outcome.status]
+
+
+def _parse_function(text: str) -> FunctionRef | None:
+    try:
+        return FunctionRef.parse(text)
+    except ValueError:
+        return None
 
 
 def run_manifest(
     request: RunRequest,
     *,
     report: Report | None = None,
-    validate: Validate | None = None,
     secrets: Secrets | None = None,
     on_interrupt: Callable[[int], None] | None = None,
 ) -> RunSummary:
@@ -182,7 +331,6 @@ def run_manifest(
             return await execute(
                 request,
                 report=report,
-                validate=validate,
                 secrets=secrets,
                 on_scheduler=holder.append,
             )

@@ -30,7 +30,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from runner.client import SieveClient, equal_jitter
 from runner.errors import ApiError, PushOutcomeUnknown, SievefileError
@@ -48,6 +48,15 @@ UNKNOWN_PUSH_RETRIES = 2
 
 #: Called with each resolved job before its push; raises ValidationError to stop it.
 Validate = Callable[[ResolvedJob], None]
+
+
+class RunObserver(Protocol):
+    """Told about each job instance as it is pushed and once its outcome is final (the run
+    pipeline turns these into hooks, notifications and deliveries)."""
+
+    def pushed(self, outcome: JobOutcome) -> None: ...
+
+    def settled(self, outcome: JobOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Scheduler:
         sleep: Callable[[float], Any] = asyncio.sleep,
         jitter: Callable[[float], float] = equal_jitter,
         journal: RunJournal | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
@@ -95,6 +105,7 @@ class Scheduler:
         self._interrupted = False
         self._detach = False
         self.journal = journal
+        self.observer = observer
         # job ids owned by an instance: a reconciliation never adopts one of them twice
         self._claimed: set[str] = journal.claimed_job_ids() if journal is not None else set()
 
@@ -151,7 +162,9 @@ class Scheduler:
                 instances = self.plan.expand(name, self._results)
             except SievefileError as error:
                 outcome = JobOutcome(name, name, str(job.function), Status.FAILED)
+                self._outcomes[name] = outcome
                 self._fail(outcome, str(error), allowed=job.continue_on_error)
+                self._settle(outcome)
                 return False
             self._emit("expanded", name, f"{len(instances)} instances")
         instances = self.plan.instances(name)
@@ -165,8 +178,7 @@ class Scheduler:
             outcome = JobOutcome(key, name, str(job.function), Status.SKIPPED, error=reason)
             self._outcomes[key] = outcome
             self._emit("skipped", key, reason)
-            if self.journal is not None:
-                self.journal.settle(outcome)
+            self._settle(outcome)
 
     async def _run_instance(self, instance: JobInstance) -> JobOutcome:
         job = instance.job
@@ -187,9 +199,14 @@ class Scheduler:
             self._fail(outcome, str(error), allowed=job.continue_on_error)
         finally:
             outcome.duration = time.monotonic() - started
-            if self.journal is not None:
-                self.journal.settle(outcome)
+            self._settle(outcome)
         return outcome
+
+    def _settle(self, outcome: JobOutcome) -> None:
+        if self.journal is not None:
+            self.journal.settle(outcome)
+        if self.observer is not None:
+            self.observer.settled(outcome)
 
     async def _attempts(self, instance: JobInstance, outcome: JobOutcome) -> None:
         job = instance.job
@@ -304,7 +321,7 @@ class Scheduler:
                 )
                 if found is not None and found["id"] not in self._claimed:
                     job_id = str(found["id"])
-                    self._claim(key, job_id, outcome.attempts)
+                    self._claim(outcome, job_id)
                     self._emit(
                         "reconciled",
                         key,
@@ -325,14 +342,18 @@ class Scheduler:
                 )
                 continue
             job_id = str(pushed["id"])
-            self._claim(key, job_id, outcome.attempts)
+            self._claim(outcome, job_id)
             self._emit("pushed", key, job_id=job_id, attempt=outcome.attempts)
             return job_id
 
-    def _claim(self, key: str, job_id: str, attempt: int) -> None:
+    def _claim(self, outcome: JobOutcome, job_id: str) -> None:
+        """`job_id` is the job of `outcome` now: recorded, and never adopted by another."""
         self._claimed.add(job_id)
+        outcome.job_id = job_id
         if self.journal is not None:
-            self.journal.pushed(key, job_id, attempt)
+            self.journal.pushed(outcome.key, job_id, outcome.attempts)
+        if self.observer is not None:
+            self.observer.pushed(outcome)
 
     # -- failure and cancellation ---------------------------------------------------------
 

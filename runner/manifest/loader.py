@@ -30,6 +30,7 @@ from runner.manifest.model import (
     JobSpec,
     Manifest,
     Matrix,
+    PluginEntry,
     RunSettings,
 )
 from runner.manifest.positions import KeyPath, PositionIndex, index_positions
@@ -235,6 +236,8 @@ class _Loader:
             if job is not None:
                 jobs[name] = job
         self.check_graph()
+        sinks = self.build_plugin_entries(data.get("sinks"), "sinks", ("use", "jobs"))
+        notify = self.build_plugin_entries(data.get("notify"), "notify", ("use", "on"))
         name = data.get("name")
         description = data.get("description")
         return Manifest(
@@ -246,9 +249,39 @@ class _Loader:
             defaults=defaults,
             run=run,
             jobs=jobs,
+            sinks=sinks,
+            notify=notify,
             positions=self.positions,
             data_files=self.data_files,
         )
+
+    def build_plugin_entries(
+        self, raw: Any, section: str, own_keys: tuple[str, ...]
+    ) -> tuple[PluginEntry, ...]:
+        """`[[sinks]]` or `[[notify]]`: each entry's kind, selectors or events, and settings
+        (vars substituted; only vars and env may be referred to)."""
+        if not isinstance(raw, list):
+            return ()
+        entries = []
+        for index, item in enumerate(raw):
+            path: KeyPath = (section, index)
+            if not isinstance(item, dict) or self.is_broken(path):
+                continue
+            settings = {key: value for key, value in item.items() if key not in own_keys}
+            self.check_json_values(settings, path)
+            compiled = compile_value(settings, path, self.syntax_error)
+            entries.append(
+                PluginEntry(
+                    section=section,
+                    index=index,
+                    use=item["use"],
+                    settings=self.resolve_vars("", compiled, path, set()),
+                    jobs=tuple(item.get("jobs", ())),
+                    on=tuple(item.get("on", ())),
+                    location=self.locate(path),
+                )
+            )
+        return tuple(entries)
 
     def setting(self, raw: Any, path: KeyPath, key: str, default: Any) -> Any:
         """`raw[key]` when it passed the structural check, else `default`."""
@@ -392,6 +425,14 @@ class _Loader:
         self, job: str, ref: Reference, path: KeyPath, matrix_keys: set[str]
     ) -> Any:
         """The value of a `vars` reference; KEEP for the others once they are checked."""
+        if path[0] in ("sinks", "notify") and ref.scope not in ("vars", "env"):
+            self.report(
+                f"{ref.placeholder}: a {path[0]} entry may refer only to vars and env "
+                "(it is set up before any job runs)",
+                path,
+                offset=ref.offset,
+            )
+            return KEEP
         if ref.scope == "vars":
             if ref.name not in self.vars:
                 hint = did_you_mean(ref.name, self.vars)

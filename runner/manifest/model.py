@@ -174,6 +174,33 @@ class JobSpec:
         return tuple(dict.fromkeys(ref.name for ref in self.references if ref.scope == "env"))
 
 
+@dataclass(frozen=True)
+class PluginEntry:
+    """One `[[sinks]]` or `[[notify]]` entry: the kind it uses and that kind's settings.
+
+    `settings` are the entry's own keys (without `use`, `jobs`, `on`) as compiled values: vars
+    are substituted, `${{ env.NAME }}` stays a Template until the run resolves it. `jobs` holds
+    a sink's selectors (empty: every job); `on` a notifier's events.
+    """
+
+    section: str
+    index: int
+    use: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    jobs: tuple[str, ...] = ()
+    on: tuple[str, ...] = ()
+    location: SourceLocation | None = None
+
+    @property
+    def key_path(self) -> tuple[str, int]:
+        return (self.section, self.index)
+
+    @property
+    def label(self) -> str:
+        """`sinks[0] (local)`: how messages name the entry."""
+        return f"{self.section}[{self.index}] ({self.use})"
+
+
 @dataclass
 class Manifest:
     """A loaded, checked manifest. `jobs` keeps the order of the file."""
@@ -186,6 +213,8 @@ class Manifest:
     defaults: Defaults = field(default_factory=Defaults)
     run: RunSettings = field(default_factory=RunSettings)
     jobs: dict[str, JobSpec] = field(default_factory=dict)
+    sinks: tuple[PluginEntry, ...] = ()
+    notify: tuple[PluginEntry, ...] = ()
     positions: PositionIndex = field(default_factory=lambda: PositionIndex({}, {}))
     #: The data files matrices read rows from (as written, relative to the manifest) -> sha256.
     data_files: dict[str, str] = field(default_factory=dict)

@@ -76,8 +76,31 @@ def split_job_path(path: KeyPath) -> tuple[str | None, str | None]:
     return None, format_key_path(path) or None
 
 
-def _describe(error: jsonschema.ValidationError, locate: Locator) -> Iterator[ManifestError]:
-    path: KeyPath = tuple(error.absolute_path)
+def describe_schema_error(
+    error: jsonschema.ValidationError,
+    locate: Locator,
+    *,
+    prefix: KeyPath = (),
+    redact: Callable[[str], str] | None = None,
+) -> list[ManifestError]:
+    """The located problems one jsonschema error stands for, as the manifest's own structure
+    errors are worded. `prefix` is the key path of the validated value inside the manifest
+    (`("sinks", 1)`); `redact` masks secrets in the messages."""
+    problems = list(_describe(error, locate, prefix))
+    if redact is None:
+        return problems
+    return [
+        ManifestError(
+            redact(item.detail), location=item.location, job=item.job, key_path=item.key_path
+        )
+        for item in problems
+    ]
+
+
+def _describe(
+    error: jsonschema.ValidationError, locate: Locator, prefix: KeyPath = ()
+) -> Iterator[ManifestError]:
+    path: KeyPath = (*prefix, *error.absolute_path)
     kind = error.validator
     # jsonschema types these loosely (Unset sentinels); here they are always set
     instance: Any = error.instance

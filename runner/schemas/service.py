@@ -22,11 +22,13 @@ class BackendFetcher:
     Use through `backend_fetcher`, which closes it.
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, client: SieveClient | None = None) -> None:
+        """`client`: an open client for `backend` to use (a run's own); None opens one on the
+        first fetch and closes it with `aclose`."""
         self.backend = backend
         self.fetches = 0
         self._stack = contextlib.AsyncExitStack()
-        self._client: SieveClient | None = None
+        self._client: SieveClient | None = client
 
     @property
     def name(self) -> str:

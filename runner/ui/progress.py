@@ -29,6 +29,9 @@ _LABELS = {
     "reconciled": "reconcile",
     "detached": "detached",
     "notice": "NOTE",
+    "delivered": "delivered",
+    "undelivered": "UNDELIVERED",
+    "plugin-error": "PLUGIN",
 }
 
 

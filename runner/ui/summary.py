@@ -68,6 +68,25 @@ def summary_lines(summary: RunSummary) -> list[str]:
     if cached:
         counts += f" ({cached} cached)"
     verdict = "interrupted" if summary.interrupted else ("ok" if summary.ok else "failed")
+    if verdict == "ok" and not summary.delivered:
+        verdict = "finished, delivered with errors"
     run_id = f" (run {summary.run_id})" if summary.run_id else ""
+    lines.extend(delivery_lines(summary))
     lines.append(f"run {verdict}: {counts or 'no jobs'}; {summary.requests} API requests{run_id}")
+    return lines
+
+
+def delivery_lines(summary: RunSummary) -> list[str]:
+    """Where outputs went and what was not delivered (nothing without sinks or notifiers)."""
+    stats = summary.deliveries
+    lines = [f"  outputs -> {destination}" for destination in stats.destinations]
+    if stats.delivered or stats.failed:
+        failed = f", {stats.failed} failed" if stats.failed else ""
+        lines.append(f"  {stats.delivered} outputs delivered{failed}")
+    if stats.notified or stats.notify_failed:
+        failed = f", {stats.notify_failed} failed" if stats.notify_failed else ""
+        lines.append(f"  {stats.notified} notifications sent (at least once){failed}")
+    lines.extend(f"  not delivered: {error}" for error in stats.errors)
+    if stats.errors:
+        lines.append("  `sievefile run --resume` delivers what is missing")
     return lines

@@ -4,7 +4,6 @@ blindly. Sleeps are recorded, not waited."""
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from tests.support.faultproxy import (
     FaultProxy,
     Respond,
 )
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from runner.local.stats import ServerStats
@@ -123,17 +123,11 @@ async def test_a_dropped_connection_is_retried_for_reads(
     assert recorded_sleep.delays == [0.5]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_connect_errors_are_retried_even_for_a_push(
     local_server: LocalServer, connect: Connect
 ) -> None:
     # Nothing listens on the port until the client's second back-off: then the proxy starts.
-    port = _free_port()
+    port = free_port()
     proxy = FaultProxy(local_server.url, port=port)
     delays: list[float] = []
 
@@ -156,7 +150,7 @@ async def test_connect_errors_are_retried_even_for_a_push(
 
 
 async def test_unreachable_service_fails_after_every_attempt(recorded_sleep: RecordedSleep) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     async with SieveClient(
         url, sleep=recorded_sleep, jitter=no_jitter, retry=RetryPolicy(max_attempts=3)
     ) as client:

@@ -6,7 +6,10 @@ subprocess (tests/execute is put on PYTHONPATH for it).
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from runner import RegisterFunction, hookimpl
@@ -42,9 +45,25 @@ def items(count: int, prefix: str = "item") -> list[str]:
     return [f"{prefix}-{index}" for index in range(count)]
 
 
+def write(text: str, name: str = "out.txt") -> Iterator[Any]:
+    """Two outputs: a file holding `text` (named `name`), then JSON describing it."""
+    folder = Path(tempfile.mkdtemp(prefix="exec-write-"))
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    yield types.File(path=path)
+    yield {"name": name, "length": len(text)}
+
+
+def link(url: str) -> types.File:
+    """A file output that is only a URL, whatever the URL says (for hostile-output tests)."""
+    return types.File(url=url)
+
+
 @hookimpl
 def register_functions(register: RegisterFunction) -> None:
     register(flaky, name="exec/flaky")
     register(fail, name="exec/fail")
     register(nap, name="exec/nap")
     register(items, name="exec/items")
+    register(write, name="exec/write")
+    register(link, name="exec/link")

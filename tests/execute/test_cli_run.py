@@ -118,3 +118,64 @@ def test_two_machine_formats_on_stdout_are_a_usage_error(tmp_path: Path) -> None
     )
     assert result.exit_code == 2
     assert "--json and --progress json both write to stdout" in result.output
+
+
+DELIVER = REPO / "manifests" / "deliver.toml"
+
+
+def test_the_deliver_example_copies_its_outputs_to_a_folder(tmp_path: Path) -> None:
+    manifest = tmp_path / "deliver.toml"
+    manifest.write_text(DELIVER.read_text())
+    result = CliRunner().invoke(
+        cli, ["run", str(manifest), "--local"], env={"SIEVE_API_KEY": "", "SIEVE_API_URL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    (run_id,) = [path.name for path in (tmp_path / "out").iterdir()]
+    delivered = sorted(
+        str(path.relative_to(tmp_path / "out" / run_id))
+        for path in (tmp_path / "out" / run_id).rglob("*")
+        if path.is_file()
+    )
+    assert delivered == [
+        "audio/format=mp3/output_0.mp3",
+        "audio/format=wav/output_0.wav",
+        "probe/output_0.json",
+        "thumbnail/output_0.png",
+    ]
+    png = (tmp_path / "out" / run_id / "thumbnail" / "output_0.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert "outputs -> local: out/{run}/{job}" in result.output
+    assert "4 outputs delivered" in result.output
+
+
+def test_outputs_that_cannot_be_delivered_exit_3_and_resume_delivers_them(
+    tmp_path: Path, exec_server
+) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the sink wants a folder")
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.hello]\nfunction = "local/echo"\ninputs = { value = "hi" }\n'
+        '[[sinks]]\nuse = "local"\npath = "out/{job}"\n'
+    )
+    command = [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", exec_server.url]
+    env = _environment(SIEVE_API_KEY=exec_server.api_key)
+    failed = subprocess.run(
+        [*command, "--progress", "plain"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "run finished, delivered with errors: 1 finished" in failed.stdout
+    assert "not delivered" in failed.stdout
+    assert "cannot write" in failed.stdout
+    assert "`sievefile run --resume` delivers what is missing" in failed.stdout
+    blocker.unlink()
+    resumed = subprocess.run(
+        [*command, "--resume", "--progress", "plain"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((tmp_path / "out" / "hello" / "output_0.json").read_text())["value"] == "hi"
+    assert exec_server.backend.stats.pushes == 1

@@ -14,8 +14,26 @@ from runner.plugins import ALLOW_LIST_ENV, DEFAULT_PLUGINS, build_plugin_manager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
-# Hook name -> the test in this folder (or elsewhere) that exercises it.
-TESTED_HOOKS = {"register_functions": "test_register_functions_reaches_the_local_backend"}
+TESTS = Path(__file__).resolve().parents[1]
+LIFECYCLE = (
+    "execute/test_delivery.py::test_lifecycle_hooks_get_records_and_take_a_subset_of_arguments"
+)
+
+# Hook name -> the test (path under tests/ :: name) that exercises it.
+TESTED_HOOKS = {
+    "register_functions": (
+        "plugins/test_hookspecs.py::test_register_functions_reaches_the_local_backend"
+    ),
+    "register_sinks": "execute/test_delivery.py::test_outputs_reach_each_sink_that_takes_their_job",
+    "register_notifiers": (
+        "execute/test_delivery.py::test_notifiers_hear_the_events_they_listen_to"
+    ),
+    "register_commands": "plugins/test_loading.py::test_register_commands_adds_a_command",
+    "run_started": LIFECYCLE,
+    "job_pushed": LIFECYCLE,
+    "job_finished": LIFECYCLE,
+    "run_finished": LIFECYCLE,
+}
 
 
 def test_hook_names_are_discovered() -> None:
@@ -37,6 +55,20 @@ def test_every_hook_is_documented_and_tested(name: str) -> None:
     documented = re.findall(r"^### `(\w+)\(", DOCS.read_text(), flags=re.MULTILINE)
     assert name in documented
     assert name in TESTED_HOOKS
+
+
+@pytest.mark.parametrize("name", sorted(TESTED_HOOKS))
+def test_the_named_hook_tests_exist(name: str) -> None:
+    path, _, test = TESTED_HOOKS[name].partition("::")
+    assert f"def {test}(" in (TESTS / path).read_text(), TESTED_HOOKS[name]
+
+
+def test_the_manifest_schema_lists_every_notification_event() -> None:
+    from runner import EVENTS
+    from runner.manifest.structure import manifest_schema
+
+    listed = manifest_schema()["$defs"]["notifier"]["properties"]["on"]["items"]["enum"]
+    assert tuple(listed) == EVENTS
 
 
 def test_register_functions_reaches_the_local_backend() -> None:

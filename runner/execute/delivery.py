@@ -1,0 +1,647 @@
+"""Delivering a run's outputs to sinks and telling notifiers: the `deliver` step of a run.
+
+```python
+plan = configure_delivery(manifest, plugin_manager, environ)  # ManifestError: nothing pushed
+deliverer = Deliverer(plan, run=run_info, ledger=ledger, ...)
+deliverer.start()                 # builds each sink and notifier; notifies run.started
+deliverer.job_ended(record)       # per job instance: its outputs to every matching sink
+stats = await deliverer.drain()   # every delivery tried (with retries)
+await deliverer.run_finished(result)
+```
+Every (job instance, output, sink) delivery is recorded in the run ledger, delivered or failed,
+so a resume redelivers only what is missing. A delivery or notification that raises is tried
+again with exponential backoff (`DeliveryPolicy`), then reported; it never stops the run or
+loses the job's outputs. Sinks and notifiers run in worker threads: plugins write plain,
+blocking code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+import httpx
+import jsonschema
+import pluggy
+
+from runner.client import equal_jitter
+from runner.errors import ConfigError, ManifestError, SievefileError
+from runner.execute import ledger as states
+from runner.execute.ledger import Ledger
+from runner.execute.outcome import Report, RunEvent
+from runner.hooktypes import (
+    DEFAULT_EVENTS,
+    Delivery,
+    DeliveryStats,
+    JobRecord,
+    JobStatus,
+    Notification,
+    Notifier,
+    NotifierKind,
+    OutputRecord,
+    PluginContext,
+    RunInfo,
+    RunResult,
+    Sink,
+    SinkKind,
+)
+from runner.manifest.model import Manifest, PluginEntry
+from runner.manifest.positions import format_key_path
+from runner.manifest.references import Reference, Template
+from runner.manifest.resolve import ResolutionError
+from runner.manifest.selection import select_jobs
+from runner.manifest.structure import describe_schema_error
+from runner.manifest.values import substitute
+from runner.plugins import notifier_kinds, sink_kinds
+from runner.secrets import Secrets
+from runner.suggest import did_you_mean
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard sievefile tries one delivery or notification before reporting it failed."""
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    #: Deliveries and notifications in progress at once (each one a worker thread).
+    concurrency: int = 8
+
+
+@dataclass
+class ConfiguredSink:
+    """One `[[sinks]]` entry, checked: its kind, resolved settings and the jobs it takes."""
+
+    entry: PluginEntry
+    kind: SinkKind
+    plugin: str
+    settings: dict[str, Any]
+    #: Job names whose outputs it receives (None: every job).
+    jobs: frozenset[str] | None
+    #: Identity in the ledger: its position, kind and settings (secrets by name only).
+    target: str
+    destination: str
+    sink: Sink | None = None
+
+    def takes(self, job: str) -> bool:
+        return self.jobs is None or job in self.jobs
+
+
+@dataclass
+class ConfiguredNotifier:
+    """One `[[notify]]` entry, checked: its kind, resolved settings and events."""
+
+    entry: PluginEntry
+    kind: NotifierKind
+    plugin: str
+    settings: dict[str, Any]
+    events: frozenset[str]
+    target: str
+    notifier: Notifier | None = None
+
+
+@dataclass
+class DeliveryPlan:
+    """Every sink and notifier of a manifest, checked; `secrets` holds the env values used."""
+
+    manifest: Manifest
+    sinks: list[ConfiguredSink] = field(default_factory=list)
+    notifiers: list[ConfiguredNotifier] = field(default_factory=list)
+    secrets: Secrets = field(default_factory=Secrets)
+    #: Entries holding an unset `${{ env.NAME }}` (checked without secrets): `create` skips
+    #: them, since their factory would take the reference's text for the value (a URL, a key).
+    unset: set[tuple[str, int]] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.sinks or self.notifiers)
+
+    def create(self) -> None:
+        """Build each sink and notifier from its settings (ConfigError naming the entry), but
+        those with an `unset` variable."""
+        for sink in self.sinks:
+            if sink.entry.key_path not in self.unset:
+                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings)
+        for notifier in self.notifiers:
+            if notifier.entry.key_path not in self.unset:
+                notifier.notifier = self._build(
+                    notifier.entry, notifier.kind.factory, notifier.settings
+                )
+
+    def _build(
+        self,
+        entry: PluginEntry,
+        factory: Callable[[Mapping[str, Any], PluginContext], T],
+        settings: dict[str, Any],
+    ) -> T:
+        context = PluginContext(
+            manifest=self.manifest.path,
+            manifest_dir=self.manifest.path.resolve().parent,
+            index=entry.index,
+            secrets=frozenset(self.secrets),
+        )
+        try:
+            return factory(settings, context)
+        except Exception as error:  # a plugin's failure is reported, located, never raised
+            where = self.manifest.locate(entry.key_path)
+            if isinstance(error, SievefileError):  # a plugin's own message says what is wrong
+                raise ConfigError(f"{where}: {self.secrets.mask(str(error))}") from None
+            message = self.secrets.mask(f"{type(error).__name__}: {error}")
+            raise ConfigError(f"{where}: {entry.label} could not be set up: {message}") from None
+
+
+def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[ManifestError]:
+    """What `configure_delivery` finds wrong with the manifest's sinks and notifiers, with the
+    installed plugins and this process's environment (for `sievefile validate`)."""
+    import os
+
+    from runner.plugins import get_plugin_manager
+
+    try:
+        plan = configure_delivery(
+            manifest, get_plugin_manager(), os.environ, require_env=require_env
+        )
+    except ManifestError as error:
+        return list(error.problems)
+    try:
+        plan.create()  # a sink's own checks (a path template, credentials given in halves)
+    except ConfigError as error:
+        return [ManifestError(error.format_message())]
+    return []
+
+
+def configure_delivery(
+    manifest: Manifest,
+    manager: pluggy.PluginManager,
+    environ: Mapping[str, str],
+    *,
+    require_env: bool = True,
+) -> DeliveryPlan:
+    """Check every `[[sinks]]` and `[[notify]]` entry against its kind's schema.
+
+    Raises one ManifestError listing every problem (an unknown kind with "did you mean", a
+    setting the kind does not take or of the wrong type, a `jobs` selector matching nothing),
+    each located at its line (`sinks[1].bucket`). Secret values never appear in a message.
+    Without `require_env`, an unset `${{ env.NAME }}` is checked as the text of its reference.
+    """
+    plan = DeliveryPlan(manifest)
+    problems: list[ManifestError] = []
+    if not (manifest.sinks or manifest.notify):
+        return plan
+    kinds: dict[str, dict[str, Any]] = {
+        "sinks": dict(sink_kinds(manager)),
+        "notify": dict(notifier_kinds(manager)),
+    }
+    for entry in [*manifest.sinks, *manifest.notify]:
+        found = kinds[entry.section].get(entry.use)
+        if found is None:
+            what = "sink" if entry.section == "sinks" else "notifier"
+            known = sorted(kinds[entry.section])
+            hint = did_you_mean(entry.use, known) or (
+                f" (installed: {', '.join(known)})" if known else " (no plugin offers any)"
+            )
+            problems.append(
+                _problem(manifest, (*entry.key_path, "use"), f"no {what} kind {entry.use!r}{hint}")
+            )
+            continue
+        kind, plugin = found
+        settings = _resolve_settings(
+            manifest, entry, environ, plan, problems, require_env=require_env
+        )
+        if settings is None:
+            continue
+        invalid = _schema_problems(manifest, entry, kind.config_schema, settings, plan)
+        if invalid:
+            problems.extend(invalid)
+            continue  # the kind's own code may rely on what its schema promises
+        target = f"{format_key_path(entry.key_path)}:{entry.use}:{_fingerprint(entry.settings)}"
+        if entry.section == "sinks":
+            jobs = _selected_jobs(manifest, entry, problems)
+            try:
+                destination = kind.destination(settings) if kind.destination else entry.use
+            except Exception as error:  # a plugin's bug, shown where its entry is
+                message = plan.secrets.mask(f"{type(error).__name__}: {error}")
+                problems.append(
+                    _problem(
+                        manifest,
+                        entry.key_path,
+                        f"plugin {plugin!r} failed to describe {entry.label}: {message}",
+                    )
+                )
+                continue
+            plan.sinks.append(
+                ConfiguredSink(
+                    entry,
+                    kind,
+                    plugin,
+                    settings,
+                    jobs,
+                    target,
+                    f"{entry.use}: {plan.secrets.mask(destination)}",
+                )
+            )
+        else:
+            events = frozenset(entry.on or DEFAULT_EVENTS)
+            plan.notifiers.append(ConfiguredNotifier(entry, kind, plugin, settings, events, target))
+    if problems:
+        raise (
+            problems[0]
+            if len(problems) == 1
+            else ManifestError(
+                f"{len(problems)} problems in the sinks and notifiers of {manifest.path}",
+                problems=problems,
+            )
+        )
+    return plan
+
+
+def _problem(manifest: Manifest, path: tuple[Any, ...], message: str) -> ManifestError:
+    return ManifestError(
+        message, location=manifest.locate(path), key_path=format_key_path(path) or None
+    )
+
+
+def _resolve_settings(
+    manifest: Manifest,
+    entry: PluginEntry,
+    environ: Mapping[str, str],
+    plan: DeliveryPlan,
+    problems: list[ManifestError],
+    *,
+    require_env: bool,
+) -> dict[str, Any] | None:
+    resolved: dict[str, Any] = {}
+    failed = False
+    for key, value in entry.settings.items():
+
+        def lookup(ref: Reference) -> Any:
+            if ref.name not in environ:
+                if not require_env:
+                    plan.unset.add(entry.key_path)
+                    return ref.placeholder
+                raise ResolutionError(f"{ref.placeholder}: environment variable is not set")
+            plan.secrets.add(environ[ref.name])
+            return environ[ref.name]
+
+        try:
+            resolved[key] = substitute(value, lookup)
+        except ResolutionError as error:
+            problems.append(_problem(manifest, (*entry.key_path, key), str(error)))
+            failed = True
+    return None if failed else resolved
+
+
+def _schema_problems(
+    manifest: Manifest,
+    entry: PluginEntry,
+    schema: Mapping[str, Any],
+    settings: dict[str, Any],
+    plan: DeliveryPlan,
+) -> list[ManifestError]:
+    validator = jsonschema.Draft202012Validator(schema)
+    unset = entry.key_path in plan.unset
+    return [
+        problem
+        for error in validator.iter_errors(settings)
+        # an unset variable stands in as its reference's text: its value is unknown, not wrong
+        if not (unset and isinstance(error.instance, str) and "${{ env." in error.instance)
+        for problem in describe_schema_error(
+            error,
+            lambda path, at_value: manifest.locate(path, value=at_value),
+            prefix=entry.key_path,
+            redact=plan.secrets.mask,
+        )
+    ]
+
+
+def _selected_jobs(
+    manifest: Manifest, entry: PluginEntry, problems: list[ManifestError]
+) -> frozenset[str] | None:
+    if not entry.jobs:
+        return None
+    try:
+        return frozenset(select_jobs(manifest, select=entry.jobs))
+    except ConfigError as error:
+        problems.append(_problem(manifest, (*entry.key_path, "jobs"), str(error.message)))
+        return frozenset()
+
+
+def _fingerprint(settings: dict[str, Any]) -> str:
+    """A digest of the settings as written: `${{ env.X }}` by name, so never a secret."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Template):
+            return value.placeholder
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    text = json.dumps(plain(settings), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# -- reading outputs ----------------------------------------------------------------------------
+
+
+class HashingReader:
+    """A binary stream that computes the sha256 of what was read through it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._digest = hashlib.sha256()
+        self.complete = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._digest.update(chunk)
+        if not chunk or size < 0:
+            self.complete = True
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+    def hexdigest(self) -> str | None:
+        return self._digest.hexdigest() if self.complete else None
+
+
+class OutputFiles:
+    """Opens the bytes behind output file URLs for sinks.
+
+    `http(s)://` URLs are streamed without the API key (the service's file URLs carry their own
+    signature, and a key must never follow a URL elsewhere). `file://` URLs are read only from
+    `files_dir`, the embedded backend's own folder: a server cannot make a sink copy the host's
+    files. The sha256 of each fully read file is kept for the ledger.
+    """
+
+    def __init__(self, files_dir: Path | None, timeout: float = 60.0) -> None:
+        self.files_dir = files_dir.resolve() if files_dir is not None else None
+        self.timeout = timeout
+        self._digests: dict[tuple[str, int], str] = {}
+
+    def record(self, key: str, output: int, data: Any) -> OutputRecord:
+        url = data.get("url") if isinstance(data, dict) else None
+        if not isinstance(url, str):
+            return OutputRecord(output, data)
+
+        @contextlib.contextmanager
+        def opener() -> Iterator[IO[bytes]]:
+            with self._open(url) as stream:
+                reader = HashingReader(stream)
+                yield reader  # type: ignore[misc]
+                digest = reader.hexdigest()
+                if digest is not None:
+                    self._digests[(key, output)] = digest
+
+        return OutputRecord(output, data, url=url, opener=opener)
+
+    def digest(self, key: str, output: int) -> str | None:
+        return self._digests.get((key, output))
+
+    @contextlib.contextmanager
+    def _open(self, url: str) -> Iterator[IO[bytes]]:
+        parsed = urlparse(url)
+        if parsed.scheme == "file":
+            with self._local_path(parsed).open("rb") as stream:
+                yield stream
+            return
+        if parsed.scheme not in ("http", "https"):
+            raise ValueError(f"cannot fetch an output URL with scheme {parsed.scheme!r}")
+        with (
+            httpx.Client(timeout=self.timeout, follow_redirects=True) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise ValueError(f"fetching the output file failed: HTTP {response.status_code}")
+            yield _ResponseReader(response.iter_bytes())  # type: ignore[misc]
+
+    def _local_path(self, parsed: Any) -> Path:
+        path = Path(url2pathname(unquote(parsed.path))).resolve()
+        if self.files_dir is None or not path.is_relative_to(self.files_dir):
+            raise ValueError(
+                "a file:// output URL outside the embedded backend's files folder is not read"
+            )
+        return path
+
+
+class _ResponseReader:
+    """`read(size)` over an httpx byte iterator (what sinks and boto3 expect)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+# -- the engine ---------------------------------------------------------------------------------
+
+#: `job.<event>` for each final job status.
+_JOB_EVENTS = {
+    JobStatus.FINISHED: "job.finished",
+    JobStatus.ERROR: "job.error",
+    JobStatus.CANCELLED: "job.cancelled",
+    JobStatus.CACHED: "job.cached",
+    JobStatus.SKIPPED: "job.skipped",
+}
+
+
+class Deliverer:
+    """Runs the deliveries and notifications of one run; see the module docstring.
+
+    `ledger`/`run_id` record each delivery (None: a run without a ledger); on a resume the
+    deliveries recorded as delivered are not made again.
+    """
+
+    def __init__(
+        self,
+        plan: DeliveryPlan,
+        *,
+        run: RunInfo,
+        files: OutputFiles,
+        ledger: Ledger | None = None,
+        report: Report | None = None,
+        policy: DeliveryPolicy | None = None,
+        jitter: Callable[[float], float] = equal_jitter,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.plan = plan
+        self.run = run
+        self.files = files
+        self.ledger = ledger
+        self.policy = policy or DeliveryPolicy()
+        self._report = report or (lambda event: None)
+        self._jitter = jitter
+        self._sleep = sleep
+        self._slots = asyncio.Semaphore(self.policy.concurrency)
+        self._sinks: set[asyncio.Task[None]] = set()
+        self._notes: set[asyncio.Task[None]] = set()
+        self._delivered = self._failed = self._notified = self._notify_failed = 0
+        self._errors: list[str] = []
+        self._done: set[tuple[str, int, str]] = set()
+        if ledger is not None and run.run_id is not None:
+            self._done = {
+                (row.key, row.output, row.target)
+                for row in ledger.deliveries(run.run_id)
+                if row.status == states.DELIVERED
+            }
+
+    def start(self) -> None:
+        """Build the sinks and notifiers (ConfigError naming an entry) and say run.started."""
+        self.plan.create()
+        self._notify("run.started")
+
+    def job_ended(self, job: JobRecord) -> None:
+        """Deliver `job`'s outputs to every sink that takes them, and tell the notifiers."""
+        if job.status.has_outputs:
+            for sink in self.plan.sinks:
+                if not sink.takes(job.job):
+                    continue
+                for output in job.outputs:
+                    if (job.key, output.index, sink.target) in self._done:
+                        continue
+                    self._spawn(self._sinks, self._deliver(sink, job, output))
+        self._notify(_JOB_EVENTS[job.status], job=job)
+
+    async def drain(self) -> DeliveryStats:
+        """Wait for every delivery (and job notification) started so far."""
+        while self._sinks or self._notes:
+            await asyncio.gather(*self._sinks, *self._notes)
+        return self.stats()
+
+    async def run_finished(self, summary: RunResult) -> DeliveryStats:
+        """Say run.finished (waiting for it) and return the final counts."""
+        self._notify("run.finished", summary=summary)
+        return await self.drain()
+
+    def stats(self) -> DeliveryStats:
+        return DeliveryStats(
+            delivered=self._delivered,
+            failed=self._failed,
+            notified=self._notified,
+            notify_failed=self._notify_failed,
+            destinations=tuple(dict.fromkeys(sink.destination for sink in self.plan.sinks)),
+            errors=tuple(self._errors),
+        )
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _spawn(self, tasks: set[asyncio.Task[None]], work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _notify(self, event: str, *, job: JobRecord | None = None, summary: Any = None) -> None:
+        for item in self.plan.notifiers:
+            if event in item.events:
+                notification = Notification(event, self.run, time.time(), job=job, summary=summary)
+                self._spawn(self._notes, self._send(item, notification))
+
+    async def _deliver(self, sink: ConfiguredSink, job: JobRecord, output: OutputRecord) -> None:
+        assert sink.sink is not None
+        delivery = Delivery(self.run, job, output)
+        label = f"{sink.entry.label} output {output.index}"
+        ok, result, attempts = await self._attempt(sink.sink.deliver, delivery, job.key, label)
+        secrets = self.plan.secrets
+        if ok:
+            self._delivered += 1
+            location = secrets.mask(str(result))
+            self._record(job.key, output.index, sink.target, states.DELIVERED, attempts, location)
+            self._report(RunEvent("delivered", job.key, f"{output.name} -> {location}"))
+        else:
+            self._failed += 1
+            message = f"{job.key}: {label} not delivered: {result}"
+            self._errors.append(message)
+            self._record(
+                job.key, output.index, sink.target, states.UNDELIVERED, attempts, None, result
+            )
+            self._report(RunEvent("undelivered", job.key, f"{label}: {result}"))
+
+    async def _send(self, item: ConfiguredNotifier, notification: Notification) -> None:
+        assert item.notifier is not None
+        key = notification.job.key if notification.job else notification.event
+        label = f"{item.entry.label} {notification.event}"
+        ok, result, _ = await self._attempt(item.notifier.notify, notification, key, label)
+        if ok:
+            self._notified += 1
+        else:
+            self._notify_failed += 1
+            self._errors.append(f"{label} not sent: {result}")
+            self._report(RunEvent("undelivered", key, f"{label} not sent: {result}"))
+
+    async def _attempt(
+        self, work: Callable[[Any], Any], argument: Any, key: str, label: str
+    ) -> tuple[bool, Any, int]:
+        """Call `work(argument)` in a thread until it returns or the attempts run out:
+        (True, its result, attempts) or (False, the last error, masked, attempts)."""
+        policy = self.policy
+        message = ""
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                async with self._slots:
+                    return True, await asyncio.to_thread(work, argument), attempt
+            except Exception as error:  # a plugin's failure is reported, never raised
+                message = self.plan.secrets.mask(f"{type(error).__name__}: {error}")
+            if attempt < policy.attempts:
+                delay = self._jitter(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
+                self._report(
+                    RunEvent(
+                        "retrying",
+                        key,
+                        f"{label}: {message}; try {attempt + 1} of {policy.attempts} in "
+                        f"{delay:.1f}s",
+                    )
+                )
+                await self._sleep(delay)
+        return False, message, policy.attempts
+
+    def _record(
+        self,
+        key: str,
+        output: int,
+        target: str,
+        status: str,
+        attempts: int,
+        location: str | None,
+        error: str = "",
+    ) -> None:
+        if status == states.DELIVERED:
+            self._done.add((key, output, target))
+        if self.ledger is None or self.run.run_id is None:
+            return
+        self.ledger.record_delivery(
+            self.run.run_id,
+            key,
+            output,
+            target,
+            status,
+            location=location,
+            sha256=self.files.digest(key, output),
+            error=error,
+            attempts=attempts,
+        )
