@@ -577,10 +577,7 @@ class _Loader:
                 return None
             if table.sha256 is not None:
                 self.data_files[where] = table.sha256
-        typed_file = table.source is not None and Path(table.source).suffix.lower() in (
-            ".csv",
-            ".tsv",
-        )
+        typed_file = table.source is not None and table.source.lower().endswith((".csv", ".tsv"))
         for name in declared if not typed_file else ():
             what = f"{table.source} is JSON" if table.source else "rows written inline"
             self.report(

@@ -153,19 +153,16 @@ class JobSpec:
     @cached_property
     def run_time_inputs(self) -> frozenset[str]:
         """Inputs whose value is known only at run time: they refer to upstream jobs, to the
-        environment, or to an axis of a run-time matrix. The others can be checked statically.
+        environment, or to the matrix of a run-time matrix (whose stand-in instance carries no
+        matrix values, not even its static axes' or rows'). The others can be checked statically.
         """
-        dynamic_axes = {
-            key
-            for key, values in (self.matrix.axes.items() if self.matrix else ())
-            if isinstance(values, Template)
-        }
+        dynamic = self.matrix is not None and self.matrix.is_dynamic
         return frozenset(
             name
             for name, value in self.inputs.items()
             for template in walk_templates(value)
             for ref in template.references
-            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and ref.name in dynamic_axes)
+            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and dynamic)
         )
 
     @property

@@ -504,3 +504,28 @@ def test_bad_csv_quoting_is_located_and_reading_goes_on(tmp_path: Path) -> None:
         f"{tmp_path}/rows.csv:2: not valid CSV: ',' expected after '\"'",
         f"{tmp_path}/rows.csv:3: column 'url': empty value",
     ]
+
+
+def test_rows_with_a_run_time_axis_are_checked_when_the_axis_is_known(tmp_path: Path) -> None:
+    (tmp_path / "clips.csv").write_text("id,minutes\na,2.5\nb,3\n")
+    path = write(
+        tmp_path,
+        "m.toml",
+        """
+        version = 1
+        [jobs.src]
+        function = "local/echo"
+        inputs.value = ["x", "y"]
+        [jobs.t]
+        function = "local/echo"
+        matrix.rows = "clips.csv"
+        matrix.key = "id"
+        matrix.out = "${{ jobs.src.outputs }}"
+        inputs.value = "${{ matrix.out }}"
+        inputs.number = "${{ matrix.minutes }}"
+    """,
+    )
+    # the stand-in instance has no row: its `number` is not judged before the run
+    result = CliRunner().invoke(cli, ["validate", "--local", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"ok: {path}\n"
