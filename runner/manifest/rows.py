@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from runner.errors import ManifestError, SourceLocation
 from runner.manifest.matrix import plain_label
+from runner.manifest.values import kind_of
 
 #: The suffixes `matrix.rows` reads, and how.
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
@@ -194,7 +195,7 @@ def label_rows(table: RowTable, key: str | None, *, start: int = 0, name: str = 
             continue  # a missing value is reported with the other used columns
         value = row.values[key]
         if value == "" or value is None or isinstance(value, (dict, list, bool)):
-            shown = "empty value" if value in ("", None) else f"{_kind(value)} cannot be a key"
+            shown = "empty value" if value in ("", None) else f"{kind_of(value)} cannot be a key"
             table.problem(row.line, f"key column {key!r}: {shown}", row.path)
             continue
         text = plain_label(value) or "~" + hashlib.sha256(str(value).encode()).hexdigest()[:10]
@@ -358,7 +359,7 @@ def _skip_space(text: str, position: int) -> int:
 def _add_object(table: RowTable, value: Any, line: int, source: str) -> bool:
     if not isinstance(value, dict):
         table.problem(
-            line, f'a row must be a JSON object ({{"column": value, ...}}), got {_kind(value)}'
+            line, f'a row must be a JSON object ({{"column": value, ...}}), got {kind_of(value)}'
         )
         return False
     table.rows.append(Row(value, "", source, line))
@@ -494,12 +495,6 @@ def _types(schema: Any) -> Iterator[str]:
         yield from (kind for kind in declared if isinstance(kind, str))
     for branch in schema.get("anyOf", ()):
         yield from _types(branch)
-
-
-def _kind(value: Any) -> str:
-    from runner.manifest.values import kind_of
-
-    return kind_of(value)
 
 
 class _HashingReader(io.RawIOBase):

@@ -443,6 +443,15 @@ def test_plan_shows_rows_per_file(tmp_path: Path) -> None:
         "matrix.include gives 1 (1 rows)"
     ) in result.output.splitlines()
     assert "new since the last run" not in result.output  # no run yet: nothing to compare
+    as_json = CliRunner().invoke(cli, ["plan", str(path), "--json"])
+    assert json.loads(as_json.stdout)["waves"][0]["jobs"][0]["rows"] == {
+        "file": f"{tmp_path}/videos.csv",
+        "sha256": digest,
+        "file_rows": 3,
+        "file_instances": 3,
+        "included_rows": 1,
+        "included_instances": 1,
+    }
 
 
 DOC = ROOT / "docs" / "manifest.md"
