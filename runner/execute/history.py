@@ -3,36 +3,45 @@
 ```python
 finished = finished_instances("videos.toml")   # None: the manifest never ran here
 ```
-Read from the ledger (`.sievefile/state.db` by the manifest), without creating it: an instance
-counts as finished when any run of this manifest finished it or took it from the cache. The
-cache reuses such an instance's outputs when its inputs are unchanged, so the rest is what a
-run would push.
+Read from the ledger (`.sievefile/state.db` by the manifest) over a read-only connection: `plan`
+never creates or changes run state, and reads only instance keys (not 100,000 outputs). An
+instance counts as finished when any run of this manifest finished it or took it from the
+cache; the cache reuses such an instance's outputs when its inputs are unchanged, so the rest is
+what a run would push.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from runner.execute import ledger as states
-from runner.execute.ledger import Ledger, state_dir_for
+from runner.execute.ledger import state_dir_for
 
 
 def finished_instances(manifest: str | os.PathLike[str]) -> set[str] | None:
-    """Instance keys that earlier runs of `manifest` finished; None when it has no runs."""
+    """Instance keys that earlier runs of `manifest` finished; None when it has no runs (or
+    its ledger cannot be read)."""
     database = state_dir_for(manifest) / "state.db"
     if not database.is_file():
         return None
-    ledger = Ledger(database)
+    done = sorted(states.DONE)
     try:
-        runs = ledger.runs(str(Path(manifest).resolve()))
-        if not runs:
+        connection = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return None
+    try:
+        name = str(Path(manifest).resolve())
+        if connection.execute("SELECT 1 FROM runs WHERE manifest = ?", (name,)).fetchone() is None:
             return None
-        return {
-            key
-            for run in runs
-            for key, row in ledger.jobs(run.run_id).items()
-            if row.status in states.DONE
-        }
+        rows = connection.execute(
+            "SELECT DISTINCT jobs.key FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
+            f" AND jobs.status IN ({', '.join('?' for _ in done)})",
+            (name, *done),
+        )
+        return {key for (key,) in rows}
+    except sqlite3.Error:
+        return None  # a ledger from another version: plan without the comparison
     finally:
-        ledger.close()
+        connection.close()
