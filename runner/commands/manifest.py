@@ -145,26 +145,30 @@ def plan(
     """Show what a run would do: jobs in execution waves, with functions, inputs and needs.
 
     Inputs that come from upstream jobs or from the environment are shown as
-    ${{ ... }} placeholders; nothing is pushed. With a Sieve API configured (--api-url,
-    --api-key, $SIEVE_API_KEY) that reports the organisation's concurrency, the plan shows
-    it and the max_parallel the run would use.
+    ${{ ... }} placeholders; nothing is pushed. A matrix over a data file shows how many
+    instances the file gives and which are new since the last run. With a Sieve API
+    configured (--api-url, --api-key, $SIEVE_API_KEY) that reports the organisation's
+    concurrency, the plan shows it and the max_parallel the run would use.
     """
     from runner.backend import resolve_backend
     from runner.concurrency import backend_concurrency, configured_parallelism, default_parallelism
+    from runner.execute.history import finished_instances
     from runner.manifest.render import format_plan, plan_to_dict
 
     built = _load_plan(manifest, select, exclude, var_options, vars_files, allow_missing_env)
+    # which matrix rows earlier runs finished (only asked when a matrix reads rows)
+    finished = finished_instances(manifest) if built.manifest.data_files else None
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
     # Only a remote service has an organisation; the embedded backend's limit says nothing.
     concurrency = backend_concurrency(backend) if backend.kind == "remote" else None
     max_parallel = default_parallelism(configured_parallelism(built.manifest), concurrency)
     if as_json:
-        document = plan_to_dict(built)
+        document = plan_to_dict(built, finished)
         document["run"]["max_parallel"] = max_parallel
         document["concurrency"] = concurrency.to_json() if concurrency else None
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     else:
-        click.echo(format_plan(built, all_instances=all_instances))
+        click.echo(format_plan(built, all_instances=all_instances, finished=finished))
         if concurrency is not None:
             line = f"service: {concurrency.describe()}; this run: max_parallel {max_parallel}"
             click.echo(f"\n{line}")
@@ -200,14 +204,36 @@ def graph(
 
 
 @click.command()
-@click.argument("path", required=False, default=".", type=click.Path())
+@click.argument("args", nargs=-1, metavar="[PATH] | --from DATA FUNCTION [PATH]")
+@click.option(
+    "--from",
+    "data",
+    type=click.Path(dir_okay=False),
+    help="A data file (.csv, .tsv, .jsonl, .json): write a manifest that runs FUNCTION once "
+    "per row (default PATH: DATA's name with .toml).",
+)
 @click.option("--name", help="The manifest's name (default: the file's stem).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path: str, name: str | None, force: bool) -> None:
-    """Write a commented starter manifest (PATH: a file, or a folder for sievefile.toml)."""
-    from runner.manifest.starter import write_starter
+def init(args: tuple[str, ...], data: str | None, name: str | None, force: bool) -> None:
+    """Write a commented starter manifest (PATH: a file, or a folder for sievefile.toml).
 
-    written = write_starter(Path(path), name=name, force=force)
+    With --from DATA FUNCTION: a batch manifest, one FUNCTION job per row of DATA, e.g.
+    `sievefile init --from videos.csv sieve/speech_transcriber`.
+    """
+    from runner.manifest.starter import write_rows_starter, write_starter
+
+    if data is None:
+        if len(args) > 1:
+            raise click.UsageError("init takes one PATH (or --from DATA FUNCTION [PATH])")
+        written = write_starter(Path(args[0] if args else "."), name=name, force=force)
+    else:
+        if not 1 <= len(args) <= 2:
+            raise click.UsageError(
+                "--from DATA needs the function to run per row, e.g. "
+                "`sievefile init --from videos.csv sieve/speech_transcriber [PATH]`"
+            )
+        path = Path(args[1]) if len(args) == 2 else None
+        written = write_rows_starter(Path(data), args[0], path, name=name, force=force)
     click.echo(f"wrote {written}")
     click.echo(f"next: sievefile validate {written} && sievefile plan {written}")
 

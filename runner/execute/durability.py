@@ -50,6 +50,7 @@ class Durability:
         #: An earlier run of this manifest that did not end, when this one is a new run.
         self.unfinished = None if resuming else ledger.unfinished_run(self.manifest_key)
         self._versions: dict[str, str] = {}
+        self._data_files: dict[str, str] = {}
 
     @classmethod
     @contextlib.contextmanager
@@ -87,8 +88,9 @@ class Durability:
             "select": list(request.select),
             "exclude": list(request.exclude),
         }
+        self._data_files = dict(manifest.data_files)
         self.ledger.start_run(self.run_id, self.manifest_key, _sha256(request.manifest), options)
-        write_record(self.ledger, self.run_id, versions=self._versions)
+        self._write_record()
         return RunJournal(
             self.ledger,
             self.run_id,
@@ -125,14 +127,17 @@ class Durability:
         else:
             status = states.RUN_OK if summary.delivered else states.RUN_UNDELIVERED
         self.ledger.end_run(self.run_id, status)
-        write_record(self.ledger, self.run_id, versions=self._versions)
+        self._write_record()
         summary.run_id = self.run_id
 
     def abandon(self) -> None:
         """The run stopped with an exception: leave it resumable."""
         if self.ledger.run(self.run_id) is not None:
             self.ledger.end_run(self.run_id, states.RUN_INTERRUPTED)
-            write_record(self.ledger, self.run_id, versions=self._versions)
+            self._write_record()
+
+    def _write_record(self) -> None:
+        write_record(self.ledger, self.run_id, versions=self._versions, data_files=self._data_files)
 
 
 def _pick_run(ledger: Ledger, request: RunRequest) -> tuple[str, bool]:

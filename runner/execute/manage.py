@@ -56,7 +56,12 @@ async def cancel_run(state_dir: Path, run_id: str, backend: Backend) -> list[Can
                 results.append(Cancelled(row.key, row.job_id, result))
         if ledger.run(run_id) is not None and rows:
             ledger.end_run(run_id, states.RUN_INTERRUPTED)
-            write_record(ledger, run_id, versions=record.get("function_versions"))
+            write_record(
+                ledger,
+                run_id,
+                versions=record.get("function_versions"),
+                data_files=record.get("data_files"),
+            )
     finally:
         ledger.close()
     return results

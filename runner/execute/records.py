@@ -2,9 +2,11 @@
 
 Written from the ledger when a run starts and again when it ends (so a crashed run's record
 says `running` until a resume rewrites it). Contents: the run id, manifest path and sha256,
-status, times, the lock file's text (when there is one), the function versions used, and per
-job instance its job id, status, attempts, timings, outputs (masked; as JSON text, since TOML
-has no null), `cached_from` and its deliveries (sink, output, location, sha256, status).
+status, times, the lock file's text (when there is one), the function versions used, the
+sha256 of each data file a matrix read rows from (`data_files`, by path relative to the
+manifest), and per job instance its job id, status, attempts, timings, outputs (masked; as JSON
+text, since TOML has no null), `cached_from` and its deliveries (sink, output, location, sha256,
+status).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def build_record(
     *,
     versions: dict[str, str] | None = None,
     deliveries: Sequence[DeliveryRow] = (),
+    data_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The record of `run` as a TOML-ready document (None values left out)."""
     delivered: dict[str, list[dict[str, Any]]] = {}
@@ -66,6 +69,7 @@ def build_record(
         "ended_at": _iso(run.ended_at),
         "options": run.options,
         "function_versions": dict(sorted((versions or {}).items())),
+        "data_files": dict(sorted(data_files.items())) if data_files else None,
         "lock": lock_path.read_text(encoding="utf-8") if lock_path.is_file() else None,
         "jobs": {
             key: {
@@ -95,7 +99,13 @@ def build_record(
     return _without_none(document)
 
 
-def write_record(ledger: Ledger, run_id: str, *, versions: dict[str, str] | None = None) -> Path:
+def write_record(
+    ledger: Ledger,
+    run_id: str,
+    *,
+    versions: dict[str, str] | None = None,
+    data_files: dict[str, str] | None = None,
+) -> Path:
     """Write (or rewrite) the record of `run_id` from the ledger; returns its path."""
     run = ledger.run(run_id)
     if run is None:
@@ -103,7 +113,11 @@ def write_record(ledger: Ledger, run_id: str, *, versions: dict[str, str] | None
     path = record_path(ledger.path.parent, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = build_record(
-        run, ledger.jobs(run_id), versions=versions, deliveries=ledger.deliveries(run_id)
+        run,
+        ledger.jobs(run_id),
+        versions=versions,
+        deliveries=ledger.deliveries(run_id),
+        data_files=data_files,
     )
     text = tomli_w.dumps(record)
     temporary = path.with_suffix(".toml.tmp")

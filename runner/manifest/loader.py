@@ -21,6 +21,7 @@ from runner.errors import ManifestError, SourceLocation
 from runner.manifest._toml import TOMLDecodeError, toml_loads
 from runner.manifest.durations import parse_duration
 from runner.manifest.graph import find_cycle
+from runner.manifest.matrix import size_text
 from runner.manifest.model import (
     DEFAULT_MAX_INSTANCES,
     DEFAULT_MAX_PARALLEL,
@@ -34,12 +35,18 @@ from runner.manifest.model import (
 )
 from runner.manifest.positions import KeyPath, PositionIndex, index_positions
 from runner.manifest.references import Reference, ReferenceSyntaxError, Template, walk_templates
+from runner.manifest.rows import Row as MatrixRow
+from runner.manifest.rows import RowFileError, RowTable, check_used_columns, label_rows, read_rows
 from runner.manifest.structure import Locator, problem, structural_problems
 from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
 from runner.suggest import did_you_mean
 
 #: The matrix key that lists combinations to leave out (not an axis).
 EXCLUDE = "exclude"
+#: Matrix keys for rows (runner.manifest.rows): a data file, inline rows, the key column, and
+#: the types of CSV columns. Like `exclude`, settings rather than axes.
+ROWS, INCLUDE, KEY, COLUMNS = "rows", "include", "key", "columns"
+_SETTINGS = frozenset({EXCLUDE, ROWS, INCLUDE, KEY, COLUMNS})
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
@@ -186,7 +193,8 @@ class _Loader:
             self.problems.append(error)
             self.broken.add(path)
         manifest = self.build(data)
-        self.problems.sort(key=_sort_key)
+        # the manifest's own problems first, then each data file's, each in line order
+        self.problems.sort(key=lambda error: (_in_other_file(error, self.path), *_sort_key(error)))
         return manifest, self.problems
 
     def parse_toml(self) -> dict[str, Any] | None:
@@ -218,6 +226,8 @@ class _Loader:
         self.job_name_set = set(self.job_names)
         # every job's dependencies, also of jobs with problems, so cycles are still found
         self.dependency_graph: dict[str, tuple[str, ...]] = {}
+        self.row_tables: dict[str, RowTable] = {}
+        self.data_files: dict[str, str] = {}
         jobs: dict[str, JobSpec] = {}
         for name, raw in (raw_jobs or {}).items():
             if not isinstance(raw, dict) or ("jobs", name) in self.broken:
@@ -242,6 +252,7 @@ class _Loader:
             sinks=sinks,
             notify=notify,
             positions=self.positions,
+            data_files=self.data_files,
         )
 
     def build_plugin_entries(
@@ -321,10 +332,12 @@ class _Loader:
                 self.report(str(error), (*base, "function"))
         raw_matrix = raw.get("matrix")
         matrix = self.build_matrix(name, raw_matrix, raw, defaults)
-        matrix_keys = set(matrix.axes) if matrix else set()
+        matrix_keys = set(matrix.keys) if matrix else set()
         inputs = self.compile_section(name, setting("inputs", {}), "inputs", matrix_keys)
         env = self.compile_section(name, setting("env", {}), "env", matrix_keys)
         webhooks = self.compile_section(name, setting("webhooks", []), "webhooks", matrix_keys)
+        if matrix is not None and matrix.rows is not None:
+            self.check_rows(name, matrix.rows, raw_matrix, (inputs, env, webhooks))
         needs = tuple(setting("needs", ()))
         for index, needed in enumerate(needs):
             self.check_job_name(name, needed, (*base, "needs", index))
@@ -450,7 +463,12 @@ class _Loader:
                     f"{ref.placeholder}: a matrix cannot refer to itself", path, offset=ref.offset
                 )
             elif ref.name not in matrix_keys:
-                if matrix_keys:
+                table = self.row_tables.get(job)
+                if table is not None and table.source is not None:
+                    hint = did_you_mean(ref.name, matrix_keys)
+                    known = ", ".join(table.columns)
+                    message = f"no column {ref.name!r} in {table.source}{hint} (columns: {known})"
+                elif matrix_keys:
                     hint = did_you_mean(ref.name, matrix_keys)
                     known = ", ".join(sorted(matrix_keys))
                     message = f"the matrix has no key {ref.name!r}{hint} (keys: {known})"
@@ -481,30 +499,155 @@ class _Loader:
         axes: dict[str, list[Any] | Template] = {}
         complete = True
         for key, values in raw.items():
-            if key == EXCLUDE:
+            if key in _SETTINGS:
                 continue
             axis = self.build_axis(job, values, (*base, key))
             if axis is None:
                 complete = False
             else:
                 axes[key] = axis
-        if not axes:
+        table = self.build_rows(job, raw)
+        if not axes and table is None:
+            if all(key in _SETTINGS and key not in (ROWS, INCLUDE) for key in raw):
+                self.report("a matrix needs an axis, `rows` or `include`", base, at_value=False)
             return None
-        exclude = self.build_exclude(job, raw.get(EXCLUDE, []), axes)
+        columns = table.columns if table is not None else []
+        for key in axes:
+            if key in columns:
+                self.report(
+                    f"{key!r} is both a matrix axis and a column of the rows; rename one",
+                    (*base, key),
+                    at_value=False,
+                )
+        exclude = self.build_exclude(job, raw.get(EXCLUDE, []), [*columns, *axes])
         if not complete:
-            return Matrix(axes, exclude)
+            return Matrix(axes, exclude, table)
         limit = raw_job.get("max_instances", defaults.max_instances)
-        sizes = [len(values) for values in axes.values() if isinstance(values, list)]
-        count = math.prod(sizes)
+        static = {key: values for key, values in axes.items() if isinstance(values, list)}
+        rows = None if table is None else len(table.rows)
+        count = math.prod(len(values) for values in static.values()) * (rows or 1)
         if count > limit:
-            shown = " x ".join(str(size) for size in sizes)
             self.report(
-                f"the matrix expands to {count:,} instances ({shown}), more than max_instances "
-                f"= {limit:,}; set max_instances on the job or in [defaults] to allow it",
+                f"the matrix expands to {count:,} instances ({size_text(static, rows)}), more "
+                f"than max_instances = {limit:,}; set max_instances on the job or in [defaults] "
+                "to allow it",
                 base,
                 at_value=False,
             )
-        return Matrix(axes, exclude)
+        return Matrix(axes, exclude, table)
+
+    def build_rows(self, job: str, raw: dict[str, Any]) -> RowTable | None:
+        """`matrix.rows` (a data file) and `matrix.include` (inline rows) as one table, or None
+        when the matrix has neither. Problems in the file's rows wait in the table until the
+        job's references say which columns it uses (`check_rows`)."""
+        base: KeyPath = ("jobs", job, "matrix")
+        if ROWS not in raw and INCLUDE not in raw:
+            for setting in (KEY, COLUMNS):
+                if setting in raw:
+                    self.report(
+                        f"matrix.{setting} is about rows: add matrix.rows (a data file) or "
+                        "matrix.include (rows written inline)",
+                        (*base, setting),
+                        at_value=False,
+                    )
+            return None
+        key = self.setting(raw, base, KEY, None)
+        declared = self.setting(raw, base, COLUMNS, {})
+        table = RowTable()
+        if ROWS in raw and not self.is_broken((*base, ROWS)):
+            where = self.resolve_vars(
+                job,
+                compile_value(raw[ROWS], (*base, ROWS), self.syntax_error),
+                (*base, ROWS),
+                set(),
+            )
+            if isinstance(where, Template) or not isinstance(where, str):
+                self.report(
+                    "matrix.rows is the path of a data file (.csv, .tsv, .jsonl or .json), "
+                    "relative to the manifest; it may use vars only",
+                    (*base, ROWS),
+                )
+                return None
+            try:
+                file = self.path.parent / where
+                # shown normalised (`data/../x.csv` as `x.csv`), opened as written
+                table = read_rows(file, os.path.normpath(file), columns=declared, key=key)
+            except RowFileError as error:
+                self.report(str(error), (*base, ROWS))
+                return None
+            if table.sha256 is not None:
+                self.data_files[where] = table.sha256
+        typed_file = table.source is not None and table.source.lower().endswith((".csv", ".tsv"))
+        for name in declared if not typed_file else ():
+            what = f"{table.source} is JSON" if table.source else "rows written inline"
+            self.report(
+                f"{what}: its values keep their own types; matrix.columns is for CSV and TSV files",
+                (*base, COLUMNS, name),
+                at_value=False,
+            )
+        self.add_included_rows(job, raw, table, key)
+        if key is not None and key not in table.columns:
+            where_text = f"in {table.source}" if table.source else "in the rows"
+            self.report(
+                f"no column {key!r} {where_text}{did_you_mean(key, table.columns)} "
+                f"(columns: {', '.join(table.columns) or 'none'})",
+                (*base, KEY),
+            )
+        if table.source is not None:
+            for name in declared:
+                if name not in table.columns and not self.is_broken((*base, COLUMNS)):
+                    self.report(
+                        f"no column {name!r} in {table.source}{did_you_mean(name, table.columns)}"
+                        f" (columns: {', '.join(table.columns)})",
+                        (*base, COLUMNS, name),
+                        at_value=False,
+                    )
+        self.row_tables[job] = table
+        return table
+
+    def add_included_rows(
+        self, job: str, raw: dict[str, Any], table: RowTable, key: str | None
+    ) -> None:
+        """Append `matrix.include`'s rows (TOML tables, which keep their types) to `table`."""
+        path: KeyPath = ("jobs", job, "matrix", INCLUDE)
+        entries = raw.get(INCLUDE)
+        if not isinstance(entries, list) or self.is_broken(path):
+            return
+        self.check_json_values(entries, path)
+        columns = dict.fromkeys(table.columns)
+        start = len(table.rows)
+        for index, entry in enumerate(entries):
+            entry_path = (*path, index)
+            compiled = self.resolve_vars(
+                job, compile_value(entry, entry_path, self.syntax_error), entry_path, set()
+            )
+            if _templates(compiled):
+                self.report("included rows may refer to vars only", entry_path)
+                continue
+            found = self.positions.value(entry_path) or (None, None)
+            line, column = found[0] or 0, found[1]
+            table.rows.append(MatrixRow(compiled, "", str(self.path), line, column))
+            columns.update(dict.fromkeys(compiled))
+        table.columns = list(columns)
+        label_rows(table, key, start=start, name="include")
+
+    def check_rows(self, job: str, table: RowTable, raw: Any, sections: tuple[Any, ...]) -> None:
+        """Report the rows' problems: a used column without a value, and what reading found."""
+        used = {
+            ref.name
+            for template in _templates(list(sections))
+            for ref in template.references
+            if ref.scope == "matrix"
+        }
+        key = raw.get(KEY) if isinstance(raw, dict) else None
+        if isinstance(key, str):
+            used.add(key)
+        check_used_columns(table, used)
+        problems = table.all_problems()
+        if problems:
+            seen = {str(problem) for problem in self.problems}
+            self.problems.extend(p for p in problems if str(p) not in seen)
+            self.broken.add(("jobs", job, "matrix"))
 
     def build_axis(self, job: str, values: Any, path: KeyPath) -> list[Any] | Template | None:
         """One axis: a list of values, or a Template for a run-time axis; None if it is bad."""
@@ -546,10 +689,9 @@ class _Loader:
             return None
         return compiled
 
-    def build_exclude(
-        self, job: str, raw: Any, axes: dict[str, list[Any] | Template]
-    ) -> tuple[dict[str, Any], ...]:
-        """`matrix.exclude`: partial combinations to leave out; keys must be axes."""
+    def build_exclude(self, job: str, raw: Any, axes: list[str]) -> tuple[dict[str, Any], ...]:
+        """`matrix.exclude`: partial combinations to leave out; keys must be axes (or columns
+        of the rows)."""
         path: KeyPath = ("jobs", job, "matrix", EXCLUDE)
         if not isinstance(raw, list) or self.is_broken(path):
             return ()
@@ -607,6 +749,10 @@ def _friendlier_toml_message(message: str) -> str:
             "job names must be unique)"
         )
     return message[:1].lower() + message[1:]
+
+
+def _in_other_file(error: ManifestError, path: Path) -> bool:
+    return error.location is not None and error.location.path != str(path)
 
 
 def _sort_key(error: ManifestError) -> tuple[int, int]:

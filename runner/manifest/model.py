@@ -12,12 +12,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import SourceLocation
 from runner.manifest.positions import KeyPath, PositionIndex
 from runner.manifest.references import Reference, Template, walk_templates
 from runner.manifest.values import is_static
+
+if TYPE_CHECKING:
+    from runner.manifest.rows import RowTable
 
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 FUNCTION_REF_PATTERN = rf"^({_PART})/({_PART})(?::({_PART}))?$"
@@ -85,11 +88,13 @@ class Matrix:
 
     A Template axis refers to upstream outputs (`${{ jobs.X.outputs }}`); such a matrix is
     dynamic and expands at run time (`Plan.expand`). `exclude` lists partial combinations
-    (axis -> value) whose matching instances are left out.
+    (axis -> value) whose matching instances are left out. `rows` (from `matrix.rows` and
+    `matrix.include`) multiplies the axes: one instance per row and combination.
     """
 
     axes: dict[str, list[Any] | Template]
     exclude: tuple[dict[str, Any], ...] = ()
+    rows: RowTable | None = None
 
     @property
     def is_dynamic(self) -> bool:
@@ -97,7 +102,8 @@ class Matrix:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return tuple(self.axes)
+        """What `${{ matrix.KEY }}` may name: the rows' columns, then the axes."""
+        return (*(self.rows.columns if self.rows is not None else ()), *self.axes)
 
 
 @dataclass
@@ -147,19 +153,16 @@ class JobSpec:
     @cached_property
     def run_time_inputs(self) -> frozenset[str]:
         """Inputs whose value is known only at run time: they refer to upstream jobs, to the
-        environment, or to an axis of a run-time matrix. The others can be checked statically.
+        environment, or to the matrix of a run-time matrix (whose stand-in instance carries no
+        matrix values, not even its static axes' or rows'). The others can be checked statically.
         """
-        dynamic_axes = {
-            key
-            for key, values in (self.matrix.axes.items() if self.matrix else ())
-            if isinstance(values, Template)
-        }
+        dynamic = self.matrix is not None and self.matrix.is_dynamic
         return frozenset(
             name
             for name, value in self.inputs.items()
             for template in walk_templates(value)
             for ref in template.references
-            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and ref.name in dynamic_axes)
+            if ref.scope in ("jobs", "env") or (ref.scope == "matrix" and dynamic)
         )
 
     @property
@@ -210,6 +213,8 @@ class Manifest:
     sinks: tuple[PluginEntry, ...] = ()
     notify: tuple[PluginEntry, ...] = ()
     positions: PositionIndex = field(default_factory=lambda: PositionIndex({}, {}))
+    #: The data files matrices read rows from (as written, relative to the manifest) -> sha256.
+    data_files: dict[str, str] = field(default_factory=dict)
 
     def locate(self, path: KeyPath, *, value: bool = False) -> SourceLocation:
         """The file:line:column of a key path (`("jobs", "dub", "inputs", "file")`)."""

@@ -15,7 +15,7 @@ for wave in plan.waves:                     # job names; a wave only needs earli
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from runner.errors import ManifestError, SourceLocation
@@ -23,6 +23,7 @@ from runner.manifest import graph as graphs
 from runner.manifest.matrix import JobInstance, MatrixTooLarge, expand
 from runner.manifest.model import JobSpec, Manifest
 from runner.manifest.positions import KeyPath, format_key_path
+from runner.manifest.references import walk_templates
 from runner.manifest.resolve import (
     ResolutionError,
     ResolvedJob,
@@ -33,6 +34,9 @@ from runner.manifest.resolve import (
 )
 from runner.manifest.selection import select_jobs
 from runner.manifest.variables import collect_variables
+
+#: Where an input path (relative to a job's `inputs`) was written.
+InputLocator = Callable[[tuple[str | int, ...]], SourceLocation]
 
 
 class Plan:
@@ -62,6 +66,7 @@ class Plan:
         self.waves: list[list[str]] = graphs.waves(self.graph)
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self._instances: dict[str, list[JobInstance]] = {}
+        self._row_inputs: dict[str, frozenset[str]] = {}
         for name, job in self.jobs.items():
             if job.matrix is None or not job.matrix.is_dynamic:
                 self._instances[name] = self._expand_static(job)
@@ -165,6 +170,35 @@ class Plan:
     def resolve_static(self, instance: JobInstance) -> ResolvedJob:
         """What `plan` shows: upstream and env references as `${{ ... }}` placeholders."""
         return resolve_static(instance, self._location)
+
+    def input_locator(self, instance: JobInstance) -> InputLocator:
+        """`locate(path)` for the inputs of `instance`: the line of its matrix row in the data
+        file for an input that takes a value from the row, else where the manifest writes the
+        input (for a problem with a row's value, the row is what to fix)."""
+        name = instance.job.name
+
+        def in_manifest(path: tuple[str | int, ...]) -> SourceLocation:
+            return self.manifest.locate(("jobs", name, "inputs", *path))
+
+        row = instance.row
+        if row is None:
+            return in_manifest
+        fed = self._row_inputs.get(name)
+        if fed is None:
+            matrix = instance.job.matrix
+            columns = set(matrix.rows.columns) if matrix and matrix.rows is not None else set()
+            fed = self._row_inputs[name] = frozenset(
+                input_name
+                for input_name, value in instance.job.inputs.items()
+                for template in walk_templates(value)
+                for ref in template.references
+                if ref.scope == "matrix" and ref.name in columns
+            )
+
+        def locate(path: tuple[str | int, ...]) -> SourceLocation:
+            return row.location if path and path[0] in fed else in_manifest(path)
+
+        return locate
 
     def pending_instance(self, name: str) -> JobInstance:
         """A stand-in for a run-time matrix not expanded yet (for showing plans)."""

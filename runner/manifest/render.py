@@ -7,7 +7,7 @@ as `${{ ... }}` placeholders: a plan never contains a secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from runner.errors import ManifestError, ValidationError
@@ -58,8 +58,36 @@ def _job_settings(job: JobSpec) -> dict[str, Any]:
     }
 
 
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-ready data: waves of jobs, each with its instances' static inputs."""
+def rows_summary(
+    plan: Plan, name: str, finished: Collection[str] | None = None
+) -> dict[str, Any] | None:
+    """For a job whose matrix has rows: its data file, how many rows and instances come from
+    the file and from `matrix.include`, and (given the instance keys earlier runs `finished`)
+    the instances that are new. None for other jobs."""
+    job = plan.jobs[name]
+    table = job.matrix.rows if job.matrix is not None else None
+    if table is None or not plan.is_expanded(name):
+        return None
+    instances = plan.instances(name)
+    from_file = sum(1 for i in instances if i.row is not None and i.row.path == table.source)
+    summary: dict[str, Any] = {
+        "file": table.source,
+        "sha256": table.sha256,
+        "file_rows": table.file_rows,
+        "file_instances": from_file,
+        "included_rows": len(table.rows) - table.file_rows,
+        "included_instances": len(instances) - from_file,
+    }
+    if finished is not None:
+        summary["new_instances"] = [i.key for i in instances if i.key not in finished]
+    return summary
+
+
+def plan_to_dict(plan: Plan, finished: Collection[str] | None = None) -> dict[str, Any]:
+    """The plan as JSON-ready data: waves of jobs, each with its instances' static inputs.
+
+    `finished`: the instance keys earlier runs finished, to list each row job's new instances.
+    """
     waves = []
     for number, wave in enumerate(plan.waves, start=1):
         jobs = []
@@ -85,6 +113,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                     "external_needs": list(plan.external_dependencies(name)),
                     "runtime_matrix": not plan.is_expanded(name),
                     **_job_settings(job),
+                    **_rows_entry(plan, name, finished),
                     "instances": instances,
                 }
             )
@@ -102,8 +131,18 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def format_plan(plan: Plan, *, all_instances: bool = False) -> str:
-    """A readable plan: a header, then each wave's jobs with function, needs and inputs."""
+def _rows_entry(plan: Plan, name: str, finished: Collection[str] | None) -> dict[str, Any]:
+    summary = rows_summary(plan, name, finished)
+    return {} if summary is None else {"rows": summary}
+
+
+def format_plan(
+    plan: Plan, *, all_instances: bool = False, finished: Collection[str] | None = None
+) -> str:
+    """A readable plan: a header, then each wave's jobs with function, needs and inputs.
+
+    `finished`: the instance keys earlier runs finished, to say which row instances are new.
+    """
     pending = [name for name in plan.jobs if not plan.is_expanded(name)]
     header = (
         f"{plan.manifest.name} ({plan.manifest.path}): {len(plan.jobs)} jobs, "
@@ -116,11 +155,42 @@ def format_plan(plan: Plan, *, all_instances: bool = False) -> str:
         lines.append("")
         lines.append(f"wave {number}")
         for name in wave:
-            lines.extend(_format_job(plan, name, all_instances))
+            lines.extend(_format_job(plan, name, all_instances, finished))
     return "\n".join(lines)
 
 
-def _format_job(plan: Plan, name: str, all_instances: bool) -> list[str]:
+def _format_rows(summary: dict[str, Any], finished: Collection[str] | None) -> list[str]:
+    parts = []
+    if summary["file"] is not None:
+        digest = (summary["sha256"] or "")[:12]
+        parts.append(
+            f"{summary['file']} gives {summary['file_instances']:,} instances "
+            f"({summary['file_rows']:,} rows, sha256 {digest})"
+        )
+    if summary["included_rows"]:
+        parts.append(
+            f"matrix.include gives {summary['included_instances']:,} "
+            f"({summary['included_rows']:,} rows)"
+        )
+    lines = [f"    rows: {'; '.join(parts)}"]
+    if finished is None:
+        return lines
+    new = summary["new_instances"]
+    total = summary["file_instances"] + summary["included_instances"]
+    reused = total - len(new)
+    line = f"    new since the last run: {len(new):,} of {total:,}"
+    if reused:
+        line += f" (the cache reuses the other {reused:,} if their inputs are unchanged)"
+    shown = new[:TEXT_INSTANCES_PER_JOB]
+    if shown:
+        more = f", ... and {len(new) - len(shown):,} more" if len(new) > len(shown) else ""
+        line += f": {', '.join(shown)}{more}"
+    return [*lines, line]
+
+
+def _format_job(
+    plan: Plan, name: str, all_instances: bool, finished: Collection[str] | None
+) -> list[str]:
     job = plan.jobs[name]
     instances = _instances_for_display(plan, name)
     lines = []
@@ -146,6 +216,9 @@ def _format_job(plan: Plan, name: str, all_instances: bool) -> list[str]:
         settings.append("continue_on_error")
     if settings:
         lines.append(f"    {' '.join(settings)}")
+    summary = rows_summary(plan, name, finished)
+    if summary is not None:
+        lines.extend(_format_rows(summary, finished))
     shown = instances if all_instances else instances[:TEXT_INSTANCES_PER_JOB]
     for instance in shown:
         resolved = plan.resolve_static(instance)

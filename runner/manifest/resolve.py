@@ -132,6 +132,8 @@ def job_reference_value(ref: Reference, results: Results, instance_keys: Instanc
 def _matrix_value(instance: JobInstance, ref: Reference) -> Any:
     if ref.name not in instance.matrix:
         raise ResolutionError(f"instance {instance.key!r} has no matrix key {ref.name!r}")
+    if not ref.steps:  # the usual `${{ matrix.KEY }}`, once per instance of a big matrix
+        return instance.matrix[ref.name]
     try:
         return follow_steps(instance.matrix[ref.name], ref.steps, f"matrix.{ref.name}")
     except StepError as error:

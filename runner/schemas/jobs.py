@@ -8,6 +8,10 @@
   only for its name here, and in full by `check_resolved_job` just before its push.
 - `check_resolved_job(manifest, schemas, job)`: the run-time check of one resolved job.
 
+Untyped CSV cells become the numbers or booleans the schema asks for first
+(`runner.manifest.rows.coerce_cells`), and a problem with a value from a matrix row is located
+at that row of its data file.
+
 Errors are located at the input's line in the manifest (`Manifest.locate`), name the job (with
 its matrix instance) and the input path, and never show an `${{ env.* }}` value.
 """
@@ -21,6 +25,7 @@ from runner.errors import SourceLocation, ValidationError
 from runner.manifest.model import FunctionRef, Manifest
 from runner.manifest.plan import Plan
 from runner.manifest.resolve import ResolvedJob
+from runner.manifest.rows import coerce_cells
 from runner.schemas.model import FunctionSchema
 from runner.schemas.project import resolve_schemas
 from runner.schemas.pull import FetchMetadata
@@ -103,13 +108,16 @@ def static_input_errors(plan: Plan, schemas: Schemas) -> list[ValidationError]:
         locate = input_locator(plan.manifest, name)
         for instance in instances:
             resolved = plan.resolve_static(instance)
+            inputs = resolved.inputs
+            if instance.row is not None:  # CSV cells as the numbers or booleans it asks for
+                inputs = coerce_cells(inputs, schema.inputs)
             errors.extend(
                 validate_job_inputs(
                     schema,
-                    resolved.inputs,
+                    inputs,
                     job=instance.key,
                     location=job.location,
-                    locate=locate,
+                    locate=locate if instance.row is None else plan.input_locator(instance),
                     pending=job.run_time_inputs,
                 )
             )
@@ -122,6 +130,7 @@ def check_resolved_job(manifest: Manifest, schemas: Schemas, job: ResolvedJob) -
     schema = schemas.get(job.function)
     if schema is None:
         return
+    job.inputs = coerce_cells(job.inputs, schema.inputs)  # what is validated is what is pushed
     name = job.key.split("[", 1)[0]
     spec = manifest.jobs.get(name)
     errors = validate_job_inputs(

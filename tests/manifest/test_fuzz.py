@@ -20,23 +20,30 @@ from runner.manifest import build_plan, load_manifest_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [path.read_text() for path in sorted((ROOT / "manifests").glob("*.toml"))]
+#: Where an example is loaded from: next to the data files its matrices read rows from.
+AS_EXAMPLE = str(ROOT / "manifests" / "fuzz.toml")
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def outcome(text: str) -> str:
-    """Load, plan and show `text`; 'ok' or 'error', never an exception of another kind."""
+def outcome(text: str, path: str = "fuzz.toml") -> str:
+    """Load, plan and show `text` (as the manifest at `path`); 'ok' or 'error', never an
+    exception of another kind."""
     environ = {"HOME": "/root", "OPENAI_API_KEY": "sk-x"}
     try:
-        manifest = load_manifest_text(text, "fuzz.toml", environ=environ)
+        manifest = load_manifest_text(text, path, environ=environ)
     except ManifestError as error:
         caught = error
     else:
         caught = None
     if caught is not None:
-        # every problem is located in the file it came from
+        # every problem is located in the file it came from: the manifest or a data file by it
         locations = [problem.location for problem in caught.problems]
         assert locations
-        assert all(location and location.path == "fuzz.toml" for location in locations)
+        folder = Path(path).parent
+        assert all(
+            location and (location.path == path or Path(location.path).parent == folder)
+            for location in locations
+        )
         return "error"
     try:
         plan = build_plan(manifest, environ={})
@@ -179,8 +186,8 @@ def test_mutated_examples(example: str, edits: list[tuple[float, str, str]]) -> 
             text = text[:at] + token + text[at:]
         else:
             text = text[:at] + token + text[at + len(token) :]
-    assert outcome(text) in ("ok", "error")
+    assert outcome(text, AS_EXAMPLE) in ("ok", "error")
 
 
 def test_the_examples_themselves_load() -> None:
-    assert [outcome(text) for text in EXAMPLES] == ["ok"] * len(EXAMPLES)
+    assert [outcome(text, AS_EXAMPLE) for text in EXAMPLES] == ["ok"] * len(EXAMPLES)
