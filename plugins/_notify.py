@@ -21,8 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner import ConfigError, Notification, __version__
-from runner.secrets import Secrets
+from runner import ConfigError, Notification, Secrets, __version__
 
 USER_AGENT = f"sievefile/{__version__}"
 #: Default seconds each network operation may take: an HTTP POST, an SMTP exchange (SMTP

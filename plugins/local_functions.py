@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import runner
 from runner import LocalFunctionError, RegisterFunction, hookimpl
-from runner.local import types
 
 
 def echo(value: Any, text: str = "", number: float = 0.0, flag: bool = False) -> dict:
@@ -40,7 +40,7 @@ def sleep(seconds: float = 1.0, payload: Any = None) -> Any:
     """
     if not 0 <= seconds <= 86400:
         raise LocalFunctionError(f"seconds must be between 0 and 86400, got {seconds!r}")
-    types.sleep(seconds)
+    runner.sleep(seconds)
     return payload
 
 

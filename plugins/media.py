@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from runner import LocalFunctionError, RegisterFunction, hookimpl
+from runner import Audio, File, Image, LocalFunctionError, RegisterFunction, Video, hookimpl
 from runner.local import ffmpeg
-from runner.local.types import Audio, File, Image, Video
 
 Container = Literal["mp4", "webm", "mkv", "mov"]
 VideoCodec = Literal["auto", "h264", "vp9", "mpeg4"]

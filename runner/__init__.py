@@ -3,7 +3,9 @@
 The public API is what this module exports; everything else is internal and may change.
 Plugin authors import from here: `hookimpl`, the records hooks receive (`RunInfo`,
 `JobRecord`, `OutputRecord`, `RunResult`), what sinks and notifiers are (`Sink`, `SinkKind`,
-`Delivery`, `Notifier`, `NotifierKind`, `Notification`) and the errors (see docs/plugins.md).
+`Delivery`, `Notifier`, `NotifierKind`, `Notification`), what local functions use (`File`,
+`Video`, `Audio`, `Image`, `check_cancelled`, `sleep`), `Secrets` for masking, and the errors
+(see docs/plugins.md).
 """
 
 from runner.errors import (
@@ -40,6 +42,8 @@ from runner.hooktypes import (
     SinkKind,
     safe_path_part,
 )
+from runner.local.types import Audio, File, Image, JobCancelled, Video, check_cancelled, sleep
+from runner.secrets import Secrets
 
 __version__ = "0.1.0"
 
@@ -47,11 +51,15 @@ __all__ = [
     "DEFAULT_EVENTS",
     "EVENTS",
     "ApiError",
+    "Audio",
     "BackendError",
     "ConfigError",
     "Delivery",
     "DeliveryStats",
+    "File",
+    "Image",
     "Interrupted",
+    "JobCancelled",
     "JobRecord",
     "JobStatus",
     "LocalFunctionError",
@@ -67,12 +75,16 @@ __all__ = [
     "RunError",
     "RunInfo",
     "RunResult",
+    "Secrets",
     "SievefileError",
     "Sink",
     "SinkKind",
     "SourceLocation",
     "ValidationError",
+    "Video",
     "__version__",
+    "check_cancelled",
     "hookimpl",
     "safe_path_part",
+    "sleep",
 ]
