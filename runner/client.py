@@ -46,6 +46,10 @@ FINAL_STATUSES = frozenset({"finished", "error", "cancelled"})
 Sleep = Callable[[float], Awaitable[None]]
 Jitter = Callable[[float], float]
 Json = dict[str, Any]
+#: Told about each HTTP response: method, URL path, status code.
+ResponseListener = Callable[[str, str, int], None]
+#: How long `await_job` waits for an answer (the live service answers 408 after 10 minutes).
+AWAIT_TIMEOUT = 630.0
 
 
 def equal_jitter(delay: float) -> float:
@@ -346,6 +350,51 @@ class SieveClient:
             method, url, reason, delay, attempt + 1, self.retry.max_attempts,
         )  # fmt: skip
         await self._sleep(delay)
+
+    # -- waiting: the live service's long poll, and what the responses say about load --------
+
+    async def await_job(self, job_id: str, *, timeout: float = AWAIT_TIMEOUT) -> Json | None:
+        """`GET /v2/jobs/{id}/await`: the job once it has ended (the live service blocks up to
+        10 minutes). None when the backend lacks the endpoint (404 for the path, or 405).
+
+        One try, no retries: a caller falls back to polling on any failure. Raises ApiError
+        (408 when the job did not end in time, 404 "Job not found.") or BackendError.
+        """
+        path = f"/jobs/{_segment(job_id)}/await"
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        self.requests["await_job"] += 1
+        try:
+            response = await self._http.get(
+                path, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))
+            )
+        except httpx.TransportError as error:
+            raise BackendError(f"GET {url} failed: {_describe_transport(error)}") from None
+        if response.status_code >= 400:
+            failure = _api_error(response, "GET", url, self._auth_hint(response.status_code))
+            if endpoint_missing(failure):
+                return None
+            raise failure
+        return _json_body(response, "GET", url)
+
+    def add_response_listener(self, listener: ResponseListener) -> Callable[[], None]:
+        """Call `listener(method, path, status)` for every HTTP response this client gets
+        (retries included); returns a function that removes it. The scheduler's congestion
+        window hears the service's 429s this way."""
+
+        async def hook(response: httpx.Response) -> None:
+            request = response.request
+            listener(request.method, request.url.path, response.status_code)
+
+        hooks = self._http.event_hooks
+        hooks["response"] = [*hooks.get("response", []), hook]
+        self._http.event_hooks = hooks
+
+        def remove() -> None:
+            current = self._http.event_hooks
+            current["response"] = [h for h in current.get("response", []) if h is not hook]
+            self._http.event_hooks = current
+
+        return remove
 
 
 def endpoint_missing(error: ApiError) -> bool:

@@ -7,9 +7,10 @@ not answer it (404/405, or any error), nothing changes.
 
 The rule (docs/running.md, "Parallelism and waiting"): a run that sets no `max_parallel`
 (neither `--max-parallel` nor `[run] max_parallel`) keeps at most `max_concurrency` jobs in
-flight when that is below the built-in default of 16; jobs beyond the limit would only wait
-in the service's queue while holding a slot of the run. What is already running is shown, not
-subtracted: it ends while the run goes on, and a snapshot would throttle the whole run.
+flight when that is below the built-in default (`DEFAULT_MAX_PARALLEL`, 1000); jobs beyond the
+limit would only wait in the service's queue while holding a slot of the run. What is already
+running is shown, not subtracted: it ends while the run goes on, and a snapshot would throttle
+the whole run. During the run, 429s lower the limit further (`runner.execute.window`).
 """
 
 from __future__ import annotations

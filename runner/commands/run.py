@@ -65,6 +65,18 @@ from runner.commands.options import (
     metavar="SELECTOR",
     help="Ignore the result cache for these jobs (same forms as --select). Repeatable.",
 )
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Receive job.complete webhooks on HOST:PORT (registered with each push): a job's end "
+    "is heard at once; polling goes on as a slow safety net.",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="The base URL the service reaches --listen at (a tunnel or proxy) [default: "
+    "http://HOST:PORT].",
+)
 def run(
     manifest: str,
     select: tuple[str, ...],
@@ -86,6 +98,8 @@ def run(
     detach: bool,
     force: bool,
     force_jobs: tuple[str, ...],
+    listen: str | None,
+    public_url: str | None,
 ) -> None:
     """Run a manifest: push every job once its dependencies finished, in parallel.
 
@@ -113,6 +127,8 @@ def run(
 
     if as_json and progress == "json":
         raise ConfigError("--json and --progress json both write to stdout; choose one")
+    if public_url is not None and listen is None:
+        raise ConfigError("--public-url needs --listen HOST:PORT (where the webhooks arrive)")
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
     # With machine-readable stdout, human lines go to stderr.
     human_err = as_json or progress == "json"
@@ -133,6 +149,8 @@ def run(
         schemas_dir=schemas_dir,
         locked=locked,
         offline=offline,
+        listen=listen,
+        public_url=public_url,
     )
     secrets = Secrets()
 

@@ -51,6 +51,7 @@ class Durability:
         self.unfinished = None if resuming else ledger.unfinished_run(self.manifest_key)
         self._versions: dict[str, str] = {}
         self._data_files: dict[str, str] = {}
+        self.journal: RunJournal | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -91,7 +92,7 @@ class Durability:
         self._data_files = dict(manifest.data_files)
         self.ledger.start_run(self.run_id, self.manifest_key, _sha256(request.manifest), options)
         self._write_record()
-        return RunJournal(
+        self.journal = RunJournal(
             self.ledger,
             self.run_id,
             self.manifest_key,
@@ -103,6 +104,7 @@ class Durability:
             secrets=secrets,
             jobs_outlive_runner=request.backend.kind != "embedded",
         )
+        return self.journal
 
     def notices(self) -> list[RunEvent]:
         """What to tell the user before the run starts (an unfinished run it could resume)."""
@@ -126,15 +128,23 @@ class Durability:
             status = states.RUN_FAILED
         else:
             status = states.RUN_OK if summary.delivered else states.RUN_UNDELIVERED
+        self._close_journal()
         self.ledger.end_run(self.run_id, status)
         self._write_record()
         summary.run_id = self.run_id
 
     def abandon(self) -> None:
         """The run stopped with an exception: leave it resumable."""
+        self._close_journal()
         if self.ledger.run(self.run_id) is not None:
             self.ledger.end_run(self.run_id, states.RUN_INTERRUPTED)
             self._write_record()
+
+    def _close_journal(self) -> None:
+        """Its queued writes reach the ledger before the run's end and record do."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
 
     def _write_record(self) -> None:
         write_record(self.ledger, self.run_id, versions=self._versions, data_files=self._data_files)

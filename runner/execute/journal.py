@@ -12,7 +12,9 @@
 - `push`: nothing known (or a failed/cancelled/reconciled-without-match instance): push.
 
 Then the scheduler reports each push (`intend` before, `pushed` after) and `settle`s each
-outcome. Everything that lands in the ledger is masked first.
+outcome. Everything that lands in the ledger is masked first. The writes run on the ledger's
+own thread (`LedgerWriter`), off the event loop: only the intent is awaited (it must be on disk
+before the push); the rest are queued in order, and `close()` waits for them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from runner.client import SieveClient
 from runner.execute import ledger as states
 from runner.execute.cache import cache_key
-from runner.execute.ledger import JobRow, Ledger
+from runner.execute.ledger import JobRow, Ledger, LedgerWriter
 from runner.execute.outcome import JobOutcome, Status
 from runner.execute.reconcile import find_pushed_job
 from runner.manifest.resolve import ResolvedJob
@@ -85,6 +87,15 @@ class RunJournal:
         self._secrets = secrets if secrets is not None else Secrets()
         self._keys: dict[str, str] = {}
         self._jobs_outlive_runner = jobs_outlive_runner
+        self._writer = LedgerWriter(ledger.path)
+
+    def flush(self) -> None:
+        """Wait until every queued write is on disk."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer's thread."""
+        self._writer.close()
 
     def claimed_job_ids(self) -> set[str]:
         return self.ledger.claimed_job_ids()
@@ -123,13 +134,16 @@ class RunJournal:
                 )
                 if found is not None and found["id"] not in claimed:
                     claimed.add(found["id"])
-                    self.ledger.pushed(self.run_id, key, found["id"], earlier.attempts)
+                    await self._writer.call(
+                        Ledger.pushed, self.run_id, key, found["id"], earlier.attempts
+                    )
                     return Start("reconciled", job_id=found["id"], attempts=earlier.attempts)
         if not (self._force_all or job in self._forced):
-            hit = self.ledger.cached(self.manifest, self._keys[key])
+            hit = await self._writer.call(Ledger.cached, self.manifest, self._keys[key])
             if hit is not None and hit.outputs is not None:
                 origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
-                self.ledger.record(
+                await self._writer.call(
+                    Ledger.record,
                     self.run_id,
                     key,
                     job,
@@ -147,49 +161,79 @@ class RunJournal:
         unsent = earlier.status == states.PENDING and self._jobs_outlive_runner
         return Start("push", attempts=max(0, earlier.attempts - unsent))
 
-    def intend(self, job: str, resolved: ResolvedJob, attempt: int) -> float:
-        """Record that `resolved` is about to be pushed; returns the intent's time."""
+    async def intend(self, job: str, resolved: ResolvedJob, attempt: int) -> float:
+        """Record that `resolved` is about to be pushed (on disk when this returns); returns
+        the intent's time."""
         key = resolved.key
         if key not in self._keys:
             self._keys[key] = cache_key(resolved, self._locked, self._environ)
-        return self.ledger.intend(
-            self.run_id, key, job, str(resolved.function), self._keys[key], attempt
+        return await self._writer.call(
+            Ledger.intend, self.run_id, key, job, str(resolved.function), self._keys[key], attempt
         )
 
     def pushed(self, key: str, job_id: str, attempt: int) -> None:
-        self.ledger.pushed(self.run_id, key, job_id, attempt)
+        """Record `key`'s job id (queued: a crash before it is written is reconciled)."""
+        self._writer.submit(Ledger.pushed, self.run_id, key, job_id, attempt)
 
-    def processing(self, job_id: str) -> None:
-        """The watcher saw `job_id` processing on the service."""
-        self.ledger.processing(self.run_id, job_id)
+    def processing(self, job_id: str, started_at: float | None = None) -> None:
+        """The watcher saw `job_id` processing on the service (since `started_at`, when the
+        service said)."""
+        self._writer.submit(Ledger.processing, self.run_id, job_id, started_at)
 
     def settle(self, outcome: JobOutcome) -> None:
         """Record how `outcome` ended. A detached instance keeps its in-flight row (a resume
         re-attaches to it); a cached one was recorded by `start`."""
         if outcome.detached or outcome.cached_from is not None:
             return
-        row = self.ledger.job(self.run_id, outcome.key)
-        if row is not None and row.status in states.DONE and outcome.status is Status.FINISHED:
-            return  # kept from before this resume
-        if row is not None and row.status in states.UNRESOLVED and outcome.job_id is None:
-            return  # an intent or job this run never got to: the next resume resolves it
         status = _STATUS[outcome.status]
         outputs = self._secrets.mask_value(outcome.outputs) if status == states.FINISHED else None
         # outputs holding a secret are stored masked: reusing them would pass on `***`
         reusable = outputs == (outcome.outputs if status == states.FINISHED else None)
-        error = self._secrets.mask(outcome.error)
-        if row is None or outcome.job_id is None:
-            self.ledger.record(
-                self.run_id,
-                outcome.key,
-                outcome.job,
-                outcome.function,
-                status,
-                cache_key=self._keys.get(outcome.key) if reusable else None,
-                outputs=outputs,
-                error=error,
-            )
-        else:
-            self.ledger.ended(
-                self.run_id, outcome.key, status, outputs=outputs, error=error, reusable=reusable
-            )
+        self._writer.submit(
+            _write_outcome,
+            self.run_id,
+            outcome.key,
+            outcome.job,
+            outcome.function,
+            outcome.job_id,
+            status,
+            outputs=outputs,
+            error=self._secrets.mask(outcome.error),
+            reusable=reusable,
+            cache_key=self._keys.get(outcome.key) if reusable else None,
+        )
+
+
+def _write_outcome(
+    ledger: Ledger,
+    run_id: str,
+    key: str,
+    job: str,
+    function: str,
+    job_id: str | None,
+    status: str,
+    *,
+    outputs: list[Any] | None,
+    error: str,
+    reusable: bool,
+    cache_key: str | None,
+) -> None:
+    """`RunJournal.settle`'s write, on the ledger's thread."""
+    row = ledger.job(run_id, key)
+    if row is not None and row.status in states.DONE and status == states.FINISHED:
+        return  # kept from before this resume
+    if row is not None and row.status in states.UNRESOLVED and job_id is None:
+        return  # an intent or job this run never got to: the next resume resolves it
+    if row is None or job_id is None:
+        ledger.record(
+            run_id,
+            key,
+            job,
+            function,
+            status,
+            cache_key=cache_key,
+            outputs=outputs,
+            error=error,
+        )
+    else:
+        ledger.ended(run_id, key, status, outputs=outputs, error=error, reusable=reusable)

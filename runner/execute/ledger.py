@@ -14,6 +14,9 @@ A row with an intent and no job id is an unknown-outcome push: resume reconciles
 ledger: inputs are stored only as their cache key (secrets replaced by their names), outputs
 and errors are masked.
 
+`LedgerWriter` runs a ledger's calls on a thread of its own, in order, so a run's event loop
+never waits for a commit (each is an fsync) unless it must: before a push, the intent.
+
 `RunLock` keeps two runs of one manifest from interleaving: an OS lock (`flock`) on
 `.sievefile/<manifest>.lock`, released by the kernel when its process dies, so a SIGKILLed run
 never blocks the next one.
@@ -24,20 +27,26 @@ the seam the crash tests use to stop the runner at exact places of a run.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.errors import RunError
+
+logger = logging.getLogger("sievefile.ledger")
+T = TypeVar("T")
 
 #: The state folder next to a manifest.
 STATE_DIR = ".sievefile"
@@ -361,13 +370,17 @@ class Ledger:
             )
         self.checkpoint("waiting")
 
-    def processing(self, run_id: str, job_id: str) -> None:
-        """Record when job `job_id` of the run was first seen processing on the service."""
+    def processing(self, run_id: str, job_id: str, started_at: float | None = None) -> None:
+        """Record when job `job_id` of the run started on the service (`started_at`, else now:
+        when it was first seen processing), never before the push was recorded (the service's
+        clock may differ from ours)."""
         self._db.execute(
-            "UPDATE jobs SET status = ?, started_at = ? WHERE run_id = ? AND job_id = ?"
+            "UPDATE jobs SET status = ?, started_at = MAX(?, COALESCE(pushed_at, 0))"
+            " WHERE run_id = ? AND job_id = ?"
             " AND status = ?",
-            (PROCESSING, time.time(), run_id, job_id, IN_FLIGHT),
-        )
+            (PROCESSING, started_at if started_at is not None else time.time(), run_id, job_id,
+             IN_FLIGHT),
+        )  # fmt: skip
 
     def ended(
         self,
@@ -478,6 +491,51 @@ class Ledger:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+class LedgerWriter:
+    """A `Ledger` of its own (its own SQLite connection) on its own thread.
+
+    `call(fn, ...)` runs `fn(ledger, ...)` there and awaits the result (an intent, which must
+    be on disk before its push); `submit(fn, ...)` queues it and returns at once (the job id
+    after a push, a job's end). One thread runs them in the order they came, so a job's rows
+    are written in the order of what happened; `flush()` waits until all are on disk. A
+    queued write that fails is logged: the run goes on, and a resume reconciles what the
+    ledger missed.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="sievefile-ledger"
+        )
+        self._ledger: Ledger = self._executor.submit(Ledger, path).result()
+
+    def submit(
+        self, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future = self._executor.submit(fn, self._ledger, *args, **kwargs)
+        future.add_done_callback(_log_failure)
+        return future
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.wrap_future(self._executor.submit(fn, self._ledger, *args, **kwargs))
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(ledger, ...)` on the writer's thread, waiting for it (outside an event loop)."""
+        return self._executor.submit(fn, self._ledger, *args, **kwargs).result()
+
+    def flush(self) -> None:
+        self._executor.submit(lambda: None).result()
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):  # closed already
+            self._executor.submit(self._ledger.close).result()
+        self._executor.shutdown(wait=True)
+
+
+def _log_failure(future: concurrent.futures.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("a ledger write failed: %s", future.exception())
 
 
 def _crash_setting() -> tuple[str | None, int]:

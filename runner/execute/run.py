@@ -24,12 +24,13 @@ from typing import Any
 
 import pluggy
 
-from runner.backend import Backend, Connection, open_connection
+from runner.backend import Backend, Connection, check_http_url, open_connection
 from runner.client import equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
+from runner.execute.receiver import WebhookReceiver, parse_listen
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
@@ -75,6 +76,10 @@ class RunRequest:
     #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    #: `HOST:PORT` for a webhook receiver (`--listen`): jobs' ends are heard, polling slows.
+    listen: str | None = None
+    #: The receiver's base URL as the service reaches it (`--public-url`; default http://HOST:PORT).
+    public_url: str | None = None
 
     @property
     def files_dir(self) -> Path:
@@ -184,11 +189,7 @@ class _Pipeline:
             )
             self._hook("run_started", run=self.info)
             self.deliverer.start()
-            watcher: JobWatcher = (
-                EventWatcher(connection.local)
-                if connection.local is not None
-                else ListWatcher(connection.client)
-            )
+            watcher, receiver = await self._watcher(connection)
             if journal is not None:
                 watcher.on_processing = journal.processing
             policy = RunPolicy(
@@ -216,11 +217,39 @@ class _Pipeline:
                 summary = await scheduler.run()
             finally:
                 await watcher.aclose()
+                if receiver is not None:
+                    await receiver.aclose()
             summary.requests = connection.client.request_count
         await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
         return summary
+
+    async def _watcher(self, connection: Connection) -> tuple[JobWatcher, WebhookReceiver | None]:
+        """How the run hears of jobs ending: the embedded backend's events, else polling,
+        with `--listen` a webhook receiver whose deliveries the poller confirms."""
+        if connection.local is not None:
+            if self.request.listen:
+                self.report(
+                    RunEvent(
+                        "notice",
+                        "listen",
+                        "--listen ignored: the embedded backend reports job ends directly",
+                    )
+                )
+            return EventWatcher(connection.local), None
+        if not self.request.listen:
+            return ListWatcher(connection.client), None
+        host, port = parse_listen(self.request.listen)
+        if self.request.public_url is not None:
+            check_http_url(self.request.public_url, "--public-url")
+        watcher = ListWatcher(connection.client, hinted=True)
+        receiver = WebhookReceiver(host, port, watcher.hint, public_url=self.request.public_url)
+        await receiver.start()
+        watcher.webhook_url = receiver.url
+        shown = receiver.url.rsplit("/", 1)[0] + "/<token>"
+        self.report(RunEvent("notice", "listen", f"receiving job.complete webhooks at {shown}"))
+        return watcher, receiver
 
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
         """`-j`, else `[run] max_parallel`, else the default capped by the service's

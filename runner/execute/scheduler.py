@@ -2,7 +2,8 @@
 
 A job starts when every job it depends on has finished; its instances (one, or one per matrix
 combination) are resolved from the upstream outputs, validated, pushed and watched, at most
-`max_parallel` at a time. What a failure does:
+`max_parallel` at a time, fewer while the service refuses pushes with 429
+(`runner.execute.window.CongestionWindow`). What a failure does:
 
 - `continue_on_error` on the job: the failure is tolerated; its dependents are skipped, the rest
   of the run goes on and the run can still succeed.
@@ -38,7 +39,9 @@ from runner.execute.journal import RunJournal
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.reconcile import find_pushed_job
 from runner.execute.watch import JobWatcher
+from runner.execute.window import CongestionWindow
 from runner.manifest.matrix import JobInstance
+from runner.manifest.model import DEFAULT_MAX_PARALLEL
 from runner.manifest.plan import Plan
 from runner.manifest.resolve import ResolvedJob
 from runner.secrets import Secrets
@@ -63,7 +66,7 @@ class RunObserver(Protocol):
 class RunPolicy:
     """How a run treats parallelism and failures (manifest `[run]`, overridden by flags)."""
 
-    max_parallel: int = 16
+    max_parallel: int = DEFAULT_MAX_PARALLEL
     fail_fast: bool = True
     keep_going: bool = False
     retry_base_delay: float = 2.0
@@ -97,7 +100,7 @@ class Scheduler:
         self._report = report or (lambda event: None)
         self._sleep = sleep
         self._jitter = jitter
-        self._slots = asyncio.Semaphore(max(1, self.policy.max_parallel))
+        self.window = CongestionWindow(self.policy.max_parallel)
         self._results: dict[str, dict[str, Any]] = {}
         self._outcomes: dict[str, JobOutcome] = {}
         self._job_tasks: dict[str, asyncio.Task[bool]] = {}
@@ -113,6 +116,13 @@ class Scheduler:
 
     async def run(self) -> RunSummary:
         """Run every job of the plan; returns when all have ended or were skipped."""
+        stop_listening = self.client.add_response_listener(self.window.observe)
+        try:
+            return await self._run()
+        finally:
+            stop_listening()
+
+    async def _run(self) -> RunSummary:
         succeeded: set[str] = set()
         unsuccessful: set[str] = set()
         waiting = {name: set(deps) for name, deps in self.plan.graph.items()}
@@ -186,7 +196,7 @@ class Scheduler:
         self._outcomes[instance.key] = outcome
         started = time.monotonic()
         try:
-            async with self._slots:
+            async with self.window:
                 if self._stopping:
                     outcome.status = Status.SKIPPED
                     outcome.error = "the run stopped before it started"
@@ -242,7 +252,9 @@ class Scheduler:
                 job_id = await self._push(resolved, outcome)
             outcome.job_id = job_id
             try:
-                final = await asyncio.wait_for(self.watcher.wait(outcome.job_id), job.timeout)
+                final = await asyncio.wait_for(
+                    self.watcher.wait(outcome.job_id, outcome.function), job.timeout
+                )
             except asyncio.TimeoutError:
                 self.watcher.forget(outcome.job_id)
                 await self._cancel_remote(outcome, quiet=True)
@@ -305,14 +317,14 @@ class Scheduler:
         lost = 0
         while True:
             if self.journal is not None:
-                since = self.journal.intend(job_name, resolved, outcome.attempts)
+                since = await self.journal.intend(job_name, resolved, outcome.attempts)
             else:
                 since = time.time()
             try:
                 pushed = await self.client.push(
                     function,
                     resolved.inputs,
-                    webhooks=resolved.webhooks or None,
+                    webhooks=[*resolved.webhooks, *self.watcher.webhooks] or None,
                     env=resolved.env or None,
                 )
             except PushOutcomeUnknown as error:

@@ -1,49 +1,76 @@
-"""Waiting for many jobs at once.
+"""Waiting for many jobs at once: few requests, and a job's end noticed soon after it happens.
 
 A watcher turns "tell me when job X has ended" into as few requests as possible:
 
-- `ListWatcher` polls the list endpoint (`GET /v2/jobs?status=processing`, then
-  `?status=queued` only for watched jobs not found there and never seen processing, each
-  paged) so one
-  request reports on many jobs, and fetches a job once (`GET /v2/jobs/{id}`) when it leaves
-  those lists. The poll interval adapts: it aims at the moment a quarter of the jobs in flight
-  have probably ended, judged by the rate at which jobs have been ending, within
-  `[min_interval, max_interval]`; before any job has ended it grows by half each quiet poll.
+- `ListWatcher` pages the list endpoint (`GET /v2/jobs`, newest first). List items are whole
+  Job objects with their `outputs`, so one request reports on many jobs and a job that ended is
+  harvested from the page that saw it end. `GET /v2/jobs/{id}` is only for an ended item
+  without `outputs`, and for a watched job the scan did not reach (its history is deep: many
+  newer jobs); those run concurrently, at most `fetch_concurrency` at a time. The scan goes
+  no deeper than the jobs this watcher saw pushed since its oldest job, plus a margin for
+  other clients' jobs (`_scan_depth`), so a long account history is never scanned in full.
+- When polls happen (`next_poll_at`): each function's durations so far (the service's own
+  `created_at` -> `completed_at`) give every job in flight an expected end; the next poll is
+  timed to reach the service just after the earliest expected end. A job past its expected
+  end, or of a function with no history yet, is polled for with a growing interval (x1.5 per
+  quiet poll, from `first_interval`, reset whenever a job ends). Always within
+  `[min_interval, max_interval]`. docs/running.md ("Waiting") explains the model.
+- With few jobs in flight (`await_max`) and a backend that serves it, each job is waited for
+  with `GET /v2/jobs/{id}/await` (the live service's long poll): one request per job. A
+  backend without it (404/405) is remembered, and polling takes over quietly.
+- `hint(job_id)` (the webhook receiver, `runner.execute.receiver`) polls at once: a hint is
+  never trusted, the poll confirms it against the job. With `hinted=True` the schedule is a
+  slow safety net: a job is polled for only once it is well past its expected end, so a lost
+  webhook delays a job, never loses it.
 - `EventWatcher` listens to the embedded local backend, which announces every job change: no
   polling and no requests at all.
 
 Both return the job's final JSON (status `finished`, `error` or `cancelled`, with its outputs),
-and call `on_processing(job_id)` (when set) the first time they see a watched job processing.
+and call `on_processing(job_id, started_at)` (when set) the first time they see a watched job
+processing (or, for a job seen only once it ended, with the service's `started_at`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.client import FINAL_STATUSES, SieveClient
+from runner.errors import ApiError, BackendError, SievefileError
 
 if TYPE_CHECKING:
     from runner.local.backend import LocalBackend
 
+logger = logging.getLogger("sievefile.watch")
+
 Json = dict[str, Any]
 Clock = Callable[[], float]
-OnProcessing = Callable[[str], None]
+#: Told a watched job's id and, when known, the service's time (epoch seconds) it started.
+OnProcessing = Callable[[str, float | None], None]
 Sleep = Callable[[float], Awaitable[None]]
 
-# Statuses a job passes through before it ends ("started" is what some older docs call processing).
-_IN_FLIGHT_LISTS = ("processing", "queued")
+#: Statuses of a job that runs ("started" is what some older docs call processing).
+_RUNNING = frozenset({"processing", "started"})
+#: Durations kept per function for its expected duration.
+_HISTORY = 32
+#: The scan never goes deeper than this many list items in one poll.
+_MAX_SCAN = 50_000
 
 
 class JobWatcher(Protocol):
     """Reports when watched jobs end."""
 
-    async def wait(self, job_id: str) -> Json:
-        """Return the job's JSON once it has ended (finished, error or cancelled)."""
+    async def wait(self, job_id: str, function: str | None = None) -> Json:
+        """Return the job's JSON once it has ended (finished, error or cancelled).
+        `function` ("owner/name[:version]") lets the watcher expect when it ends."""
         ...
 
     def forget(self, job_id: str) -> None:
@@ -53,9 +80,29 @@ class JobWatcher(Protocol):
     #: Called with a watched job's id the first time it is seen processing (None: nobody).
     on_processing: OnProcessing | None
 
+    @property
+    def webhooks(self) -> list[dict[str, str]]:
+        """Webhooks to register with each push so that this watcher hears of its end."""
+        ...
+
     async def aclose(self) -> None:
         """Stop watching everything."""
         ...
+
+
+@dataclass
+class _Watched:
+    """One watched job."""
+
+    future: asyncio.Future[Json]
+    function: str
+    seq: int  # order of wait() calls: how many jobs this watcher saw pushed before it
+    since: float  # clock() when the wait began (just after the push)
+    due: float | None  # clock() at which it is expected to have ended; None: no idea yet
+    seen_processing: bool = False
+    next_fetch: float = 0.0  # earliest clock() for a GET of its own when the scan misses it
+    fetch_backoff: float = 1.0
+    awaiting: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class ListWatcher:
@@ -65,9 +112,14 @@ class ListWatcher:
         self,
         client: SieveClient,
         *,
-        min_interval: float = 0.25,
+        min_interval: float = 0.05,
         max_interval: float = 10.0,
-        first_interval: float = 0.5,
+        first_interval: float = 0.2,
+        fetch_concurrency: int = 8,
+        page_size: int = 500,
+        await_max: int = 4,
+        hinted: bool = False,
+        safety_grace: float = 2.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -75,100 +127,340 @@ class ListWatcher:
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.first_interval = first_interval
+        self.fetch_concurrency = fetch_concurrency
+        self.page_size = page_size
+        self.await_max = await_max
+        self.hinted = hinted
+        self.safety_grace = safety_grace
         self.polls = 0
+        self.on_processing: OnProcessing | None = None
+        self.webhook_url: str | None = None
         self._clock = clock
         self._sleep = sleep
-        self._waiters: dict[str, asyncio.Future[Json]] = {}
-        self._ended_at: deque[float] = deque(maxlen=64)
-        self._seen_processing: set[str] = set()
+        self._watched: dict[str, _Watched] = {}
+        self._seq = itertools.count()
+        self._last_seq = -1
+        self._durations: dict[str, deque[float]] = {}
         self._quiet_interval = first_interval
+        self._last_poll = clock()
+        self._next_poll = self._last_poll + first_interval
+        self._rtt = 0.0  # a list request's round trip, smoothed
+        self._hints: set[str] = set()
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.on_processing: OnProcessing | None = None
+        self._await_supported: bool | None = None  # None: not tried yet
+        self._fetches = asyncio.Semaphore(max(1, fetch_concurrency))
 
-    async def wait(self, job_id: str) -> Json:
-        future = self._waiters.get(job_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._waiters[job_id] = future
+    # -- the JobWatcher protocol ----------------------------------------------------------
+
+    @property
+    def webhooks(self) -> list[dict[str, str]]:
+        if self.webhook_url is None:
+            return []
+        return [{"type": "job.complete", "url": self.webhook_url}]
+
+    async def wait(self, job_id: str, function: str | None = None) -> Json:
+        watched = self._watched.get(job_id)
+        if watched is None:
+            now = self._clock()
+            seq = next(self._seq)
+            self._last_seq = seq
+            name = _function_name(function)
+            watched = _Watched(
+                asyncio.get_running_loop().create_future(),
+                name,
+                seq,
+                now,
+                self._expected_end(name, now),
+            )
+            self._watched[job_id] = watched
+            # A job expected to end before the planned poll brings the poll forward.
+            if watched.due is not None and watched.due < self._next_poll:
+                self._wake.set()
+            self._maybe_await(job_id, watched)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._poll_loop(), name="sievefile-list-watcher")
-        return await asyncio.shield(future)
+        return await asyncio.shield(watched.future)
 
     def forget(self, job_id: str) -> None:
-        self._seen_processing.discard(job_id)
-        future = self._waiters.pop(job_id, None)
-        if future is not None and not future.done():
-            future.cancel()
+        watched = self._watched.pop(job_id, None)
+        self._hints.discard(job_id)
+        if watched is None:
+            return
+        if watched.awaiting is not None:
+            watched.awaiting.cancel()
+        if not watched.future.done():
+            watched.future.cancel()
+
+    def hint(self, job_id: str) -> None:
+        """Somebody says `job_id` ended (a webhook): poll at once to confirm it."""
+        if job_id in self._watched:
+            self._hints.add(job_id)
+            self._wake.set()
 
     async def aclose(self) -> None:
-        for job_id in list(self._waiters):
+        for job_id in list(self._watched):
             self.forget(job_id)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
-    def next_interval(self) -> float:
-        """How long to wait before the next poll (see the module docstring)."""
-        in_flight = len(self._waiters)
-        if len(self._ended_at) < 2:
-            return self._quiet_interval
-        span = max(self._clock() - self._ended_at[0], 1e-3)
-        rate = (len(self._ended_at) - 1) / span  # jobs ending per second, lately
-        wanted = max(1.0, in_flight / 4) / rate
-        return min(self.max_interval, max(self.min_interval, wanted))
+    # -- the schedule ---------------------------------------------------------------------
+
+    def expected_duration(self, function: str) -> float | None:
+        """How long a job of `function` is expected to take, from push to end: the 25th
+        percentile of its recent durations (None before one ended). A low quantile rather
+        than the mean: polling a little early costs one request, late costs the run time."""
+        history = self._durations.get(function)
+        if not history:
+            return None
+        ordered = sorted(history)
+        return ordered[(len(ordered) - 1) // 4]
+
+    def _expected_end(self, function: str, since: float) -> float | None:
+        duration = self.expected_duration(function)
+        if duration is None:
+            return None
+        # The job began about half a round trip before the push's answer reached us, and a
+        # poll reaches the service half a round trip after it leaves.
+        due = since + duration - self._rtt
+        if self.hinted:
+            due += self.safety_grace + duration / 2  # only when its webhook is clearly late
+        return due
+
+    def next_poll_at(self) -> float:
+        """When the next poll should start (see the module docstring)."""
+        if self._hints:
+            return self._clock()
+        last = self._last_poll
+        candidates = [last + self.max_interval]
+        overdue = False
+        for watched in self._watched.values():
+            if watched.awaiting is not None:
+                continue  # its long poll will tell
+            if watched.due is None:
+                overdue = overdue or not self.hinted
+            elif watched.due > last:
+                candidates.append(watched.due)
+            else:
+                overdue = True  # a poll after its expected end did not see it end
+        if overdue:
+            candidates.append(last + self._quiet_interval)
+        wanted = min(candidates)
+        return min(last + self.max_interval, max(last + self.min_interval, wanted))
+
+    # -- polling --------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        while self._waiters:
-            await self._sleep(self.next_interval())
-            if not self._waiters:
+        while self._watched:
+            self._next_poll = self.next_poll_at()
+            delay = self._next_poll - self._clock()
+            if delay > 0:
+                await self._nap(delay)
+                if self._clock() < self.next_poll_at() and not self._hints:
+                    continue  # woken to re-plan (a new job, a hint for another time)
+            if not self._watched:
                 return
+            if self._all_awaited():
+                # Every job has its long poll: the list is only a safety net.
+                self._last_poll = self._clock()
+                continue
             try:
                 ended = await self._poll_once()
             except Exception as error:  # reported to every waiter: they fail their jobs
-                for future in self._waiters.values():
-                    if not future.done():
-                        future.set_exception(error)
-                self._waiters.clear()
+                self._fail_all(error)
                 return
             if ended:
-                self._quiet_interval = self.first_interval
+                # Jobs are ending: the late ones are probably close behind.
+                self._quiet_interval = self.min_interval
             else:
                 self._quiet_interval = min(self.max_interval, self._quiet_interval * 1.5)
 
+    async def _nap(self, delay: float) -> None:
+        """Sleep `delay` seconds, or less when woken (a hint, an earlier job)."""
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                task.cancel()
+
+    def _all_awaited(self) -> bool:
+        if self._hints:
+            return False
+        return all(w.awaiting is not None for w in self._watched.values())
+
+    def _fail_all(self, error: BaseException) -> None:
+        for watched in self._watched.values():
+            if watched.awaiting is not None:
+                watched.awaiting.cancel()
+            if not watched.future.done():
+                watched.future.set_exception(error)
+        self._watched.clear()
+
+    def _scan_depth(self) -> int:
+        """How many list items (newest first) a poll may read: the jobs this watcher saw
+        pushed since its oldest watched job, plus half again and 100 for other clients."""
+        if not self._watched:
+            return 0
+        oldest = min(w.seq for w in self._watched.values())
+        ours = self._last_seq - oldest + 1
+        return min(_MAX_SCAN, ours + ours // 2 + 100)
+
     async def _poll_once(self) -> int:
-        """One round: find the watched jobs that left the in-flight lists and fetch them."""
+        """One round: read the newest jobs, settle the watched ones that ended; GET what the
+        list cannot tell. Returns how many watched jobs ended."""
         self.polls += 1
-        unaccounted = set(self._waiters)
-        for status in _IN_FLIGHT_LISTS:
-            # Statuses only move forward: a job once seen processing is never queued again,
-            # so the queued list is only worth a request for jobs not yet seen processing.
-            if status == "queued" and not (unaccounted - self._seen_processing):
+        hints, self._hints = self._hints, set()
+        started = self._clock()
+        self._last_poll = started
+        # A poll woken by hints only needs to find them; any other looks for every job.
+        targets = set(hints) if hints and started < self._next_poll else set(self._watched)
+        missing = set(self._watched)
+        depth = self._scan_depth()
+        seen: set[str] = set()
+        offset = 0
+        ended: list[Json] = []
+        fetch: set[str] = set()
+        first = True
+        while targets and len(seen) < depth:
+            limit = max(1, min(self.page_size, depth - len(seen)))
+            page = await self.client.list_jobs(limit=limit, offset=offset)
+            if first:
+                took = self._clock() - started
+                self._rtt = 0.8 * self._rtt + 0.2 * took if self._rtt else took
+                first = False
+            for job in page.jobs:
+                job_id = job.get("id")
+                if not isinstance(job_id, str) or job_id in seen:
+                    continue  # shifted onto this page by newer jobs: seen already
+                seen.add(job_id)
+                if job_id not in missing:
+                    continue
+                missing.discard(job_id)
+                targets.discard(job_id)
+                status = job.get("status")
+                if status in FINAL_STATUSES:
+                    if isinstance(job.get("outputs"), list):
+                        ended.append(job)
+                    else:
+                        fetch.add(job_id)  # an item without outputs: fetch the job itself
+                elif status in _RUNNING:
+                    self._saw_processing(job_id)
+            if page.next_offset is None or page.next_offset <= offset or not page.jobs:
                 break
-            if not unaccounted:
-                break
-            async for job in self.client.iter_jobs(status):
-                job_id = job.get("id", "")
-                if job_id in unaccounted:
-                    unaccounted.discard(job_id)
-                    if status == "processing" and job_id not in self._seen_processing:
-                        self._seen_processing.add(job_id)
-                        if self.on_processing is not None:
-                            self.on_processing(job_id)
-                if not unaccounted:
-                    break
-        ended = 0
-        for job_id in unaccounted:
+            offset = page.next_offset
+        now = self._clock()
+        for job_id in missing:
+            watched = self._watched.get(job_id)
+            if watched is None:
+                continue
+            # Not within the scan (a deep history, a list that lags or orders otherwise):
+            # its own GET, now when hinted, else with a backoff of its own.
+            if job_id in hints or (watched.next_fetch <= now and job_id in targets):
+                fetch.add(job_id)
+        count = sum(self._settle(job) for job in ended)
+        if fetch:
+            jobs = await asyncio.gather(*(self._fetch(job_id) for job_id in fetch))
+            count += sum(self._settle(job) for job in jobs if job is not None)
+        return count
+
+    async def _fetch(self, job_id: str) -> Json | None:
+        """`GET /v2/jobs/{id}` for one job, at most `fetch_concurrency` at a time."""
+        async with self._fetches:
             job = await self.client.get_job(job_id)
-            if job.get("status") not in FINAL_STATUSES:
-                continue  # it moved between lists while we looked, or lists lag: next round
-            future = self._waiters.pop(job_id, None)
-            self._seen_processing.discard(job_id)
-            if future is not None and not future.done():
-                future.set_result(job)
-            self._ended_at.append(self._clock())
-            ended += 1
-        return ended
+        watched = self._watched.get(job_id)
+        if watched is None:
+            return None
+        status = job.get("status")
+        if status in FINAL_STATUSES:
+            return job
+        if status in _RUNNING:
+            self._saw_processing(job_id)
+        watched.next_fetch = self._clock() + watched.fetch_backoff
+        watched.fetch_backoff = min(self.max_interval, watched.fetch_backoff * 2)
+        return None
+
+    def _saw_processing(self, job_id: str, started_at: float | None = None) -> None:
+        watched = self._watched.get(job_id)
+        if watched is None or watched.seen_processing:
+            return
+        watched.seen_processing = True
+        if self.on_processing is not None:
+            self.on_processing(job_id, started_at)
+
+    def _settle(self, job: Json) -> int:
+        """Hand an ended job to its waiter and learn its duration; 1 if it was watched."""
+        job_id = job.get("id")
+        watched = self._watched.get(job_id) if isinstance(job_id, str) else None
+        if watched is None or not isinstance(job_id, str):
+            return 0
+        started = _timestamp(job.get("started_at"))
+        if started is not None:
+            self._saw_processing(job_id, started)  # it ran between two looks
+        del self._watched[job_id]
+        self._hints.discard(str(job_id))
+        if watched.awaiting is not None and watched.awaiting is not asyncio.current_task():
+            watched.awaiting.cancel()
+        duration = _service_duration(job)
+        if duration is None:
+            duration = self._clock() - watched.since
+        self._durations.setdefault(watched.function, deque(maxlen=_HISTORY)).append(duration)
+        if not watched.future.done():
+            watched.future.set_result(job)
+        return 1
+
+    # -- the long poll --------------------------------------------------------------------
+
+    def _maybe_await(self, job_id: str, watched: _Watched) -> None:
+        """Start `GET /v2/jobs/{id}/await` for a new job when few are in flight."""
+        if self._await_supported is False or self.await_max <= 0 or self.hinted:
+            return  # (with webhooks, a job's end is heard without holding a request open)
+        if sum(1 for w in self._watched.values() if w.awaiting is not None) >= self.await_max:
+            return
+        if len(self._watched) > self.await_max:
+            return
+        watched.awaiting = asyncio.create_task(
+            self._await(job_id), name=f"sievefile-await-{job_id}"
+        )
+
+    async def _await(self, job_id: str) -> None:
+        while job_id in self._watched:
+            try:
+                job = await self.client.await_job(job_id)
+            except ApiError as error:
+                if error.status_code == 408:
+                    continue  # the long poll timed out: ask again
+                self._stop_awaiting(job_id, error)
+                return
+            except (BackendError, SievefileError) as error:
+                self._stop_awaiting(job_id, error)
+                return
+            if job is None:  # the backend has no /await: poll, and never ask again
+                self._await_supported = False
+                self._stop_awaiting(job_id, None)
+                return
+            self._await_supported = True
+            if job.get("status") in FINAL_STATUSES and isinstance(job.get("outputs"), list):
+                self._settle(job)
+                return
+            if job.get("status") in FINAL_STATUSES:
+                self._stop_awaiting(job_id, None)
+                self._hints.add(job_id)
+                self._wake.set()
+                return
+
+    def _stop_awaiting(self, job_id: str, error: BaseException | None) -> None:
+        """The long poll of `job_id` is over without an answer: polling takes over."""
+        if error is not None:
+            logger.info("GET /v2/jobs/%s/await: %s; polling instead", job_id, error)
+        watched = self._watched.get(job_id)
+        if watched is not None:
+            watched.awaiting = None
+        self._wake.set()
 
 
 class EventWatcher:
@@ -182,12 +474,16 @@ class EventWatcher:
         self.on_processing: OnProcessing | None = None
         self._remove_listener = backend.add_listener(self._on_change)
 
+    @property
+    def webhooks(self) -> list[dict[str, str]]:
+        return []
+
     def _on_change(self, job: Json) -> None:
         status = job.get("status")
         if status in FINAL_STATUSES:
             self._loop.call_soon_threadsafe(self._settle, job)
         elif status == "processing" and self.on_processing is not None:
-            self._loop.call_soon_threadsafe(self.on_processing, job["id"])
+            self._loop.call_soon_threadsafe(self.on_processing, job["id"], None)
 
     def _settle(self, job: Json) -> None:
         job_id = job["id"]
@@ -197,7 +493,7 @@ class EventWatcher:
         elif not future.done():
             future.set_result(job)
 
-    async def wait(self, job_id: str) -> Json:
+    async def wait(self, job_id: str, function: str | None = None) -> Json:
         if job_id in self._ended:
             return self._ended.pop(job_id)
         future = self._waiters.setdefault(job_id, self._loop.create_future())
@@ -213,3 +509,27 @@ class EventWatcher:
         self._remove_listener()
         for job_id in list(self._waiters):
             self.forget(job_id)
+
+
+def _function_name(function: str | None) -> str:
+    """`owner/name` of a reference (versions of one function take about as long)."""
+    if not function:
+        return ""
+    return function.partition(":")[0]
+
+
+def _service_duration(job: Json) -> float | None:
+    """Seconds from the job's creation to its end by the service's own clock, if it says."""
+    created, completed = _timestamp(job.get("created_at")), _timestamp(job.get("completed_at"))
+    if created is None or completed is None or completed < created:
+        return None
+    return completed - created
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -29,11 +29,14 @@ from starlette.routing import Route
 
 from runner.errors import ApiError
 from runner.local.backend import LocalBackend
+from runner.local.store import TERMINAL
 from runner.local.typemap import problem
 
 logger = logging.getLogger("sievefile.local")
 
 UNAUTHORIZED = "Unauthorized - valid API Key required."
+#: How long `GET /v2/jobs/{id}/await` blocks before answering 408, as the live service.
+AWAIT_TIMEOUT = 600.0
 # SQLite integers are 64-bit; anything larger cannot be an offset or a limit.
 _MAX_QUERY_INT = 2**62
 
@@ -97,6 +100,32 @@ def create_app(
             return await cancel_job(request)
         return await get_job(request)
 
+    async def await_job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        authorize(request, "GET /jobs/{job_id}/await", job_id)
+        offset = _int_query(request, "offset", 0, minimum=0)
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def settle(result: asyncio.Future[None]) -> None:
+            if not result.done():
+                result.set_result(None)
+
+        def listener(job: dict[str, Any]) -> None:
+            if job.get("id") == job_id and job.get("status") in TERMINAL:
+                loop.call_soon_threadsafe(settle, ended)
+
+        remove = served.add_listener(listener)
+        try:
+            # Read after listening, so an end between the two is never missed.
+            if served.job(job_id, offset)["status"] not in TERMINAL:
+                await asyncio.wait_for(ended, AWAIT_TIMEOUT)
+        except asyncio.TimeoutError:
+            return JSONResponse({"detail": "Request timeout."}, status_code=408)
+        finally:
+            remove()
+        return JSONResponse(served.job(job_id, offset))
+
     async def cancel_job(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         authorize(request, "DELETE /jobs/{job_id}", job_id)
@@ -145,6 +174,7 @@ def create_app(
         Route("/v2/jobs", list_jobs, methods=["GET"]),
         # One route for both methods, so a 405 lists both in `Allow`.
         Route("/v2/jobs/{job_id}", job, methods=["GET", "DELETE"]),
+        Route("/v2/jobs/{job_id}/await", await_job, methods=["GET"]),
         Route("/v2/functions/{owner_name}/{function_name}", get_function, methods=["GET"]),
         Route(
             "/v2/functions/{owner_name}/{function_name}/versions",

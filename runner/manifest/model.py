@@ -28,7 +28,10 @@ _FUNCTION_REF = re.compile(FUNCTION_REF_PATTERN)
 
 #: What `max_instances` is when neither the job nor `[defaults]` sets it.
 DEFAULT_MAX_INSTANCES = 1000
-DEFAULT_MAX_PARALLEL = 16
+#: `max_parallel` when neither `[run]` nor `-j` sets it: high enough that independent work is
+#: not held back (a script would push it all at once); the service's own limit lowers it when
+#: it reports one, and 429s shrink it during a run (docs/running.md, "Parallelism").
+DEFAULT_MAX_PARALLEL = 1000
 
 
 @dataclass(frozen=True)

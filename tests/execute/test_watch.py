@@ -1,14 +1,17 @@
-"""The watchers: few requests for many jobs, an interval that adapts, no polling when embedded."""
+"""The watchers: outputs harvested from list pages, a schedule from expected end times, the long
+poll where the backend has it, webhook hints confirmed against the job, no polling embedded."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import pytest
 
 from runner.client import SieveClient
 from runner.execute.watch import EventWatcher, ListWatcher
+from tests.support.faultproxy import FaultProxy, Respond, Transform
 
 
 class FakeClock:
@@ -25,53 +28,184 @@ def _push_naps(client: SieveClient, seconds: list[float]) -> Any:
     )
 
 
-def test_list_watcher_reports_every_job_with_few_list_requests(exec_server) -> None:
-    intervals: list[float] = []
+async def _quick_sleep(seconds: float) -> None:
+    await asyncio.sleep(min(seconds, 0.05))  # real time passes, never much
 
-    async def quick_sleep(seconds: float) -> None:
-        intervals.append(seconds)
-        await asyncio.sleep(0.05)  # real time passes, much less than asked
 
-    async def scenario() -> tuple[list[dict[str, Any]], int]:
-        async with SieveClient(exec_server.url, exec_server.api_key) as client:
-            pushed = await _push_naps(client, [0.2] * 8)
-            watcher = ListWatcher(client, sleep=quick_sleep)
-            finals = await asyncio.gather(*(watcher.wait(job["id"]) for job in pushed))
+def _watch_all(url: str, key: str | None, seconds: list[float], **options: Any) -> Any:
+    """Push naps through `url`, wait for them all with a ListWatcher; finals and counters."""
+
+    async def scenario() -> tuple[list[dict[str, Any]], dict[str, int]]:
+        async with SieveClient(url, key) as client:
+            pushed = await _push_naps(client, seconds)
+            watcher = ListWatcher(client, sleep=_quick_sleep, **options)
+            finals = await asyncio.gather(*(watcher.wait(job["id"], "exec/nap") for job in pushed))
             await watcher.aclose()
-            return finals, client.requests["list_jobs"]
+            return finals, {**client.requests, "polls": watcher.polls}
 
-    finals, list_requests = asyncio.run(scenario())
-    assert [job["status"] for job in finals] == ["finished"] * 8
-    assert sorted(job["outputs"][0]["data"] for job in finals) == list(range(8))
+    return asyncio.run(scenario())
+
+
+def test_outputs_come_from_the_list_pages_without_a_get_per_job(exec_server) -> None:
+    finals, requests = _watch_all(exec_server.url, exec_server.api_key, [0.2] * 12, await_max=0)
+    assert [job["status"] for job in finals] == ["finished"] * 12
+    assert sorted(job["outputs"][0]["data"] for job in finals) == list(range(12))
     stats = exec_server.backend.stats
-    # fetched once when it left the lists; a second time only if it moved from queued to
-    # processing between the two list requests of one poll
-    assert all(1 <= stats.job_requests(job["id"]).get("GET", 0) <= 2 for job in finals)
-    assert list_requests <= 2 * len(intervals)
-    # quiet polls back off by half each time, from the first interval
-    assert intervals[:2] == [0.5, 0.75]
+    assert stats.requests("GET /jobs/{job_id}") == 0
+    assert requests.get("get_job", 0) == 0
+    assert 1 <= requests["list_jobs"] < 12  # one request reports on many jobs
 
 
-def test_interval_aims_at_a_quarter_of_the_jobs_in_flight_ending() -> None:
+def test_items_without_outputs_are_fetched_once_each(exec_server) -> None:
+    def strip_outputs(body: dict[str, Any]) -> dict[str, Any]:
+        for job in body["data"]:
+            job.pop("outputs", None)
+            job["vendor_field"] = {"nested": [1, 2]}  # extra fields are ignored
+        return body
+
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(
+            Transform(body=strip_outputs), method="GET", path="/v2/jobs", exact=True, times=10**6
+        )
+        finals, _requests = _watch_all(proxy.url, exec_server.api_key, [0.1] * 6, await_max=0)
+    assert sorted(job["outputs"][0]["data"] for job in finals) == list(range(6))
+    stats = exec_server.backend.stats
+    for job in finals:
+        assert stats.job_requests(job["id"]).get("GET", 0) == 1
+
+
+def test_small_pages_in_another_order_still_find_every_job(exec_server) -> None:
+    def reverse(body: dict[str, Any]) -> dict[str, Any]:
+        body["data"].reverse()
+        return body
+
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(Transform({"limit": "2"}, body=reverse), method="GET", times=10**6)
+        finals, _requests = _watch_all(
+            proxy.url, exec_server.api_key, [0.1, 0.3, 0.0, 0.2, 0.1], await_max=0
+        )
+    assert sorted(job["outputs"][0]["data"] for job in finals) == [0, 1, 2, 3, 4]
+    assert all(job["status"] == "finished" for job in finals)
+
+
+def test_a_long_history_is_not_scanned(exec_server) -> None:
+    async def history() -> None:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            await asyncio.gather(
+                *(client.push("exec/nap", {"seconds": 0, "value": i}) for i in range(400))
+            )
+
+    asyncio.run(history())
+    with FaultProxy(exec_server.url) as proxy:
+        # pages of 50: reading the whole history would take 9 requests per poll
+        proxy.add_fault(Transform({"limit": "50"}), path="/v2/jobs", exact=True, times=10**6)
+        finals, requests = _watch_all(proxy.url, exec_server.api_key, [0.3] * 3, await_max=0)
+    assert [job["status"] for job in finals] == ["finished"] * 3
+    # Three watched jobs: a poll reads a hundred-odd newest items at most (3 pages).
+    assert requests["list_jobs"] <= 3 * requests["polls"]
+    stats = exec_server.backend.stats
+    assert all(stats.job_requests(job["id"]).get("GET", 0) == 0 for job in finals)
+
+
+def test_a_job_beyond_the_scan_is_fetched_by_itself(exec_server) -> None:
+    async def scenario() -> dict[str, Any]:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            old = await client.push("exec/nap", {"seconds": 0.6, "value": "old"})
+            # Newer jobs by somebody else bury it deeper than the watcher's scan goes.
+            await asyncio.gather(
+                *(client.push("exec/nap", {"seconds": 0, "value": i}) for i in range(150))
+            )
+            watcher = ListWatcher(client, sleep=_quick_sleep, await_max=0)
+            final = await watcher.wait(old["id"], "exec/nap")
+            await watcher.aclose()
+            return final
+
+    final = asyncio.run(scenario())
+    assert final["status"] == "finished"
+    assert final["outputs"][0]["data"] == "old"
+    assert exec_server.backend.stats.job_requests(final["id"]).get("GET", 0) >= 1
+
+
+def test_the_schedule_aims_at_expected_ends() -> None:
     clock = FakeClock()
-    watcher = ListWatcher(None, clock=clock, min_interval=0.25, max_interval=10.0)  # type: ignore[arg-type]
-    assert watcher.next_interval() == 0.5  # nothing has ended yet
-    for _ in range(11):  # a job ended every 0.1 s, the last one 0.1 s ago
-        watcher._ended_at.append(clock.now)
-        clock.now += 0.1
-    rate = 10 / 1.1  # endings per second, from the first one until now
+    watcher = ListWatcher(None, clock=clock, min_interval=0.05, max_interval=10.0)  # type: ignore[arg-type]
+    assert watcher.expected_duration("me/f") is None
+    # Durations of me/f so far (the service's created_at -> completed_at): 0.6 s and longer.
+    for seconds in (0.6, 0.6, 0.7, 0.9, 2.0):
+        watcher._durations.setdefault("me/f", deque()).append(seconds)
+    assert watcher.expected_duration("me/f") == 0.6  # the 25th percentile
     loop = asyncio.new_event_loop()
     try:
-        for index in range(80):
-            watcher._waiters[f"job-{index}"] = loop.create_future()
-        assert watcher.next_interval() == pytest.approx(80 / 4 / rate)  # when 20 have ended
-        for index in range(75):
-            del watcher._waiters[f"job-{index}"]
-        assert watcher.next_interval() == 0.25  # 5 in flight: one ending is 0.1 s away
-        clock.now += 3600  # nothing ended for an hour: the rate says "slow"
-        assert watcher.next_interval() == 10.0
+        watcher._rtt = 0.04
+        start = clock.now
+        watcher._last_poll = start
+        due = watcher._expected_end("me/f", start)
+        assert due == pytest.approx(start + 0.6 - 0.04)
+        watcher._watched["a"] = _watched(loop, "me/f", start, due)
+        assert watcher.next_poll_at() == pytest.approx(start + 0.56)
+        # A job of a function with no history yet: polled for with the quiet interval.
+        watcher._watched["b"] = _watched(loop, "me/g", start, None)
+        assert watcher.next_poll_at() == pytest.approx(start + watcher._quiet_interval)
+        del watcher._watched["b"]
+        # Nothing about to end (an hour-long job): the next poll is max_interval away.
+        watcher._watched["a"].due = start + 3600
+        assert watcher.next_poll_at() == pytest.approx(start + 10.0)
+        # A hint means now.
+        watcher._hints.add("a")
+        assert watcher.next_poll_at() == clock.now
     finally:
         loop.close()
+
+
+def _watched(loop: asyncio.AbstractEventLoop, function: str, since: float, due: Any) -> Any:
+    from runner.execute.watch import _Watched
+
+    return _Watched(loop.create_future(), function, 0, since, due)
+
+
+def test_few_jobs_are_awaited_with_the_long_poll(exec_server) -> None:
+    finals, requests = _watch_all(exec_server.url, exec_server.api_key, [0.3, 0.1])
+    assert sorted(job["outputs"][0]["data"] for job in finals) == [0, 1]
+    assert requests["await_job"] == 2
+    assert requests.get("list_jobs", 0) == 0
+    assert exec_server.backend.stats.requests("GET /jobs/{job_id}/await") == 2
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_backend_without_the_long_poll_is_polled_quietly(exec_server, status: int) -> None:
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(Respond(status, {"detail": "Not Found"}), path_end="/await", times=10**6)
+        finals, requests = _watch_all(proxy.url, exec_server.api_key, [0.2, 0.1, 0.3])
+        awaits = [seen for seen in proxy.log if seen.path.endswith("/await")]
+    assert sorted(job["outputs"][0]["data"] for job in finals) == [0, 1, 2]
+    # Tried once per job pushed before the answer came back, never after it.
+    assert 1 <= len(awaits) <= 3
+    assert requests["list_jobs"] >= 1
+
+
+def test_a_hint_polls_at_once_and_is_confirmed_against_the_job(exec_server) -> None:
+    async def scenario() -> tuple[dict[str, Any], bool, int]:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            long, short = await _push_naps(client, [30.0, 0.05])
+            watcher = ListWatcher(client, hinted=True, await_max=0)
+            long_wait = asyncio.create_task(watcher.wait(long["id"], "exec/nap"))
+            short_wait = asyncio.create_task(watcher.wait(short["id"], "exec/nap"))
+            await asyncio.sleep(0.3)
+            polls_before = watcher.polls
+            watcher.hint(short["id"])  # true: it ended
+            watcher.hint(long["id"])  # a lie (webhooks are unsigned): it runs on
+            final = await asyncio.wait_for(short_wait, 5)
+            await asyncio.sleep(0.2)
+            still_running = not long_wait.done()
+            await watcher.aclose()
+            await client.cancel_job(long["id"])
+            return final, still_running, watcher.polls - polls_before
+
+    final, still_running, polls = asyncio.run(scenario())
+    assert final["status"] == "finished"
+    assert final["outputs"][0]["data"] == 1
+    assert still_running
+    assert polls >= 1
 
 
 def test_event_watcher_needs_no_requests(start_local_server) -> None:
@@ -90,3 +224,16 @@ def test_event_watcher_needs_no_requests(start_local_server) -> None:
     stats = server.backend.stats
     assert stats.requests("GET /jobs") == 0
     assert all("GET" not in stats.job_requests(job["id"]) for job in finals)
+
+
+def test_the_local_long_poll_answers_when_the_job_ends(exec_server) -> None:
+    with exec_server.client(timeout=10) as client:
+        job = client.post(
+            "/push", json={"function": "exec/nap", "inputs": {"seconds": 0.2, "value": 7}}
+        ).json()
+        ended = client.get(f"/jobs/{job['id']}/await").raise_for_status().json()
+        assert ended["status"] == "finished"
+        assert ended["outputs"][0]["data"] == 7
+        missing = client.get("/jobs/nope/await")
+        assert missing.status_code == 404
+        assert missing.json() == {"detail": "Job not found."}

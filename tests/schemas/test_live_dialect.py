@@ -245,4 +245,4 @@ def test_plan_without_the_concurrency_endpoint_changes_nothing(
     proxy.add_fault(Respond(status, {"detail": "Not Found"}), path="/v2/user/concurrency")
     document = json.loads(invoke("plan", str(manifest), "--api-url", proxy.url, "--json").output)
     assert document["concurrency"] is None
-    assert document["run"]["max_parallel"] == 16
+    assert document["run"]["max_parallel"] == 1000

@@ -81,12 +81,18 @@ class _Rule:
     method: str | None
     path: str | None
     remaining: int
+    exact: bool = False
+    path_end: str | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return (
             self.remaining > 0
             and (self.method is None or self.method == method)
-            and (self.path is None or path.startswith(self.path))
+            and (
+                self.path is None
+                or (path == self.path if self.exact else path.startswith(self.path))
+            )
+            and (self.path_end is None or path.endswith(self.path_end))
         )
 
 
@@ -130,11 +136,19 @@ class FaultProxy:
         return self._server.url
 
     def add_fault(
-        self, fault: Fault, *, method: str | None = None, path: str | None = None, times: int = 1
+        self,
+        fault: Fault,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int = 1,
+        exact: bool = False,
+        path_end: str | None = None,
     ) -> None:
-        """Apply `fault` to the next `times` requests with `method` and a path under `path`."""
+        """Apply `fault` to the next `times` requests with `method` and a path under `path`
+        (equal to `path` with `exact`; ending with `path_end` when given)."""
         with self._lock:
-            self._rules.append(_Rule(fault, method, path, times))
+            self._rules.append(_Rule(fault, method, path, times, exact, path_end))
 
     def clear_faults(self) -> None:
         with self._lock:
