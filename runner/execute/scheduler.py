@@ -49,6 +49,11 @@ from runner.secrets import Secrets
 #: Pushes again after a lost answer for which no job was found, before giving up.
 UNKNOWN_PUSH_RETRIES = 2
 
+#: Pushes sent at once. More only queue inside the HTTP client's connection pool, whose
+#: bookkeeping grows with the square of the requests waiting there (profiled: 1,000 queued
+#: pushes cost 20 ms of CPU each).
+PUSH_CONCURRENCY = 50
+
 #: Called with each resolved job before its push; raises ValidationError to stop it.
 Validate = Callable[[ResolvedJob], None]
 
@@ -101,6 +106,7 @@ class Scheduler:
         self._sleep = sleep
         self._jitter = jitter
         self.window = CongestionWindow(self.policy.max_parallel)
+        self._pushing = asyncio.Semaphore(PUSH_CONCURRENCY)
         self._results: dict[str, dict[str, Any]] = {}
         self._outcomes: dict[str, JobOutcome] = {}
         self._job_tasks: dict[str, asyncio.Task[bool]] = {}
@@ -249,7 +255,8 @@ class Scheduler:
         while True:
             if job_id is None:
                 outcome.attempts += 1
-                job_id = await self._push(resolved, outcome)
+                async with self._pushing:
+                    job_id = await self._push(resolved, outcome)
             outcome.job_id = job_id
             try:
                 final = await asyncio.wait_for(

@@ -41,7 +41,8 @@ def test_bad_counts_are_left_at_zero() -> None:
 def test_default_parallelism() -> None:
     assert default_parallelism(None, None) == DEFAULT_MAX_PARALLEL
     assert default_parallelism(None, Concurrency(4)) == 4
-    assert default_parallelism(None, Concurrency(100)) == DEFAULT_MAX_PARALLEL
+    assert default_parallelism(None, Concurrency(100)) == 100
+    assert default_parallelism(None, Concurrency(5000)) == DEFAULT_MAX_PARALLEL
     # What is running now is not subtracted: it ends while the run goes on.
     assert default_parallelism(None, Concurrency(4, num_processing=4)) == 4
     # What the user sets is kept, above the limit too.

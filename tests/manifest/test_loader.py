@@ -59,7 +59,7 @@ def test_the_issue_example_loads_into_typed_objects(load: Load) -> None:
     )
     assert manifest.name == "podcast"
     assert manifest.defaults == Defaults(retries=2, timeout=1800.0)
-    assert manifest.run == RunSettings(max_parallel=1000, fail_fast=True)
+    assert manifest.run == RunSettings(max_parallel=16, fail_fast=True)
     fetch, transcribe, dub, summary = manifest.jobs.values()
     assert fetch.function == FunctionRef("sieve", "youtube_to_mp4")
     assert fetch.retries == 2

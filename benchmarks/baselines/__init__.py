@@ -1,0 +1,1 @@
+"""Hand-written scripts a user of the official SDK would write, to compare sievefile against."""
