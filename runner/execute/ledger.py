@@ -34,8 +34,10 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import signal
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -484,6 +486,9 @@ class Ledger:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._db.in_transaction:  # part of a larger one (`LedgerWriter`'s batch)
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -499,38 +504,110 @@ class LedgerWriter:
     `call(fn, ...)` runs `fn(ledger, ...)` there and awaits the result (an intent, which must
     be on disk before its push); `submit(fn, ...)` queues it and returns at once (the job id
     after a push, a job's end). One thread runs them in the order they came, so a job's rows
-    are written in the order of what happened; `flush()` waits until all are on disk. A
-    queued write that fails is logged: the run goes on, and a resume reconciles what the
+    are written in the order of what happened. What is queued together is committed together
+    (one transaction, one fsync, at most `batch` calls), and a call's result is handed back
+    only once its transaction committed. `flush()` waits until everything queued is on disk.
+    A queued write that fails is logged: the run goes on, and a resume reconciles what the
     ledger missed.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="sievefile-ledger"
+    def __init__(self, path: str | os.PathLike[str], *, batch: int = 256) -> None:
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._batch = batch
+        ready: concurrent.futures.Future[Ledger] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._serve, args=(path, ready), name="sievefile-ledger", daemon=True
         )
-        self._ledger: Ledger = self._executor.submit(Ledger, path).result()
+        self._thread.start()
+        self._ledger = ready.result()
+        self._closed = False
 
     def submit(
         self, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
-        future = self._executor.submit(fn, self._ledger, *args, **kwargs)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         future.add_done_callback(_log_failure)
+        self._queue.put(_Call(fn, args, kwargs, future))
         return future
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.wrap_future(self._executor.submit(fn, self._ledger, *args, **kwargs))
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Call(fn, args, kwargs, future))
+        return await asyncio.wrap_future(future)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(ledger, ...)` on the writer's thread, waiting for it (outside an event loop)."""
-        return self._executor.submit(fn, self._ledger, *args, **kwargs).result()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Call(fn, args, kwargs, future))
+        return future.result()
 
     def flush(self) -> None:
-        self._executor.submit(lambda: None).result()
+        self.run(lambda ledger: None)
 
     def close(self) -> None:
-        with contextlib.suppress(RuntimeError):  # closed already
-            self._executor.submit(self._ledger.close).result()
-        self._executor.shutdown(wait=True)
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(
+        self, path: str | os.PathLike[str], ready: concurrent.futures.Future[Ledger]
+    ) -> None:
+        try:
+            ledger = Ledger(path)
+        except BaseException as error:
+            ready.set_exception(error)
+            return
+        ready.set_result(ledger)
+        stopping = False
+        while not stopping:
+            calls: list[_Call] = []
+            item = self._queue.get()
+            while item is not None:
+                calls.append(item)
+                if len(calls) >= self._batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stopping = item is None
+            if calls:
+                _run_batch(ledger, calls)
+        ledger.close()
+
+
+@dataclass
+class _Call:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: concurrent.futures.Future[Any]
+
+
+def _run_batch(ledger: Ledger, calls: list[_Call]) -> None:
+    """Run `calls` in one transaction; hand their results back once it committed."""
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        ledger._db.execute("BEGIN IMMEDIATE")
+        for call in calls:
+            try:
+                outcomes.append((True, call.fn(ledger, *call.args, **call.kwargs)))
+            except Exception as error:
+                outcomes.append((False, error))
+        ledger._db.execute("COMMIT")
+    except Exception as error:  # the batch is lost: every call says so
+        with contextlib.suppress(Exception):
+            ledger._db.execute("ROLLBACK")
+        for call in calls:
+            call.future.set_exception(error)
+        return
+    for call, (ok, value) in zip(calls, outcomes, strict=True):
+        if ok:
+            call.future.set_result(value)
+        else:
+            call.future.set_exception(value)
 
 
 def _log_failure(future: concurrent.futures.Future[Any]) -> None:
