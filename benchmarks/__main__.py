@@ -4,15 +4,15 @@
     python -m benchmarks --quick            # small sizes: a smoke test (CI), nothing written
     python -m benchmarks --case dags --case inflight --delay 0.04 --no-write
 
-Starts what it needs on 127.0.0.1: `sievefile serve` (subprocesses, `local/sleep` jobs, enough
-workers for every job at once) and `benchmarks.delayproxy` in front of it (40 ms a request,
-half each way; `--seed-only`: only the seed spec's five operations, so no `/await` and no
-`/user/concurrency`). Cases:
+Starts what it needs on 127.0.0.1, in subprocesses: `benchmarks.delayserver` (the local
+backend as `sievefile serve` runs it, `local/sleep` jobs, a worker per job, 40 ms a request, half
+each way, and only the seed spec's five operations: no `/await`, no `/user/concurrency`), and
+`sievefile serve` for the in-flight case. Cases:
 
 - `dags`: 100 chains x 10 jobs of 0.6 s, a 1 -> 1,000 -> 1 fan-out/fan-in, 1,000 independent
   jobs. Each is run by `sievefile run` (polling; and `--listen`), and by the two hand-written
   baselines in `benchmarks/baselines/` (sequential push-then-poll; a thread per job polling
-  its own job). Every contestant is a fresh process, timed from start to exit; the proxy
+  its own job). Every contestant is a fresh process, timed from start to exit; the server
   counts its requests. Reported: wall time, wall / critical path, requests per job, and
   sievefile / baseline. The embedded backend (4 workers, in process) runs 4 chains x 10.
 - `inflight`: 10,000 jobs in flight from one `sievefile run -j 10000 --detach` (jobs that
@@ -86,26 +86,31 @@ def serve(workers: int, folder: Path) -> Iterator[str]:
 
 
 @contextmanager
-def proxy(upstream: str, delay: float, seed_only: bool) -> Iterator[str]:
-    """`benchmarks.delayproxy` in front of `upstream`; yields its URL."""
-    command = [sys.executable, "-m", "benchmarks.delayproxy", "--upstream", upstream]
+def delay_server(workers: int, delay: float, seed_only: bool) -> Iterator[str]:
+    """`benchmarks.delayserver`: the local backend, `delay` seconds a request; yields its URL."""
+    command = [sys.executable, "-m", "benchmarks.delayserver", "--workers", str(workers)]
     command += ["--delay", str(delay)] + (["--seed-only"] if seed_only else [])
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SIEVE_API_KEY": KEY},
     )
     try:
-        yield _read_first_line(process, "proxy on ").split()[-1]
+        yield _read_first_line(process, "Serving on ").split()[-1]
     finally:
         process.kill()
         process.wait(30)
 
 
 def proxy_requests(url: str) -> int:
-    return int(httpx.get(f"{url}/_proxy/stats", timeout=30).json()["total"])
+    return int(httpx.get(f"{url}/_bench/stats", timeout=30).json()["total"])
 
 
 def proxy_reset(url: str) -> None:
-    httpx.post(f"{url}/_proxy/reset", timeout=30)
+    httpx.post(f"{url}/_bench/reset", timeout=30)
 
 
 # -- the DAG case ----------------------------------------------------------------------------
@@ -359,9 +364,9 @@ def main() -> None:
         folder = Path(scratch)
         if "dags" in cases:
             workers = max(len(dag.jobs) for dag in dags)
-            print(f"dags: sievefile serve ({workers} workers) behind a {args.delay * 1000:g} ms "
-                  "proxy (seed-spec endpoints only)", flush=True)  # fmt: skip
-            with serve(workers, folder) as url, proxy(url, args.delay, True) as proxy_url:
+            print(f"dags: the local backend ({workers} workers), {args.delay * 1000:g} ms a "
+                  "request, seed-spec endpoints only", flush=True)  # fmt: skip
+            with delay_server(workers, args.delay, True) as proxy_url:
                 for dag in dags:
                     results += run_dag(dag, folder, proxy_url, contestants)
             if not args.runner or "sievefile embedded" in args.runner:

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import re
 import socket
-import sys
 from collections import Counter
 
 import httpx
@@ -114,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -174,8 +174,13 @@ class ListWatcher:
                 self._expected_end(name, now),
             )
             self._watched[job_id] = watched
-            # A job expected to end before the planned poll brings the poll forward.
-            if watched.due is not None and watched.due < self._next_poll:
+            # A job expected to end before the planned poll brings the poll forward (one of
+            # a function without history: the quiet interval). Only then: a re-plan reads
+            # every job in flight, and 10,000 pushes must not cost 10,000 of them.
+            wanted = watched.due
+            if wanted is None and not self.hinted:
+                wanted = self._last_poll + self._quiet_interval
+            if wanted is not None and wanted < self._next_poll:
                 self._wake.set()
             self._maybe_await(job_id, watched)
         if self._task is None or self._task.done():
@@ -326,8 +331,11 @@ class ListWatcher:
         ended: list[Json] = []
         fetch: set[str] = set()
         first = True
+        # The first page only as large as the jobs sought (plus a margin): they are usually
+        # the newest, and every item costs the service and us a job's JSON with its outputs.
+        wanted = len(targets) + len(targets) // 4 + 50
         while targets and len(seen) < depth:
-            limit = max(1, min(self.page_size, depth - len(seen)))
+            limit = max(1, min(self.page_size, depth - len(seen), wanted if first else depth))
             page = await self.client.list_jobs(limit=limit, offset=offset)
             if first:
                 took = self._clock() - started
