@@ -27,6 +27,8 @@ from runner.client import DEFAULT_API_URL, SieveClient, normalize_base_url
 from runner.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pluggy
+
     from runner.local.backend import LocalBackend
 
 T = TypeVar("T")
@@ -108,13 +110,17 @@ class Connection:
 
 @asynccontextmanager
 async def open_connection(
-    backend: Backend, *, files_dir: Path | None = None, **client_options: Any
+    backend: Backend,
+    *,
+    files_dir: Path | None = None,
+    plugins: pluggy.PluginManager | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Connection]:
     """A `Connection` to `backend`, closed (and an embedded backend stopped) on exit.
 
     `files_dir` is where an embedded backend keeps output files (None: a temporary folder
-    removed on exit). `client_options` go to `SieveClient` (retry policy, sleep, jitter,
-    timeout).
+    removed on exit); `plugins` fill its function registry (None: the process-wide plugins).
+    `client_options` go to `SieveClient` (retry policy, sleep, jitter, timeout).
     """
     if backend.kind == "remote":
         assert backend.url is not None
@@ -126,7 +132,7 @@ async def open_connection(
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
     async with (
-        LocalBackend(files_dir=files_dir) as local,
+        LocalBackend(files_dir=files_dir, plugin_manager=plugins) as local,
         SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
     ):
         yield Connection(client, local)

@@ -72,7 +72,8 @@ class RunRequest:
     schemas_dir: str | Path | None = None
     locked: bool = False
     offline: bool = False
-    #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
+    #: The plugins (hooks, sinks, notifiers, the embedded backend's local functions); None:
+    #: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
@@ -142,7 +143,9 @@ class _Pipeline:
         delivery = configure_delivery(manifest, self.plugins, self.environ)
         self.secrets.update(delivery.secrets)
         delivery.create()
-        async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+        async with open_connection(
+            request.backend, files_dir=request.files_dir, plugins=self.plugins
+        ) as connection:
             validate = None
             if request.check_inputs:
                 validate = await prepare_validation(
