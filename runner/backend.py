@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from runner.client import DEFAULT_API_URL, SieveClient, normalize_base_url
 from runner.errors import ConfigError
+from runner.resources import STATE_DIR
 
 if TYPE_CHECKING:
     import pluggy
@@ -37,7 +38,7 @@ URL_ENV = "SIEVE_API_URL"
 KEY_ENV = "SIEVE_API_KEY"
 #: Where commands keep the embedded backend's output files, under the working directory: the
 #: backend stops when the command ends, its files must not vanish with it.
-EMBEDDED_FILES_DIR = Path(".sievefile") / "files"
+EMBEDDED_FILES_DIR = Path(STATE_DIR) / "files"
 
 
 def sdk_config_path() -> Path:

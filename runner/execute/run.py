@@ -29,6 +29,7 @@ from runner.client import equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
+from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
@@ -39,9 +40,6 @@ from runner.manifest.model import FunctionRef, Manifest
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
-
-#: Where the embedded backend keeps output files, next to the manifest.
-STATE_DIR = ".sievefile"
 
 
 @dataclass
@@ -80,7 +78,7 @@ class RunRequest:
     @property
     def files_dir(self) -> Path:
         """Where an embedded backend stores output files: `.sievefile/files` by the manifest."""
-        return Path(self.manifest).resolve().parent / STATE_DIR / "files"
+        return state_dir_for(self.manifest) / "files"
 
 
 async def execute(
