@@ -404,3 +404,18 @@ def test_an_unset_variable_is_not_judged_by_validate_but_its_value_is_by_run(
     assert plan.sinks[1].sink is not None
     with pytest.raises(ManifestError, match=r"sinks\[0\]\.label: .*does not match"):
         configure_delivery(manifest, manager, {"SINK_LABEL": "Not A Label"})
+
+
+def test_a_sink_setting_in_a_jobs_outputs_leaves_them_reusable_but_masked_when_shown(
+    run_text, manager, exec_server
+) -> None:
+    # the label's value also appears in exec/write's JSON output ("greeting.txt")
+    text = WRITE.replace('label = "all"', 'label = "${{ env.SINK_LABEL }}"')
+    environ = {"SINK_LABEL": "greeting"}
+    first = run_text(text, plugins=manager, delivery=FAST, environ=environ)
+    assert first.summary.ok
+    assert first.outcome("write").outputs[1] == {"name": "greeting.txt", "length": 11}
+    assert all("greeting" not in event.message for event in first.events)
+    second = run_text(text, plugins=manager, delivery=FAST, environ=environ)
+    assert "cached" in second.kinds("write")
+    assert exec_server.backend.stats.pushes == 2  # the first run's two pushes only
