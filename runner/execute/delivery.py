@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -127,23 +128,26 @@ class DeliveryPlan:
         return bool(self.sinks or self.notifiers)
 
     def create(self) -> None:
-        """Build each sink and notifier from its settings (ConfigError naming the entry), but
-        those with an `unset` variable."""
+        """Build each sink and notifier from its settings, but those with an `unset` variable.
+        Raises one ManifestError listing what every factory refused, located at its entry (or
+        at the setting its message names)."""
+        problems: list[ManifestError] = []
         for sink in self.sinks:
             if sink.entry.key_path not in self.unset:
-                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings)
-        for notifier in self.notifiers:
-            if notifier.entry.key_path not in self.unset:
-                notifier.notifier = self._build(
-                    notifier.entry, notifier.kind.factory, notifier.settings
-                )
+                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings, problems)
+        for item in self.notifiers:
+            if item.entry.key_path not in self.unset:
+                item.notifier = self._build(item.entry, item.kind.factory, item.settings, problems)
+        if problems:
+            raise _combined(problems, self.manifest)
 
     def _build(
         self,
         entry: PluginEntry,
         factory: Callable[[Mapping[str, Any], PluginContext], T],
         settings: dict[str, Any],
-    ) -> T:
+        problems: list[ManifestError],
+    ) -> T | None:
         context = PluginContext(
             manifest=self.manifest.path,
             manifest_dir=self.manifest.path.resolve().parent,
@@ -153,11 +157,32 @@ class DeliveryPlan:
         try:
             return factory(settings, context)
         except Exception as error:  # a plugin's failure is reported, located, never raised
-            where = self.manifest.locate(entry.key_path)
-            if isinstance(error, SievefileError):  # a plugin's own message says what is wrong
-                raise ConfigError(f"{where}: {self.secrets.mask(str(error))}") from None
-            message = self.secrets.mask(f"{type(error).__name__}: {error}")
-            raise ConfigError(f"{where}: {entry.label} could not be set up: {message}") from None
+            problems.append(self._factory_problem(entry, error))
+            return None
+
+    def _factory_problem(self, entry: PluginEntry, error: Exception) -> ManifestError:
+        message = self.secrets.mask(str(error))
+        if not isinstance(error, SievefileError):  # a bug, not a message for the user
+            message = f"{entry.label} could not be set up: {type(error).__name__}: {message}"
+        named = _SETTING.match(message)
+        if named and (named["section"], int(named["index"])) == entry.key_path:
+            # the plugin named the setting (`sinks[0].path: ...`): point at its value
+            location = self.manifest.locate((*entry.key_path, named["key"]), value=True)
+            return ManifestError(message, location=location)
+        return ManifestError(message, location=self.manifest.locate(entry.key_path))
+
+
+#: `sinks[0].path: ...`: a message that names the setting it is about.
+_SETTING = re.compile(r"^(?P<section>sinks|notify)\[(?P<index>\d+)\]\.(?P<key>[A-Za-z_][\w-]*)")
+
+
+def _combined(problems: list[ManifestError], manifest: Manifest) -> ManifestError:
+    if len(problems) == 1:
+        return problems[0]
+    return ManifestError(
+        f"{len(problems)} problems in the sinks and notifiers of {manifest.path}",
+        problems=problems,
+    )
 
 
 def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[ManifestError]:
@@ -175,8 +200,8 @@ def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[M
         return list(error.problems)
     try:
         plan.create()  # a sink's own checks (a path template, credentials given in halves)
-    except ConfigError as error:
-        return [ManifestError(error.format_message())]
+    except ManifestError as error:
+        return list(error.problems)
     return []
 
 
@@ -254,14 +279,7 @@ def configure_delivery(
             events = frozenset(entry.on or DEFAULT_EVENTS)
             plan.notifiers.append(ConfiguredNotifier(entry, kind, plugin, settings, events, target))
     if problems:
-        raise (
-            problems[0]
-            if len(problems) == 1
-            else ManifestError(
-                f"{len(problems)} problems in the sinks and notifiers of {manifest.path}",
-                problems=problems,
-            )
-        )
+        raise _combined(problems, manifest)
     return plan
 
 
