@@ -521,6 +521,10 @@ class Deliverer:
         self._notes: set[asyncio.Task[None]] = set()
         self._delivered = self._failed = self._notified = self._notify_failed = 0
         self._errors: list[str] = []
+        #: Each notifier hears its events one at a time, in the order they happened.
+        self._in_order = {item.target: asyncio.Lock() for item in plan.notifiers}
+        #: Whether the run was interrupted: then nothing is tried again (a resume does it).
+        self.stopping: Callable[[], bool] = lambda: False
         self._done: set[tuple[str, int, str]] = set()
         if ledger is not None and run.run_id is not None:
             self._done = {
@@ -604,7 +608,8 @@ class Deliverer:
         assert item.notifier is not None
         key = notification.job.key if notification.job else notification.event
         label = f"{item.entry.label} {notification.event}"
-        ok, result, _ = await self._attempt(item.notifier.notify, notification, key, label)
+        async with self._in_order[item.target]:
+            ok, result, _ = await self._attempt(item.notifier.notify, notification, key, label)
         if ok:
             self._notified += 1
         else:
@@ -624,7 +629,13 @@ class Deliverer:
                 async with self._slots:
                     return True, await asyncio.to_thread(work, argument), attempt
             except Exception as error:  # a plugin's failure is reported, never raised
-                message = self.plan.secrets.mask(f"{type(error).__name__}: {error}")
+                message = self.plan.secrets.mask(
+                    str(error)
+                    if isinstance(error, SievefileError)
+                    else f"{type(error).__name__}: {error}"
+                )
+            if self.stopping():
+                return False, f"{message} (not tried again: the run was interrupted)", attempt
             if attempt < policy.attempts:
                 delay = self._jitter(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
                 self._report(

@@ -217,6 +217,7 @@ class _Pipeline:
                 journal=journal,
                 observer=self,
             )
+            self.deliverer.stopping = lambda: scheduler.interrupted
             if on_scheduler is not None:
                 on_scheduler(scheduler)
             try:

@@ -419,3 +419,36 @@ def test_a_sink_setting_in_a_jobs_outputs_leaves_them_reusable_but_masked_when_s
     second = run_text(text, plugins=manager, delivery=FAST, environ=environ)
     assert "cached" in second.kinds("write")
     assert exec_server.backend.stats.pushes == 2  # the first run's two pushes only
+
+
+def test_an_interrupted_run_tries_no_delivery_again(
+    exec_server, manager, recorder, tmp_path: Path
+) -> None:
+    import asyncio
+    import textwrap
+
+    from runner.backend import Backend
+    from runner.execute.run import RunRequest, execute
+
+    path = tmp_path / "manifest.toml"
+    path.write_text(textwrap.dedent(WRITE.replace('label = "all"', 'label = "all"\nfail = 99')))
+    schedulers: list[Any] = []
+    events: list[Any] = []
+
+    def report(event: Any) -> None:
+        events.append(event)
+        if event.kind == "retrying" and "sinks[0]" in event.message:
+            schedulers[0].interrupt()  # as Ctrl-C does
+
+    request = RunRequest(
+        path,
+        backend=Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key),
+        plugins=manager,
+        delivery=DeliveryPolicy(attempts=5, base_delay=0.01, max_delay=0.01),
+    )
+    summary = asyncio.run(execute(request, report=report, on_scheduler=schedulers.append))
+    failed = [e for e in events if e.kind == "undelivered" and "sinks[0]" in e.message]
+    assert failed
+    assert all("not tried again: the run was interrupted" in e.message for e in failed)
+    assert not any("try 3 of 5" in e.message for e in events)  # at most one retry each
+    assert summary.deliveries.failed == len(failed)
