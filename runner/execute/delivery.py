@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -521,6 +522,7 @@ class Deliverer:
         self._notes: set[asyncio.Task[None]] = set()
         self._delivered = self._failed = self._notified = self._notify_failed = 0
         self._errors: list[str] = []
+        self._locations: dict[str, list[str]] = {}
         #: Each notifier hears its events one at a time, in the order they happened.
         self._in_order = {item.target: asyncio.Lock() for item in plan.notifiers}
         #: Whether the run was interrupted: then nothing is tried again (a resume does it).
@@ -567,11 +569,21 @@ class Deliverer:
             failed=self._failed,
             notified=self._notified,
             notify_failed=self._notify_failed,
-            destinations=tuple(dict.fromkeys(sink.destination for sink in self.plan.sinks)),
+            destinations=tuple(dict.fromkeys(self._destination(sink) for sink in self.plan.sinks)),
             errors=tuple(self._errors),
         )
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _destination(self, sink: ConfiguredSink) -> str:
+        """Where the sink's outputs of this run went: the folder (or key prefix) they share,
+        else what its settings say (a template) when nothing was delivered."""
+        locations = self._locations.get(sink.target)
+        if not locations:
+            return sink.destination
+        # locations are paths or URLs alike: compare text, then cut at the last separator
+        shared = os.path.commonprefix(locations)  # noqa: RUF071
+        return f"{sink.entry.use}: {shared[: shared.rfind('/') + 1] or shared}"
 
     def _spawn(self, tasks: set[asyncio.Task[None]], work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -593,6 +605,7 @@ class Deliverer:
         if ok:
             self._delivered += 1
             location = secrets.mask(str(result))
+            self._locations.setdefault(sink.target, []).append(location)
             self._record(job.key, output.index, sink.target, states.DELIVERED, attempts, location)
             self._report(RunEvent("delivered", job.key, f"{output.name} -> {location}"))
         else:
