@@ -246,7 +246,8 @@ def configure_delivery(
         )
         if settings is None:
             continue
-        invalid = _schema_problems(manifest, entry, kind.config_schema, settings, plan)
+        invalid = _misplaced_keys(manifest, entry, kind.config_schema, settings)
+        invalid += _schema_problems(manifest, entry, kind.config_schema, settings, plan)
         if invalid:
             problems.extend(invalid)
             continue  # the kind's own code may rely on what its schema promises
@@ -318,6 +319,32 @@ def _resolve_settings(
             problems.append(_problem(manifest, (*entry.key_path, key), str(error)))
             failed = True
     return None if failed else resolved
+
+
+#: The keys sievefile reads in each section (the rest are the kind's settings).
+_OWN_KEYS = {"sinks": ("use", "jobs"), "notify": ("use", "on")}
+
+
+def _misplaced_keys(
+    manifest: Manifest, entry: PluginEntry, schema: Mapping[str, Any], settings: dict[str, Any]
+) -> list[ManifestError]:
+    """A notifier's `on` in a sink (or a sink's `jobs` in a notifier), and a misspelling of
+    sievefile's own keys (`onn`), which the kind's schema would call unknown with no hint.
+    Such keys are taken out of `settings`."""
+    problems = []
+    known = schema.get("properties", {})
+    for key in [key for key in settings if key not in known]:
+        if key == "on" and entry.section == "sinks":
+            message = "`on` lists a notifier's events; a sink takes `jobs` (which jobs' outputs)"
+        elif key == "jobs" and entry.section == "notify":
+            message = "`jobs` chooses a sink's jobs; a notifier takes `on` (which events)"
+        elif hint := did_you_mean(key, _OWN_KEYS[entry.section]):
+            message = f"unknown key {key!r}{hint}"
+        else:
+            continue
+        del settings[key]
+        problems.append(_problem(manifest, (*entry.key_path, key), message))
+    return problems
 
 
 def _schema_problems(

@@ -455,3 +455,20 @@ def test_an_interrupted_run_tries_no_delivery_again(
     assert all("not tried again: the run was interrupted" in e.message for e in failed)
     assert not any("try 3 of 5" in e.message for e in events)  # at most one retry each
     assert summary.deliveries.failed == len(failed)
+
+
+def test_a_key_of_the_other_section_or_a_misspelled_own_key_is_named(
+    manager, tmp_path: Path
+) -> None:
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "only-echo"', 'label = "only-echo"\non = ["run.finished"]')
+    text = text.replace('use = "remember"', 'use = "remember"\njobs = ["echo"]\nonn = []')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml")
+    with pytest.raises(ManifestError) as caught:
+        configure_delivery(manifest, manager, {})
+    message = str(caught.value)
+    assert "sinks[1].on: `on` lists a notifier's events; a sink takes `jobs`" in message
+    assert "notify[0].jobs: `jobs` chooses a sink's jobs; a notifier takes `on`" in message
+    assert "notify[0].onn: unknown key 'onn' (did you mean 'on'?)" in message
