@@ -60,6 +60,7 @@ from runner.manifest.model import Manifest, PluginEntry
 from runner.manifest.positions import format_key_path
 from runner.manifest.references import Reference, Template
 from runner.manifest.resolve import ResolutionError
+from runner.manifest.rows import TextCell, coerce_cells
 from runner.manifest.selection import select_jobs
 from runner.manifest.structure import describe_schema_error
 from runner.manifest.values import substitute
@@ -246,6 +247,7 @@ def configure_delivery(
         )
         if settings is None:
             continue
+        settings = coerce_cells(settings, kind.config_schema)
         invalid = _misplaced_keys(manifest, entry, kind.config_schema, settings)
         invalid += _schema_problems(manifest, entry, kind.config_schema, settings, plan)
         if invalid:
@@ -311,7 +313,8 @@ def _resolve_settings(
                     return ref.placeholder
                 raise ResolutionError(f"{ref.placeholder}: environment variable is not set")
             plan.secrets.add(environ[ref.name])
-            return environ[ref.name]
+            # a whole setting read from the environment may be the number its schema wants
+            return TextCell(environ[ref.name])
 
         try:
             resolved[key] = substitute(value, lookup)

@@ -472,3 +472,17 @@ def test_a_key_of_the_other_section_or_a_misspelled_own_key_is_named(
     assert "sinks[1].on: `on` lists a notifier's events; a sink takes `jobs`" in message
     assert "notify[0].jobs: `jobs` chooses a sink's jobs; a notifier takes `on`" in message
     assert "notify[0].onn: unknown key 'onn' (did you mean 'on'?)" in message
+
+
+def test_a_whole_setting_from_the_environment_takes_the_type_its_schema_asks_for(
+    manager, recorder, tmp_path: Path
+) -> None:
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "all"', 'label = "all"\nfail = "${{ env.FAILURES }}"')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml", environ={"FAILURES": "2"})
+    plan = configure_delivery(manifest, manager, {"FAILURES": "2"})
+    assert plan.sinks[0].settings["fail"] == 2
+    with pytest.raises(ManifestError, match=r"sinks\[0\]\.fail: expected an integer, got a string"):
+        configure_delivery(manifest, manager, {"FAILURES": "two"})
