@@ -25,10 +25,11 @@ from typing import Any
 import pluggy
 
 from runner.backend import Backend, Connection, open_connection
-from runner.client import equal_jitter
+from runner.client import RequestRecord, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
+from runner.execute.journal import RunJournal
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
@@ -36,6 +37,7 @@ from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
 from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
 from runner.manifest import build_plan, load_manifest
 from runner.manifest.model import FunctionRef, Manifest
+from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
@@ -75,6 +77,8 @@ class RunRequest:
     #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    #: Report every HTTP request as a `request` event (`run --verbose`).
+    trace_requests: bool = False
 
     @property
     def files_dir(self) -> Path:
@@ -116,7 +120,9 @@ class _Pipeline:
     ) -> None:
         self.request = request
         self.durability = durability
-        self.report: Report = report or (lambda event: None)
+        self._forward: Report = report or (lambda event: None)
+        # which instance each job id belongs to, for the watcher's "processing" news
+        self._job_keys: dict[str, str] = {}
         self.secrets = secrets if secrets is not None else Secrets()
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
@@ -143,6 +149,8 @@ class _Pipeline:
         self.secrets.update(delivery.secrets)
         delivery.create()
         async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+            if request.trace_requests:
+                connection.client.observe_requests(self._traced)
             validate = None
             if request.check_inputs:
                 validate = await prepare_validation(
@@ -156,8 +164,6 @@ class _Pipeline:
             journal = None
             if durability is not None:
                 journal = durability.begin(manifest, self.secrets)
-                for notice in durability.notices():
-                    self.report(notice)
             self.info = RunInfo(
                 run_id=durability.run_id if durability is not None else None,
                 manifest=Path(request.manifest).resolve(),
@@ -189,8 +195,7 @@ class _Pipeline:
                 if connection.local is not None
                 else ListWatcher(connection.client)
             )
-            if journal is not None:
-                watcher.on_processing = journal.processing
+            watcher.on_processing = self._processing(journal)
             policy = RunPolicy(
                 max_parallel=await self._parallelism(manifest, connection),
                 fail_fast=manifest.run.fail_fast
@@ -198,6 +203,9 @@ class _Pipeline:
                 else request.fail_fast,
                 keep_going=request.keep_going,
             )
+            self._started(plan, policy.max_parallel)
+            for notice in durability.notices() if durability is not None else ():
+                self.report(notice)
             scheduler = Scheduler(
                 plan,
                 connection.client,
@@ -220,7 +228,73 @@ class _Pipeline:
         await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
+        summary.wall_time = time.time() - started
+        self._finished(summary)
         return summary
+
+    # -- events about the run itself (see RunEvent) ---------------------------------------
+
+    def report(self, event: RunEvent) -> None:
+        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
+            self._job_keys[event.job_id] = event.key
+        self._forward(event)
+
+    def _started(self, plan: Plan, max_parallel: int) -> None:
+        info = self.info
+        jobs = {
+            name: {
+                "function": str(job.function),
+                "instances": len(plan.instances(name)) if plan.is_expanded(name) else None,
+            }
+            for name, job in plan.jobs.items()
+        }
+        detail = {
+            "run_id": info.run_id,
+            "manifest": str(info.manifest),
+            "name": info.name,
+            "backend": info.backend,
+            "resumed": info.resumed,
+            "total": plan.instance_count(),
+            "max_parallel": max_parallel,
+            "jobs": jobs,
+        }
+        self.report(RunEvent("run-started", info.run_id or info.name, detail=detail))
+
+    def _finished(self, summary: RunSummary) -> None:
+        detail = {
+            "run_id": summary.run_id,
+            "status": summary.status,
+            "counts": summary.counts(),
+            "requests": summary.requests,
+            "wall_time": round(summary.wall_time or 0.0, 3),
+            "deliveries": summary.deliveries.to_json(),
+        }
+        key = summary.run_id or self.info.name
+        self.report(RunEvent("run-finished", key, summary.status, detail=detail))
+
+    def _processing(self, journal: RunJournal | None) -> Callable[[str], None]:
+        """The watcher's `on_processing`: record it, and report the instance `running`."""
+
+        def processing(job_id: str) -> None:
+            if journal is not None:
+                journal.processing(job_id)
+            # reported once per job: a backend may say "processing" at every progress update
+            key = self._job_keys.pop(job_id, None)
+            if key is not None:
+                self.report(RunEvent("running", key, job_id=job_id))
+
+        return processing
+
+    def _traced(self, record: RequestRecord) -> None:
+        path = self.secrets.mask(record.path)
+        detail = {
+            "method": record.method,
+            "path": path,
+            "status": record.status,
+            "seconds": round(record.seconds, 4),
+        }
+        message = f"{record.status} in {record.seconds * 1000:.0f} ms"
+        self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
 
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
         """`-j`, else `[run] max_parallel`, else the default capped by the service's
