@@ -123,6 +123,9 @@ class _Pipeline:
         self._forward: Report = report or (lambda event: None)
         # which instance each job id belongs to, for the watcher's "processing" news
         self._job_keys: dict[str, str] = {}
+        self._early: set[str] = set()
+        # told right after `run-started`, so that event comes first
+        self._notices: list[RunEvent] = []
         self.secrets = secrets if secrets is not None else Secrets()
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
@@ -204,7 +207,9 @@ class _Pipeline:
                 keep_going=request.keep_going,
             )
             self._started(plan, policy.max_parallel)
-            for notice in durability.notices() if durability is not None else ():
+            if durability is not None:
+                self._notices.extend(durability.notices())
+            for notice in self._notices:
                 self.report(notice)
             scheduler = Scheduler(
                 plan,
@@ -235,9 +240,13 @@ class _Pipeline:
     # -- events about the run itself (see RunEvent) ---------------------------------------
 
     def report(self, event: RunEvent) -> None:
-        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
-            self._job_keys[event.job_id] = event.key
         self._forward(event)
+        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
+            if event.job_id in self._early:  # seen processing before its push returned
+                self._early.discard(event.job_id)
+                self._forward(RunEvent("running", event.key, job_id=event.job_id))
+            else:
+                self._job_keys[event.job_id] = event.key
 
     def _started(self, plan: Plan, max_parallel: int) -> None:
         info = self.info
@@ -282,6 +291,8 @@ class _Pipeline:
             key = self._job_keys.pop(job_id, None)
             if key is not None:
                 self.report(RunEvent("running", key, job_id=job_id))
+            else:
+                self._early.add(job_id)
 
         return processing
 
@@ -305,7 +316,7 @@ class _Pipeline:
         concurrency = await service_concurrency(connection.client)
         parallelism = default_parallelism(configured, concurrency)
         if concurrency is not None:
-            self.report(
+            self._notices.append(
                 RunEvent(
                     "notice",
                     "concurrency",

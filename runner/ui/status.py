@@ -52,10 +52,18 @@ def job_lines(record: dict[str, Any], *, all_jobs: bool = False) -> list[str]:
         lines.append(f"  {key:{width}}  {job['status']:10}  {job_id:36}  {detail}")
         for delivery in job.get("deliveries", ()):
             where = delivery.get("location") or delivery.get("error", "")
-            lines.append(f"  {'':{width}}  -> {delivery['sink']}: {delivery['status']} {where}")
+            sink = _sink_name(str(delivery["sink"]))
+            lines.append(f"  {'':{width}}  -> {sink}: {delivery['status']} {where}")
     if len(jobs) > len(shown):
         lines.append(f"  ... and {len(jobs) - len(shown)} more (--all lists every job)")
     return lines
+
+
+def _sink_name(target: str) -> str:
+    """`local` from the ledger's `sinks[0]:local:d352e540` (the entry, its kind, a digest of
+    its settings)."""
+    parts = target.split(":")
+    return parts[1] if len(parts) == 3 and parts[0].startswith("sinks[") else target
 
 
 def status_lines(record: dict[str, Any], *, all_jobs: bool = False) -> list[str]:
