@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import SECRET, run_env
+from tests.support.views import SECRET, run_env
 
 REPO = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")

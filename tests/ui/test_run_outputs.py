@@ -12,10 +12,10 @@ from typing import Any
 
 import jsonschema
 from click.testing import CliRunner, Result
-from conftest import MIXED_KEYS, SECRET, run_env
 from junitparser import Failure, JUnitXml, Skipped
 
 from runner.cli import cli
+from tests.support.views import MIXED_KEYS, SECRET, run_env
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "schemas" / "events.schema.json").read_text())
