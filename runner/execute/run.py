@@ -30,6 +30,7 @@ from runner.concurrency import configured_parallelism, default_parallelism, serv
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
 from runner.execute.journal import RunJournal
+from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
@@ -41,9 +42,6 @@ from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
-
-#: Where the embedded backend keeps output files, next to the manifest.
-STATE_DIR = ".sievefile"
 
 
 @dataclass
@@ -74,7 +72,8 @@ class RunRequest:
     schemas_dir: str | Path | None = None
     locked: bool = False
     offline: bool = False
-    #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
+    #: The plugins (hooks, sinks, notifiers, the embedded backend's local functions); None:
+    #: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     #: Report every HTTP request as a `request` event (`run --verbose`).
@@ -83,7 +82,7 @@ class RunRequest:
     @property
     def files_dir(self) -> Path:
         """Where an embedded backend stores output files: `.sievefile/files` by the manifest."""
-        return Path(self.manifest).resolve().parent / STATE_DIR / "files"
+        return state_dir_for(self.manifest) / "files"
 
 
 async def execute(
@@ -151,7 +150,9 @@ class _Pipeline:
         delivery = configure_delivery(manifest, self.plugins, self.environ)
         self.secrets.update(delivery.secrets)
         delivery.create()
-        async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+        async with open_connection(
+            request.backend, files_dir=request.files_dir, plugins=self.plugins
+        ) as connection:
             if request.trace_requests:
                 connection.client.observe_requests(self._traced)
             validate = None
