@@ -18,6 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+
+from runner.cli import cli
 from tests.support.views import SECRET, run_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +121,15 @@ def test_live_view_shows_progress_and_failures_while_the_run_goes_on(
         assert "exec/nap" in seen  # per-function progress: the manifest uses several
         assert "elapsed" in seen
         assert COLOUR.search(terminal.raw.decode("utf-8", "replace"))  # a terminal gets colours
+        # meanwhile, from another terminal: `status` shows the same view of the running run
+        runs = CliRunner().invoke(cli, ["runs", "-C", str(tmp_path)]).output
+        status = CliRunner().invoke(cli, ["status", runs.split()[0], "-C", str(tmp_path)])
+        assert status.output.splitlines()[0].endswith(
+            ": running (1 failed, 1 finished, 3 processing)"
+        )
+        assert "2/5 done (40%)" in status.output
+        assert "in flight (3, longest first)" in status.output
+        assert "  FAILED bad  RuntimeError: boom ***" in status.output
         terminal.process.send_signal(signal.SIGINT)
         code = terminal.finish()
     finally:

@@ -6,7 +6,9 @@ and never a secret in any of them."""
 from __future__ import annotations
 
 import json
-import re
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,11 @@ from click.testing import CliRunner, Result
 from junitparser import Failure, JUnitXml, Skipped
 
 from runner.cli import cli
+from tests.support.runs import interrupt_after_pushes
 from tests.support.views import MIXED_KEYS, SECRET, run_env
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "schemas" / "events.schema.json").read_text())
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _run(manifest: Path, server: Any, *args: str, color: bool = False, **env: str) -> Result:
@@ -220,3 +222,39 @@ def test_plan_marks_what_the_cache_would_reuse(mixed_manifest: Path, exec_server
     assert "the cache would reuse 5" in text
     assert "- fan[i=2]  (cached)" in text
     _no_secret(exec_server, text, after.output)
+
+
+DETACHED = """\
+version = 1
+[jobs.slow]
+function = "exec/nap"
+matrix = { i = [1, 2] }
+inputs = { seconds = 120, value = "${{ matrix.i }}" }
+"""
+
+
+def test_status_shows_the_jobs_a_detached_run_left_running(
+    exec_server: Any, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "detached.toml"
+    manifest.write_text(DETACHED)
+    command = [sys.executable, "-m", "runner", "run", str(manifest), "--detach", "--progress",
+               "plain"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIEVE")}
+    env.update(run_env(exec_server), PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    pushed, _ = interrupt_after_pushes(process, 2)
+    assert process.wait(60) == 130
+    runs = CliRunner().invoke(cli, ["runs", "-C", str(tmp_path)]).output
+    shown = CliRunner().invoke(cli, ["status", runs.split()[0], "-C", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert ": interrupted (" in shown.output.splitlines()[0]
+    assert "0/2 done (0%)" in shown.output
+    assert "in flight (2, longest first)" in shown.output
+    for job_id in pushed:  # each job still running on the service, with its id
+        assert job_id in shown.output
+    CliRunner().invoke(
+        cli, ["cancel", runs.split()[0], "-C", str(tmp_path)], env=run_env(exec_server)
+    )
