@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runner.execute.outcome import RunEvent
+from runner.manifest.durations import format_duration
 from runner.ui.events import JsonLinesProgress
 from runner.ui.state import RunState
 
@@ -72,16 +73,6 @@ class Verbosity(enum.IntEnum):
         if kind == "request":
             return self is Verbosity.VERBOSE
         return self is not Verbosity.QUIET or kind in ERROR_KINDS
-
-
-def format_duration(seconds: float) -> str:
-    """`42s`, `4m05s`, `1h02m`."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _of_total(state: RunState) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from runner.execute.outcome import RunSummary, Status
+from runner.manifest.durations import format_duration
 
 
 def file_locations(value: Any) -> list[str]:
@@ -120,12 +121,12 @@ def next_step(summary: RunSummary, manifest: str | None) -> str:
 
 
 def verdict_line(summary: RunSummary) -> str:
-    """`run ok: 4 finished, 2 cached in 3.1s; 6 API requests (run ...)`."""
+    """`run ok: 4 finished, 2 cached in 3s; 6 API requests (run ...)`."""
     counts = ", ".join(f"{count} {state}" for state, count in summary.counts().items())
     verdict = "interrupted" if summary.interrupted else ("ok" if summary.ok else "failed")
     if verdict == "ok" and not summary.delivered:
         verdict = "finished, delivered with errors"
-    wall = f" in {summary.wall_time:.1f}s" if summary.wall_time is not None else ""
+    wall = f" in {format_duration(summary.wall_time)}" if summary.wall_time is not None else ""
     run_id = f" (run {summary.run_id})" if summary.run_id else ""
     return f"run {verdict}: {counts or 'no jobs'}{wall}; {summary.requests} API requests{run_id}"
 
