@@ -90,6 +90,8 @@ class RequestRecord:
     path: str
     status: int
     seconds: float
+    #: Whether the request carried the API key (its value is never part of the record).
+    key_sent: bool = False
 
 
 RequestObserver = Callable[[RequestRecord], None]
@@ -170,7 +172,8 @@ class SieveClient:
             began = request.extensions.get("sievefile_sent", time.perf_counter())
             path = request.url.raw_path.decode("ascii", "replace")
             seconds = time.perf_counter() - began
-            observer(RequestRecord(request.method, path, response.status_code, seconds))
+            key_sent = "x-api-key" in request.headers
+            observer(RequestRecord(request.method, path, response.status_code, seconds, key_sent))
 
         hooks = self._http.event_hooks
         self._http.event_hooks = {

@@ -306,6 +306,8 @@ class _Pipeline:
             "seconds": round(record.seconds, 4),
         }
         message = f"{record.status} in {record.seconds * 1000:.0f} ms"
+        if record.key_sent:
+            message += " (X-API-Key: ***)"
         self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
 
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:

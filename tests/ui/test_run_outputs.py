@@ -76,6 +76,7 @@ def test_verbose_shows_each_request_without_the_key(mixed_manifest: Path, exec_s
     assert result.exit_code == 1, result.output
     requests = [line for line in result.stdout.splitlines() if "  http  " in line]
     assert any("POST /v2/push" in line and "- 200 in " in line for line in requests)
+    assert all(line.endswith(" ms (X-API-Key: ***)") for line in requests)  # sent, redacted
     assert any("GET /v2/jobs" in line for line in requests)
     _no_secret(exec_server, result.output)
 
