@@ -75,10 +75,11 @@ def status(
         return
     color = color_wanted(no_color)
     if sys.stdout.isatty():
-        if watch and record.get("status") == "running":
+        watching = watch and record.get("status") == "running"
+        if watching:
             found = record["run_id"]
             record = watch_status(lambda: find_record(state_dir_in(folder), found), color=color)
-        print_status(record, all_jobs=all_jobs, color=color)
+        print_status(record, all_jobs=all_jobs, color=color, view=not watching)
         return
     for line in status_lines(record, all_jobs=all_jobs):
         click.echo(line)

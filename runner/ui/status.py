@@ -72,15 +72,19 @@ def status_lines(record: dict[str, Any], *, all_jobs: bool = False) -> list[str]
     return [*header_lines(record), *view, *job_lines(record, all_jobs=all_jobs)]
 
 
-def print_status(record: dict[str, Any], *, all_jobs: bool = False, color: bool = True) -> None:
-    """`status RUN` on a terminal: the header, the view with its bars, the jobs."""
+def print_status(
+    record: dict[str, Any], *, all_jobs: bool = False, color: bool = True, view: bool = True
+) -> None:
+    """`status RUN` on a terminal: the header, the view with its bars (unless `view` is
+    False: `watch_status` left it on the screen), the jobs."""
     from rich.console import Console, Group
     from rich.text import Text
 
     console = Console(no_color=not color, highlight=False)
     for line in header_lines(record):
         console.print(Text(line))
-    console.print(render_view(state_from_record(record), height=10_000, live=False))
+    if view:
+        console.print(render_view(state_from_record(record), height=10_000, live=False))
     for line in job_lines(record, all_jobs=all_jobs):
         console.print(Group(Text(line)))
 
@@ -97,7 +101,8 @@ def watch_status(
     record = load()
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
-            live.update(render_view(state_from_record(record), height=console.size.height))
+            view = render_view(state_from_record(record), height=console.size.height, live=False)
+            live.update(view)
             live.refresh()
             if record.get("status") != "running":
                 return record

@@ -130,12 +130,20 @@ def test_live_view_shows_progress_and_failures_while_the_run_goes_on(
         assert "2/5 done (40%)" in status.output
         assert "in flight (3, longest first)" in status.output
         assert "  FAILED bad  RuntimeError: boom ***" in status.output
+        # `status --watch` redraws the running run in a terminal of its own
+        watch = Terminal(["status", runs.split()[0], "--watch"], {}, tmp_path)
+        watch.read_until(lambda text: "in flight (3, longest first)" in text)
+        assert watch.process.poll() is None
         terminal.process.send_signal(signal.SIGINT)
         code = terminal.finish()
+        assert watch.finish() == 0  # it stops by itself once the run has ended
     finally:
-        if terminal.process.poll() is None:
-            terminal.process.kill()
+        for process in (terminal.process, locals().get("watch", terminal).process):
+            if process.poll() is None:
+                process.kill()
     assert code == 130
+    assert ": interrupted (" in watch.text  # the header printed once the run ended
+    assert "cancelled 3" in watch.text
     raw = terminal.raw.decode("utf-8", "replace")
     # the live view hid the cursor; the screen is handed back with it shown
     assert raw.rfind("\x1b[?25l") < raw.rfind("\x1b[?25h")
