@@ -17,11 +17,12 @@ from click.testing import CliRunner, Result
 from junitparser import Failure, JUnitXml, Skipped
 
 from runner.cli import cli
+from runner.resources import EVENTS_SCHEMA, read_text
 from tests.support.runs import interrupt_after_pushes
 from tests.support.views import MIXED_KEYS, SECRET, run_env
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((REPO / "schemas" / "events.schema.json").read_text())
+SCHEMA = json.loads(read_text(EVENTS_SCHEMA))
 
 
 def _run(manifest: Path, server: Any, *args: str, color: bool = False, **env: str) -> Result:
