@@ -188,19 +188,9 @@ def run(
 
         from runner.ui.junit import write_junit
 
-        write_junit(report_path, summary, Path(manifest).stem)
+        write_junit(report_path, summary, Path(manifest).stem, mask=secrets.mask)
     if as_json:
-        payload = {
-            "ok": summary.ok,
-            "status": summary.status,
-            "interrupted": summary.interrupted,
-            "requests": summary.requests,
-            "wall_time": summary.wall_time,
-            "run_id": summary.run_id,
-            "counts": summary.counts(),
-            "deliveries": summary.deliveries.to_json(),
-            "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
-        }
+        payload = secrets.mask_value(summary.to_json())
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         lines = summary_lines(summary, verbose=verbose, manifest=manifest)

@@ -119,6 +119,20 @@ class RunSummary:
             return "failed"
         return "finished" if self.delivered else "undelivered"
 
+    def to_json(self) -> dict[str, Any]:
+        """What `run --json` prints (outputs and errors as the outcomes hold them: mask them)."""
+        return {
+            "ok": self.ok,
+            "status": self.status,
+            "interrupted": self.interrupted,
+            "requests": self.requests,
+            "wall_time": self.wall_time,
+            "run_id": self.run_id,
+            "counts": self.counts(),
+            "deliveries": self.deliveries.to_json(),
+            "jobs": [outcome.to_json() for outcome in self.outcomes],
+        }
+
     def counts(self) -> dict[str, int]:
         """Job instances by `JobOutcome.state`, in a fixed order, zeros left out."""
         found: dict[str, int] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,12 +68,23 @@ def _case_body(case: ET.Element, outcome: JobOutcome) -> str:
     return "failures"
 
 
-def write_junit(path: str | os.PathLike[str], summary: RunSummary, name: str) -> Path:
-    """Write the report of `summary` to `path` (atomically: a reader never sees half of it)."""
+def write_junit(
+    path: str | os.PathLike[str],
+    summary: RunSummary,
+    name: str,
+    mask: Callable[[str], str] = str,
+) -> Path:
+    """Write the report of `summary` to `path` (atomically: a reader never sees half of it);
+    `mask` hides secrets in every text of it (errors are masked already: this is a second
+    fence, as for every other output of `run`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tree = junit_document(summary, name)
     ET.indent(tree)
+    for element in tree.iter():
+        element.attrib.update({key: mask(value) for key, value in element.attrib.items()})
+        if element.text:
+            element.text = mask(element.text)
     temporary = target.with_name(target.name + ".tmp")
     tree.write(temporary, encoding="utf-8", xml_declaration=True)
     os.replace(temporary, target)
