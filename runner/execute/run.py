@@ -122,7 +122,8 @@ class _Pipeline:
         self._forward: Report = report or (lambda event: None)
         # which instance each job id belongs to, for the watcher's "processing" news
         self._job_keys: dict[str, str] = {}
-        self._early: set[str] = set()
+        self._early: set[str] = set()  # seen processing before their push was reported
+        self._running: set[str] = set()  # reported running
         # told right after `run-started`, so that event comes first
         self._notices: list[RunEvent] = []
         self.secrets = secrets if secrets is not None else Secrets()
@@ -289,6 +290,9 @@ class _Pipeline:
             if journal is not None:
                 journal.processing(job_id)
             # reported once per job: a backend may say "processing" at every progress update
+            if job_id in self._running:
+                return
+            self._running.add(job_id)
             key = self._job_keys.pop(job_id, None)
             if key is not None:
                 self.report(RunEvent("running", key, job_id=job_id))
