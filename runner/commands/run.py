@@ -126,9 +126,16 @@ def run(
     or --force-job.
     """
     import json
+    from pathlib import Path
 
     from runner.backend import resolve_backend
-    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNDELIVERED, ConfigError
+    from runner.errors import (
+        EXIT_FAILURE,
+        EXIT_INTERRUPTED,
+        EXIT_UNDELIVERED,
+        ConfigError,
+        SievefileError,
+    )
     from runner.execute.run import RunRequest, run_manifest
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
@@ -177,15 +184,21 @@ def run(
             note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
             click.echo(f"\ninterrupted: {note}", err=True)
 
-        summary = run_manifest(
-            request,
-            report=report,
-            secrets=secrets,
-            on_interrupt=on_interrupt,
-        )
-    if report_path:
-        from pathlib import Path
+        try:
+            summary = run_manifest(
+                request,
+                report=report,
+                secrets=secrets,
+                on_interrupt=on_interrupt,
+            )
+        except SievefileError as error:
+            if report_path:  # CI reads a report whatever happened
+                from runner.ui.junit import stopped_document, write_junit
 
+                document = stopped_document(Path(manifest).stem, str(error))
+                write_junit(report_path, document, Path(manifest).stem, mask=secrets.mask)
+            raise
+    if report_path:
         from runner.ui.junit import write_junit
 
         write_junit(report_path, summary, Path(manifest).stem, mask=secrets.mask)

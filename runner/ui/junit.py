@@ -4,7 +4,8 @@ One `<testsuite>` per run (named after the manifest), one `<testcase>` per job i
 `classname` is the job, `name` the instance key, `time` its duration. A failed or cancelled
 instance has a `<failure>` with its (masked) error; a skipped one a `<skipped>` with the
 reason; a tolerated failure (`continue_on_error`) is `<skipped>` too, saying so; a cached one
-passes with a `<system-out>` naming where its outputs came from.
+passes with a `<system-out>` naming where its outputs came from. A run that stops before it
+starts (an invalid manifest or input: nothing pushed) is one failed test case, `manifest`.
 """
 
 from __future__ import annotations
@@ -68,18 +69,30 @@ def _case_body(case: ET.Element, outcome: JobOutcome) -> str:
     return "failures"
 
 
+def stopped_document(name: str, message: str) -> ET.ElementTree:
+    """The report of a run that stopped before it started (an invalid manifest or input):
+    one failed test case, `manifest`, with the error."""
+    suites = ET.Element("testsuites", name="sievefile", tests="1", failures="1")
+    suite = ET.SubElement(suites, "testsuite", name=name, tests="1", failures="1", errors="0")
+    suite.set("skipped", "0")
+    case = ET.SubElement(suite, "testcase", classname="manifest", name="manifest", time="0")
+    failure = ET.SubElement(case, "failure", message=message.splitlines()[0], type="invalid")
+    failure.text = message
+    return ET.ElementTree(suites)
+
+
 def write_junit(
     path: str | os.PathLike[str],
-    summary: RunSummary,
+    summary: RunSummary | ET.ElementTree,
     name: str,
     mask: Callable[[str], str] = str,
 ) -> Path:
-    """Write the report of `summary` to `path` (atomically: a reader never sees half of it);
-    `mask` hides secrets in every text of it (errors are masked already: this is a second
-    fence, as for every other output of `run`)."""
+    """Write the report of `summary` (or a document from `stopped_document`) to `path`
+    (atomically: a reader never sees half of it); `mask` hides secrets in every text of it
+    (errors are masked already: this is a second fence, as for every other output of `run`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tree = junit_document(summary, name)
+    tree = summary if isinstance(summary, ET.ElementTree) else junit_document(summary, name)
     ET.indent(tree)
     for element in tree.iter():
         element.attrib.update({key: mask(value) for key, value in element.attrib.items()})

@@ -152,6 +152,24 @@ def test_junit_report_has_one_testcase_per_job_instance(
     _no_secret(exec_server, report.read_text())
 
 
+def test_junit_report_of_a_run_that_never_started(exec_server: Any, tmp_path: Path) -> None:
+    manifest = tmp_path / "invalid.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.a]\nfunction = "local/echo"\n'
+        'inputs = { nope = "${{ env.SIEVEFILE_UI_TEST_SECRET }}" }\n'
+    )
+    report = tmp_path / "junit.xml"
+    result = _run(manifest, exec_server, "-q", "--report", str(report))
+    assert result.exit_code == 1, result.output
+    (case,) = [case for suite in JUnitXml.fromfile(str(report)) for case in suite]
+    assert case.name == "manifest"
+    (failure,) = case.result
+    assert isinstance(failure, Failure)
+    assert "nope" in failure.text  # the validation error, located
+    assert exec_server.backend.stats.pushes == 0
+    _no_secret(exec_server, report.read_text(), result.output)
+
+
 LONG = """\
 version = 1
 [jobs.many]
