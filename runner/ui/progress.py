@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from runner.execute.outcome import RunEvent
+from runner.execute.outcome import Report, RunEvent
 from runner.manifest.durations import format_duration
 from runner.ui.events import JsonLinesProgress
 from runner.ui.state import RunState
@@ -318,7 +318,7 @@ def progress_reporter(
     verbosity: Verbosity = Verbosity.NORMAL,
     color: bool = True,
     stream: TextIO | None = None,
-) -> Iterator[Callable[[RunEvent], None] | None]:
+) -> Iterator[Report | None]:
     """The reporter for `--progress KIND`, open for the length of a run.
 
     `auto` is the live view when stderr is a terminal, else plain lines; plain lines go to
