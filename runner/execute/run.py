@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -119,14 +120,19 @@ class _Pipeline:
     ) -> None:
         self.request = request
         self.durability = durability
-        self._forward: Report = report or (lambda event: None)
+        self._report: Report = report or (lambda event: None)
+        #: What the caller shows is masked with every secret the run met: jobs' env values and
+        #: the sinks' and notifiers' settings.
+        self.shown_secrets = secrets if secrets is not None else Secrets()
+        #: The jobs' own secrets: stored outputs holding one are masked and never reused. A
+        #: sink's setting is not among them, so it cannot stop a finished job being kept.
+        self.secrets = Secrets()
         # which instance each job id belongs to, for the watcher's "processing" news
         self._job_keys: dict[str, str] = {}
         self._early: set[str] = set()  # seen processing before their push was reported
         self._running: set[str] = set()  # reported running
         # told right after `run-started`, so that event comes first
         self._notices: list[RunEvent] = []
-        self.secrets = secrets if secrets is not None else Secrets()
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
         self.environ = request.environ if request.environ is not None else os.environ
@@ -149,7 +155,7 @@ class _Pipeline:
             environ=request.environ,
         )
         delivery = configure_delivery(manifest, self.plugins, self.environ)
-        self.secrets.update(delivery.secrets)
+        self.shown_secrets.update(delivery.secrets)
         delivery.create()
         async with open_connection(
             request.backend, files_dir=request.files_dir, plugins=self.plugins
@@ -225,6 +231,7 @@ class _Pipeline:
                 journal=journal,
                 observer=self,
             )
+            self.deliverer.stopping = lambda: scheduler.interrupted
             if on_scheduler is not None:
                 on_scheduler(scheduler)
             try:
@@ -235,20 +242,12 @@ class _Pipeline:
         await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
+        self.shown_secrets.update(self.secrets)
         summary.wall_time = time.time() - started
         self._finished(summary)
         return summary
 
     # -- events about the run itself (see RunEvent) ---------------------------------------
-
-    def report(self, event: RunEvent) -> None:
-        self._forward(event)
-        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
-            if event.job_id in self._early:  # seen processing before its push returned
-                self._early.discard(event.job_id)
-                self._forward(RunEvent("running", event.key, job_id=event.job_id))
-            else:
-                self._job_keys[event.job_id] = event.key
 
     def _started(self, plan: Plan, max_parallel: int) -> None:
         info = self.info
@@ -302,7 +301,7 @@ class _Pipeline:
         return processing
 
     def _traced(self, record: RequestRecord) -> None:
-        path = self.secrets.mask(record.path)
+        path = self.shown_mask(record.path)
         detail = {
             "method": record.method,
             "path": path,
@@ -376,7 +375,7 @@ class _Pipeline:
                 self.files.record(outcome.key, index, data)
                 for index, data in enumerate(outcome.outputs if final else ())
             ),
-            error=self.secrets.mask(outcome.error),
+            error=self.shown_mask(outcome.error),
             allowed_failure=outcome.allowed,
             cached_from=outcome.cached_from,
             ended_at=time.time() if final else None,
@@ -385,7 +384,22 @@ class _Pipeline:
 
     def _hook(self, name: str, **arguments: Any) -> None:
         for problem in call_hook(self.plugins, name, **arguments):
-            self.report(RunEvent("plugin-error", name, self.secrets.mask(str(problem))))
+            self.report(RunEvent("plugin-error", name, str(problem)))
+
+    def shown_mask(self, text: str) -> str:
+        self.shown_secrets.update(self.secrets)
+        return self.shown_secrets.mask(text)
+
+    def report(self, event: RunEvent) -> None:
+        """Tell the caller, with every secret met so far masked; note which instance each
+        pushed job id is (for reporting it `running`)."""
+        self._report(dataclasses.replace(event, message=self.shown_mask(event.message)))
+        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
+            if event.job_id in self._early:  # seen processing before its push was reported
+                self._early.discard(event.job_id)
+                self._report(RunEvent("running", event.key, job_id=event.job_id))
+            else:
+                self._job_keys[event.job_id] = event.key
 
 
 def _status_of(outcome: JobOutcome) -> JobStatus:
