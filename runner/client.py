@@ -24,6 +24,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,25 @@ class JobPage:
 
     jobs: list[Json]
     next_offset: int | None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP exchange as a request observer sees it: never a header, so never the key.
+
+    `path` is the URL's path and query (`/v2/jobs?status=processing`); `seconds` runs from
+    sending the request to its response's headers.
+    """
+
+    method: str
+    path: str
+    status: int
+    seconds: float
+    #: Whether the request carried the API key (its value is never part of the record).
+    key_sent: bool = False
+
+
+RequestObserver = Callable[[RequestRecord], None]
 
 
 # Exceptions that mean the request never left this machine: safe to retry even a push.
@@ -138,6 +158,28 @@ class SieveClient:
     def request_count(self) -> int:
         """HTTP requests sent so far, every operation and retry included."""
         return sum(self.requests.values())
+
+    def observe_requests(self, observer: RequestObserver) -> None:
+        """Call `observer` after every HTTP response (retries included), e.g. for
+        `run --verbose`. It sees method, path, status and time, never the headers."""
+
+        # httpx event hooks, so the request path itself (and its retries) stays as it is
+        async def sent(request: httpx.Request) -> None:
+            request.extensions["sievefile_sent"] = time.perf_counter()
+
+        async def answered(response: httpx.Response) -> None:
+            request = response.request
+            began = request.extensions.get("sievefile_sent", time.perf_counter())
+            path = request.url.raw_path.decode("ascii", "replace")
+            seconds = time.perf_counter() - began
+            key_sent = "x-api-key" in request.headers
+            observer(RequestRecord(request.method, path, response.status_code, seconds, key_sent))
+
+        hooks = self._http.event_hooks
+        self._http.event_hooks = {
+            "request": [*hooks.get("request", []), sent],
+            "response": [*hooks.get("response", []), answered],
+        }
 
     async def __aenter__(self) -> SieveClient:
         return self

@@ -637,7 +637,10 @@ class Deliverer:
             location = secrets.mask(str(result))
             self._locations.setdefault(sink.target, []).append(location)
             self._record(job.key, output.index, sink.target, states.DELIVERED, attempts, location)
-            self._report(RunEvent("delivered", job.key, f"{output.name} -> {location}"))
+            detail = {"output": output.index, "sink": sink.entry.label, "location": location}
+            self._report(
+                RunEvent("delivered", job.key, f"{output.name} -> {location}", detail=detail)
+            )
         else:
             self._failed += 1
             message = f"{job.key}: {label} not delivered: {result}"

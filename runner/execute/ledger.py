@@ -417,12 +417,7 @@ class Ledger:
 
     def cached(self, manifest: str, cache_key: str) -> JobRow | None:
         """The newest finished job of `manifest` with `cache_key`, whose outputs can be reused."""
-        row = self._db.execute(
-            "SELECT jobs.* FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
-            " AND jobs.cache_key = ? AND jobs.status = ? ORDER BY jobs.ended_at DESC LIMIT 1",
-            (manifest, cache_key, FINISHED),
-        ).fetchone()
-        return _job_row(row) if row else None
+        return find_cached(self._db, manifest, cache_key)
 
     # -- deliveries -------------------------------------------------------------------------
 
@@ -477,6 +472,16 @@ class Ledger:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def find_cached(db: sqlite3.Connection, manifest: str, cache_key: str) -> JobRow | None:
+    """`Ledger.cached` over any connection to a ledger (`plan` reads one read-only)."""
+    row = db.execute(
+        "SELECT jobs.* FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
+        " AND jobs.cache_key = ? AND jobs.status = ? ORDER BY jobs.ended_at DESC LIMIT 1",
+        (manifest, cache_key, FINISHED),
+    ).fetchone()
+    return _job_row(row) if row else None
 
 
 def _crash_setting() -> tuple[str | None, int]:

@@ -26,10 +26,11 @@ from typing import Any
 import pluggy
 
 from runner.backend import Backend, Connection, open_connection
-from runner.client import equal_jitter
+from runner.client import RequestRecord, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
+from runner.execute.journal import RunJournal
 from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.scheduler import RunPolicy, Scheduler
@@ -38,6 +39,7 @@ from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
 from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
 from runner.manifest import build_plan, load_manifest
 from runner.manifest.model import FunctionRef, Manifest
+from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
@@ -75,6 +77,8 @@ class RunRequest:
     #: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    #: Report every HTTP request as a `request` event (`run --verbose`).
+    trace_requests: bool = False
 
     @property
     def files_dir(self) -> Path:
@@ -123,6 +127,12 @@ class _Pipeline:
         #: The jobs' own secrets: stored outputs holding one are masked and never reused. A
         #: sink's setting is not among them, so it cannot stop a finished job being kept.
         self.secrets = Secrets()
+        # which instance each job id belongs to, for the watcher's "processing" news
+        self._job_keys: dict[str, str] = {}
+        self._early: set[str] = set()  # seen processing before their push was reported
+        self._running: set[str] = set()  # reported running
+        # told right after `run-started`, so that event comes first
+        self._notices: list[RunEvent] = []
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
         self.environ = request.environ if request.environ is not None else os.environ
@@ -150,6 +160,8 @@ class _Pipeline:
         async with open_connection(
             request.backend, files_dir=request.files_dir, plugins=self.plugins
         ) as connection:
+            if request.trace_requests:
+                connection.client.observe_requests(self._traced)
             validate = None
             if request.check_inputs:
                 validate = await prepare_validation(
@@ -163,8 +175,6 @@ class _Pipeline:
             journal = None
             if durability is not None:
                 journal = durability.begin(manifest, self.secrets)
-                for notice in durability.notices():
-                    self.report(notice)
             self.info = RunInfo(
                 run_id=durability.run_id if durability is not None else None,
                 manifest=Path(request.manifest).resolve(),
@@ -196,8 +206,7 @@ class _Pipeline:
                 if connection.local is not None
                 else ListWatcher(connection.client)
             )
-            if journal is not None:
-                watcher.on_processing = journal.processing
+            watcher.on_processing = self._processing(journal)
             policy = RunPolicy(
                 max_parallel=await self._parallelism(manifest, connection),
                 fail_fast=manifest.run.fail_fast
@@ -205,6 +214,11 @@ class _Pipeline:
                 else request.fail_fast,
                 keep_going=request.keep_going,
             )
+            self._started(plan, policy.max_parallel)
+            if durability is not None:
+                self._notices.extend(durability.notices())
+            for notice in self._notices:
+                self.report(notice)
             scheduler = Scheduler(
                 plan,
                 connection.client,
@@ -229,7 +243,75 @@ class _Pipeline:
         if durability is not None:
             durability.end(summary)
         self.shown_secrets.update(self.secrets)
+        summary.wall_time = time.time() - started
+        self._finished(summary)
         return summary
+
+    # -- events about the run itself (see RunEvent) ---------------------------------------
+
+    def _started(self, plan: Plan, max_parallel: int) -> None:
+        info = self.info
+        jobs = {
+            name: {
+                "function": str(job.function),
+                "instances": len(plan.instances(name)) if plan.is_expanded(name) else None,
+            }
+            for name, job in plan.jobs.items()
+        }
+        detail = {
+            "run_id": info.run_id,
+            "manifest": str(info.manifest),
+            "name": info.name,
+            "backend": info.backend,
+            "resumed": info.resumed,
+            "total": plan.instance_count(),
+            "max_parallel": max_parallel,
+            "jobs": jobs,
+        }
+        self.report(RunEvent("run-started", info.run_id or info.name, detail=detail))
+
+    def _finished(self, summary: RunSummary) -> None:
+        detail = {
+            "run_id": summary.run_id,
+            "status": summary.status,
+            "counts": summary.counts(),
+            "requests": summary.requests,
+            "wall_time": round(summary.wall_time or 0.0, 3),
+            "deliveries": summary.deliveries.to_json(),
+        }
+        key = summary.run_id or self.info.name
+        self.report(RunEvent("run-finished", key, summary.status, detail=detail))
+
+    def _processing(self, journal: RunJournal | None) -> Callable[[str], None]:
+        """The watcher's `on_processing`: record it, and report the instance `running`."""
+
+        def processing(job_id: str) -> None:
+            if journal is not None:
+                journal.processing(job_id)
+            # reported once per job: a backend may say "processing" at every progress update
+            if job_id in self._running:
+                return
+            self._running.add(job_id)
+            key = self._job_keys.pop(job_id, None)
+            if key is not None:
+                self.report(RunEvent("running", key, job_id=job_id))
+            else:
+                self._early.add(job_id)
+
+        return processing
+
+    def _traced(self, record: RequestRecord) -> None:
+        path = self.shown_mask(record.path)
+        detail = {
+            "method": record.method,
+            "path": path,
+            "status": record.status,
+            "seconds": round(record.seconds, 4),
+        }
+        message = f"{record.status} in {record.seconds * 1000:.0f} ms"
+        if record.key_sent:
+            message += " (X-API-Key: ***)"
+        self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
 
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
         """`-j`, else `[run] max_parallel`, else the default capped by the service's
@@ -240,7 +322,7 @@ class _Pipeline:
         concurrency = await service_concurrency(connection.client)
         parallelism = default_parallelism(configured, concurrency)
         if concurrency is not None:
-            self.report(
+            self._notices.append(
                 RunEvent(
                     "notice",
                     "concurrency",
@@ -309,8 +391,15 @@ class _Pipeline:
         return self.shown_secrets.mask(text)
 
     def report(self, event: RunEvent) -> None:
-        """Tell the caller, with every secret met so far masked."""
+        """Tell the caller, with every secret met so far masked; note which instance each
+        pushed job id is (for reporting it `running`)."""
         self._report(dataclasses.replace(event, message=self.shown_mask(event.message)))
+        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
+            if event.job_id in self._early:  # seen processing before its push was reported
+                self._early.discard(event.job_id)
+                self._report(RunEvent("running", event.key, job_id=event.job_id))
+            else:
+                self._job_keys[event.job_id] = event.key
 
 
 def _status_of(outcome: JobOutcome) -> JobStatus:

@@ -171,7 +171,12 @@ class Scheduler:
                 self._fail(outcome, str(error), allowed=job.continue_on_error)
                 self._settle(outcome)
                 return False
-            self._emit("expanded", name, f"{len(instances)} instances")
+            self._emit(
+                "expanded",
+                name,
+                f"{len(instances)} instances",
+                detail={"instances": len(instances)},
+            )
         instances = self.plan.instances(name)
         outcomes = await asyncio.gather(*(self._run_instance(i) for i in instances))
         return all(outcome.status is Status.FINISHED for outcome in outcomes)
@@ -409,9 +414,17 @@ class Scheduler:
     # -- reporting ------------------------------------------------------------------------
 
     def _emit(
-        self, kind: str, key: str, message: str = "", *, job_id: str | None = None, attempt: int = 0
+        self,
+        kind: str,
+        key: str,
+        message: str = "",
+        *,
+        job_id: str | None = None,
+        attempt: int = 0,
+        detail: dict[str, Any] | None = None,
     ) -> None:
-        self._report(RunEvent(kind, key, self.secrets.mask(message), job_id, attempt))
+        event = RunEvent(kind, key, self.secrets.mask(message), job_id, attempt, detail or {})
+        self._report(event)
 
     def _summary(self) -> RunSummary:
         ordered: list[JobOutcome] = []
