@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 
 from runner.backend import Backend, Connection, open_connection
-from runner.client import equal_jitter
+from runner.client import RetryPolicy, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
@@ -142,7 +142,14 @@ class _Pipeline:
         delivery = configure_delivery(manifest, self.plugins, self.environ)
         self.secrets.update(delivery.secrets)
         delivery.create()
-        async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+        retry = RetryPolicy(
+            budget=manifest.run.retry_budget,
+            base_delay=manifest.run.retry_delay,
+            max_delay=manifest.run.retry_max_delay,
+        )
+        async with open_connection(
+            request.backend, files_dir=request.files_dir, retry=retry
+        ) as connection:
             validate = None
             if request.check_inputs:
                 validate = await prepare_validation(

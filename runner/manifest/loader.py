@@ -25,6 +25,9 @@ from runner.manifest.matrix import size_text
 from runner.manifest.model import (
     DEFAULT_MAX_INSTANCES,
     DEFAULT_MAX_PARALLEL,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
     Defaults,
     FunctionRef,
     JobSpec,
@@ -301,9 +304,20 @@ class _Loader:
 
     def build_run(self, raw: Any) -> RunSettings:
         path: KeyPath = ("run",)
+        durations = {
+            key: self.duration(self.setting(raw, path, key, default), (*path, key))
+            for key, default in (
+                ("retry_budget", DEFAULT_RETRY_BUDGET),
+                ("retry_delay", DEFAULT_RETRY_DELAY),
+                ("retry_max_delay", DEFAULT_RETRY_MAX_DELAY),
+            )
+        }
         return RunSettings(
             max_parallel=self.setting(raw, path, "max_parallel", DEFAULT_MAX_PARALLEL),
             fail_fast=self.setting(raw, path, "fail_fast", True),
+            retry_budget=_or(durations["retry_budget"], DEFAULT_RETRY_BUDGET),
+            retry_delay=_or(durations["retry_delay"], DEFAULT_RETRY_DELAY),
+            retry_max_delay=_or(durations["retry_max_delay"], DEFAULT_RETRY_MAX_DELAY),
         )
 
     def duration(self, value: Any, path: KeyPath) -> float | None:
@@ -760,3 +774,8 @@ def _sort_key(error: ManifestError) -> tuple[int, int]:
     if location is None:
         return (0, 0)
     return (location.line or 0, location.column or 0)
+
+
+def _or(value: float | None, default: float) -> float:
+    """`value` unless it is None (a broken setting, reported already)."""
+    return default if value is None else value

@@ -122,6 +122,8 @@ def test_a_list_endpoint_that_keeps_failing_fails_the_jobs_clearly(run_text, exe
         run = run_text(
             """
             version = 1
+            [run]
+            retry_budget = "1s"     # the list fails for good: give up soon
             [jobs.nap]
             function = "exec/nap"
             matrix = { i = [1, 2] }
