@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,13 +108,18 @@ class Connection:
 
 @asynccontextmanager
 async def open_connection(
-    backend: Backend, *, files_dir: Path | None = None, **client_options: Any
+    backend: Backend,
+    *,
+    files_dir: Path | None = None,
+    input_roots: Sequence[Path] | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Connection]:
     """A `Connection` to `backend`, closed (and an embedded backend stopped) on exit.
 
     `files_dir` is where an embedded backend keeps output files (None: a temporary folder
-    removed on exit). `client_options` go to `SieveClient` (retry policy, sleep, jitter,
-    timeout).
+    removed on exit); `input_roots` the folders its functions may read input files from
+    (None: the working directory). `client_options` go to `SieveClient` (retry policy,
+    sleep, jitter, timeout).
     """
     if backend.kind == "remote":
         assert backend.url is not None
@@ -126,7 +131,7 @@ async def open_connection(
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
     async with (
-        LocalBackend(files_dir=files_dir) as local,
+        LocalBackend(files_dir=files_dir, input_roots=input_roots) as local,
         SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
     ):
         yield Connection(client, local)

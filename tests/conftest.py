@@ -126,6 +126,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
         webhook_backoff: float = 0.05,
         defaults: str = "pickle",
         in_subprocess: bool = False,
+        port: int = 0,
     ) -> LocalServer:
         key = f"sk-test-{uuid.uuid4().hex}" if api_key is ... else api_key
         assert key is None or isinstance(key, str)
@@ -139,6 +140,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 plugins=[str(p) for p in plugins],
                 defaults=defaults,
                 log=folder / "server.log",
+                port=port,
             )
         else:
             manager = build_plugin_manager(builtins, load_entry_points=False)
@@ -147,6 +149,8 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                     plugin = importlib.import_module(plugin)
                 manager.register(plugin)
             backend = LocalBackend(
+                # the tests' own files: every temporary folder and the repository's fixtures
+                input_roots=[tmp_path_factory.getbasetemp(), REPO_ROOT],
                 plugin_manager=manager,
                 db=db,
                 files_dir=files_dir,
@@ -156,7 +160,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 shutdown_grace=0.5,
                 defaults=defaults,  # type: ignore[arg-type]
             )
-            thread = ServerThread(backend).start()
+            thread = ServerThread(backend, port=port).start()
             server = LocalServer(url=thread.url, api_key=key, backend=backend, _thread=thread)
         servers.append(server)
         return server
@@ -181,11 +185,13 @@ def _start_subprocess(
     plugins: list[str],
     defaults: str,
     log: Path,
+    port: int = 0,
 ) -> LocalServer:
-    command = [sys.executable, "-m", "runner", "serve", "--port", "0", "--db", db]
+    command = [sys.executable, "-m", "runner", "serve", "--port", str(port), "--db", db]
     if defaults != "pickle":  # otherwise serve's own default, the live service's encoding
         command += ["--defaults", defaults]
     command += ["--files", files_dir, "--workers", str(workers), "--log-level", "warning"]
+    command += ["--input-root", str(log.parent.parent), "--input-root", str(REPO_ROOT)]
     for plugin in plugins:
         command += ["--plugin", plugin]
     env = {key: value for key, value in os.environ.items() if key != "SIEVE_API_KEY"}

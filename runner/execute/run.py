@@ -148,7 +148,11 @@ class _Pipeline:
             max_delay=manifest.run.retry_max_delay,
         )
         async with open_connection(
-            request.backend, files_dir=request.files_dir, retry=retry
+            request.backend,
+            files_dir=request.files_dir,
+            # an embedded backend reads input files from the manifest's folder only
+            input_roots=[Path(request.manifest).resolve().parent],
+            retry=retry,
         ) as connection:
             validate = None
             if request.check_inputs:
