@@ -13,6 +13,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 _SEARCH_PATH = (_PACKAGE_DIR / "_resources", _PACKAGE_DIR.parent / "schemas")
 
 OPENAPI_SPEC = "sieve-openapi.yml"
+#: The folder sievefile keeps its state in, next to a manifest (ledger, run records, files).
+STATE_DIR = ".sievefile"
 
 
 def resource_path(name: str) -> Path:

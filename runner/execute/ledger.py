@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import RunError
+from runner.resources import STATE_DIR
 
-#: The state folder next to a manifest.
-STATE_DIR = ".sievefile"
 CRASH_ENV = "SIEVEFILE_TEST_CRASH_AT"
 
 # Row states of a job instance in a run.

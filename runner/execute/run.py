@@ -29,6 +29,7 @@ from runner.client import RetryPolicy, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
+from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
@@ -39,9 +40,6 @@ from runner.manifest.model import FunctionRef, Manifest
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
-
-#: Where the embedded backend keeps output files, next to the manifest.
-STATE_DIR = ".sievefile"
 
 
 @dataclass
@@ -72,14 +70,15 @@ class RunRequest:
     schemas_dir: str | Path | None = None
     locked: bool = False
     offline: bool = False
-    #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
+    #: The plugins (hooks, sinks, notifiers, the embedded backend's local functions); None:
+    #: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @property
     def files_dir(self) -> Path:
         """Where an embedded backend stores output files: `.sievefile/files` by the manifest."""
-        return Path(self.manifest).resolve().parent / STATE_DIR / "files"
+        return state_dir_for(self.manifest) / "files"
 
 
 async def execute(
@@ -152,6 +151,7 @@ class _Pipeline:
             files_dir=request.files_dir,
             # an embedded backend reads input files from the manifest's folder only
             input_roots=[Path(request.manifest).resolve().parent],
+            plugins=self.plugins,
             retry=retry,
         ) as connection:
             validate = None
