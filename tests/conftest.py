@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import pytest
 from runner.local.backend import LocalBackend
 from runner.local.server import ServerThread
 from runner.plugins import DEFAULT_PLUGINS, build_plugin_manager
+from tests.support.waiting import wait_for_end
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,15 +58,8 @@ class LocalServer:
 
     def wait_for_job(self, job_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Poll `GET /jobs/{id}` until the job has ended; its JSON."""
-        deadline = time.monotonic() + timeout
         with self.client() as client:
-            while True:
-                job = client.get(f"/jobs/{job_id}").raise_for_status().json()
-                if job["status"] in ("finished", "error", "cancelled"):
-                    return dict(job)
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
-                time.sleep(0.02)
+            return wait_for_end(client, job_id, timeout=timeout, interval=0.02)
 
     def kill(self) -> None:
         """SIGKILL the subprocess server (a crash: nothing gets to clean up)."""

@@ -30,7 +30,7 @@ import random
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +121,7 @@ class FaultProxy:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._server: ThreadedServer | None = None
-        self._chaos: tuple[float, random.Random, float] | None = None
+        self._chaos: tuple[float, random.Random, float, dict[str, float]] | None = None
         self._http: httpx.AsyncClient | None = None  # one, reused: forwarding stays cheap
         app = Starlette(
             routes=[
@@ -151,11 +151,23 @@ class FaultProxy:
             self._rules.clear()
             self._chaos = None
 
-    def chaos(self, rate: float, *, seed: int = 0, latency: float = 0.2) -> None:
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        latency: float = 0.2,
+        mix: Mapping[str, float] | None = None,
+    ) -> None:
         """Inject a random fault into a share `rate` of the requests (see the module
-        docstring); latency faults wait up to `latency` seconds. Reproducible from `seed`."""
+        docstring); latency faults wait up to `latency` seconds. `mix` weighs the kinds
+        (`{"500": 2, "429": 1}`: only those, twice as many 500s); by default all evenly.
+        Reproducible from `seed`."""
+        weights = dict(mix) if mix is not None else dict.fromkeys(_CHAOS_KINDS, 1.0)
+        unknown = set(weights) - set(_CHAOS_KINDS)
+        assert not unknown, f"unknown fault kinds {unknown}; use {_CHAOS_KINDS}"
         with self._lock:
-            self._chaos = (rate, random.Random(seed), latency)
+            self._chaos = (rate, random.Random(seed), latency, weights)
 
     def start(self) -> FaultProxy:
         self._server = ThreadedServer(self.app, port=self.port)
@@ -182,10 +194,10 @@ class FaultProxy:
                     return rule.fault
             if self._chaos is None:
                 return None
-            rate, rng, latency = self._chaos
+            rate, rng, latency, weights = self._chaos
             if rng.random() >= rate:
                 return None
-            kind = rng.choice(_CHAOS_KINDS)
+            kind = rng.choices(list(weights), weights=list(weights.values()))[0]
             self.injected[kind] += 1
             if kind == "500":
                 return Respond(500, {"detail": "chaos", "error_id": "chaos"})
