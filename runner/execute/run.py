@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -115,8 +116,13 @@ class _Pipeline:
     ) -> None:
         self.request = request
         self.durability = durability
-        self.report: Report = report or (lambda event: None)
-        self.secrets = secrets if secrets is not None else Secrets()
+        self._report: Report = report or (lambda event: None)
+        #: What the caller shows is masked with every secret the run met: jobs' env values and
+        #: the sinks' and notifiers' settings.
+        self.shown_secrets = secrets if secrets is not None else Secrets()
+        #: The jobs' own secrets: stored outputs holding one are masked and never reused. A
+        #: sink's setting is not among them, so it cannot stop a finished job being kept.
+        self.secrets = Secrets()
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
         self.environ = request.environ if request.environ is not None else os.environ
@@ -139,7 +145,7 @@ class _Pipeline:
             environ=request.environ,
         )
         delivery = configure_delivery(manifest, self.plugins, self.environ)
-        self.secrets.update(delivery.secrets)
+        self.shown_secrets.update(delivery.secrets)
         delivery.create()
         retry = RetryPolicy(
             budget=manifest.run.retry_budget,
@@ -221,6 +227,7 @@ class _Pipeline:
                 journal=journal,
                 observer=self,
             )
+            self.deliverer.stopping = lambda: scheduler.interrupted
             if on_scheduler is not None:
                 on_scheduler(scheduler)
             try:
@@ -231,6 +238,7 @@ class _Pipeline:
         await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
+        self.shown_secrets.update(self.secrets)
         return summary
 
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
@@ -295,7 +303,7 @@ class _Pipeline:
                 self.files.record(outcome.key, index, data)
                 for index, data in enumerate(outcome.outputs if final else ())
             ),
-            error=self.secrets.mask(outcome.error),
+            error=self.shown_mask(outcome.error),
             allowed_failure=outcome.allowed,
             cached_from=outcome.cached_from,
             ended_at=time.time() if final else None,
@@ -304,7 +312,15 @@ class _Pipeline:
 
     def _hook(self, name: str, **arguments: Any) -> None:
         for problem in call_hook(self.plugins, name, **arguments):
-            self.report(RunEvent("plugin-error", name, self.secrets.mask(str(problem))))
+            self.report(RunEvent("plugin-error", name, str(problem)))
+
+    def shown_mask(self, text: str) -> str:
+        self.shown_secrets.update(self.secrets)
+        return self.shown_secrets.mask(text)
+
+    def report(self, event: RunEvent) -> None:
+        """Tell the caller, with every secret met so far masked."""
+        self._report(dataclasses.replace(event, message=self.shown_mask(event.message)))
 
 
 def _status_of(outcome: JobOutcome) -> JobStatus:

@@ -143,6 +143,11 @@ class Scheduler:
                     unsuccessful.add(task.get_name())
         return self._summary()
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether `interrupt()` was called (Ctrl-C)."""
+        return self._interrupted
+
     def interrupt(self, *, detach: bool = False) -> None:
         """Stop the run: cancel every job in flight (DELETE) and skip the rest; with `detach`
         the jobs in flight keep running on the service, for a later resume."""

@@ -141,7 +141,7 @@ def test_the_deliver_example_copies_its_outputs_to_a_folder(tmp_path: Path) -> N
     ]
     png = (tmp_path / "out" / run_id / "thumbnail" / "output_0.png").read_bytes()
     assert png.startswith(b"\x89PNG")
-    assert "outputs -> local: out/{run}/{job}" in result.output
+    assert f"outputs -> local: {tmp_path / 'out' / run_id}/" in result.output
     assert "4 outputs delivered" in result.output
 
 

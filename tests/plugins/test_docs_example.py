@@ -58,4 +58,6 @@ on = ["job.error", "run.finished"]
     (event,) = (tmp_path / "events.jsonl").read_text().splitlines()
     assert json.loads(event)["event"] == "run.finished"
     assert json.loads(event)["summary"]["status"] == "finished"
-    assert "sievefile-jsonl: run finished" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "sievefile-jsonl: run finished" in printed.err
+    assert printed.out == ""
