@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,14 +114,17 @@ async def open_connection(
     backend: Backend,
     *,
     files_dir: Path | None = None,
+    input_roots: Sequence[Path] | None = None,
     plugins: pluggy.PluginManager | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Connection]:
     """A `Connection` to `backend`, closed (and an embedded backend stopped) on exit.
 
     `files_dir` is where an embedded backend keeps output files (None: a temporary folder
-    removed on exit); `plugins` fill its function registry (None: the process-wide plugins).
-    `client_options` go to `SieveClient` (retry policy, sleep, jitter, timeout).
+    removed on exit); `input_roots` the folders its functions may read input files from
+    (None: the working directory); `plugins` fill its function registry (None: the
+    process-wide plugins). `client_options` go to `SieveClient` (retry policy, sleep,
+    jitter, timeout).
     """
     if backend.kind == "remote":
         assert backend.url is not None
@@ -133,7 +136,7 @@ async def open_connection(
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
     async with (
-        LocalBackend(files_dir=files_dir, plugin_manager=plugins) as local,
+        LocalBackend(files_dir=files_dir, input_roots=input_roots, plugin_manager=plugins) as local,
         SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
     ):
         yield Connection(client, local)

@@ -26,7 +26,7 @@ from typing import Any
 import pluggy
 
 from runner.backend import Backend, Connection, open_connection
-from runner.client import RequestRecord, equal_jitter
+from runner.client import RequestRecord, RetryPolicy, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
@@ -157,8 +157,18 @@ class _Pipeline:
         delivery = configure_delivery(manifest, self.plugins, self.environ)
         self.shown_secrets.update(delivery.secrets)
         delivery.create()
+        retry = RetryPolicy(
+            budget=manifest.run.retry_budget,
+            base_delay=manifest.run.retry_delay,
+            max_delay=manifest.run.retry_max_delay,
+        )
         async with open_connection(
-            request.backend, files_dir=request.files_dir, plugins=self.plugins
+            request.backend,
+            files_dir=request.files_dir,
+            # an embedded backend reads input files from the manifest's folder only
+            input_roots=[Path(request.manifest).resolve().parent],
+            plugins=self.plugins,
+            retry=retry,
         ) as connection:
             if request.trace_requests:
                 connection.client.observe_requests(self._traced)

@@ -15,7 +15,8 @@ A job that ends in `error` is pushed again up to `retries` times, after an expon
 A job still running after `timeout` seconds (counted from its push) is cancelled and fails.
 A push whose outcome is unknown (the answer was lost) is reconciled before anything else: the
 recent jobs are listed and a job with the same function and inputs is adopted
-(`runner.execute.reconcile`); only when none exists is the job pushed again.
+(`runner.execute.reconcile`); only when none exists is the job pushed again, after the client's
+backoff, for as long as its retry budget lasts (`RetryPolicy.budget`, `[run] retry_budget`).
 `interrupt()` (Ctrl-C) cancels every job in flight and skips the rest; `interrupt(detach=True)`
 leaves the jobs in flight running on the service (a resume re-attaches to them).
 
@@ -42,9 +43,6 @@ from runner.manifest.matrix import JobInstance
 from runner.manifest.plan import Plan
 from runner.manifest.resolve import ResolvedJob
 from runner.secrets import Secrets
-
-#: Pushes again after a lost answer for which no job was found, before giving up.
-UNKNOWN_PUSH_RETRIES = 2
 
 #: Called with each resolved job before its push; raises ValidationError to stop it.
 Validate = Callable[[ResolvedJob], None]
@@ -308,10 +306,13 @@ class Scheduler:
         """Push `resolved` once and return its job id, recording the push in the journal.
 
         A lost answer is reconciled: a job with the same function and inputs created since the
-        intent is adopted; only when none exists is it pushed again (at most
-        UNKNOWN_PUSH_RETRIES times, then PushOutcomeUnknown propagates).
+        intent is adopted; only when none exists is it pushed again, after the client's backoff
+        (prompt at first), until the client's retry budget is spent since the first try; then
+        PushOutcomeUnknown propagates. Never pushed again before looking.
         """
         key, job_name, function = resolved.key, outcome.job, str(resolved.function)
+        retry = self.client.retry
+        started = time.monotonic()
         lost = 0
         while True:
             if self.journal is not None:
@@ -341,15 +342,17 @@ class Scheduler:
                     )
                     return job_id
                 lost += 1
-                if lost > UNKNOWN_PUSH_RETRIES:
+                delay = self._jitter(retry.backoff(lost))
+                if time.monotonic() - started + delay > retry.budget:
                     raise
                 self._emit(
                     "retrying",
                     key,
                     f"the push's answer was lost ({error.cause}) and no such job exists; "
-                    "pushing again",
+                    f"pushing again in {delay:.2f}s",
                     attempt=outcome.attempts,
                 )
+                await self._sleep(delay)
                 continue
             job_id = str(pushed["id"])
             self._claim(outcome, job_id)

@@ -25,7 +25,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runner.client import FINAL_STATUSES, SieveClient
+from runner.client import FINAL_STATUSES, SieveClient, check_running
+from runner.errors import ResponseError
 
 if TYPE_CHECKING:
     from runner.local.backend import LocalBackend
@@ -159,9 +160,15 @@ class ListWatcher:
                     break
         ended = 0
         for job_id in unaccounted:
-            job = await self.client.get_job(job_id)
-            if job.get("status") not in FINAL_STATUSES:
-                continue  # it moved between lists while we looked, or lists lag: next round
+            try:
+                job = await self.client.get_job(job_id)
+                if job.get("status") not in FINAL_STATUSES:
+                    check_running(job, job_id)  # a status nobody knows is not waited on
+                    continue  # it moved between lists while we looked, or lists lag: next round
+            except ResponseError as error:
+                # this job's answer is unusable: it fails alone, the others are still watched
+                self._fail(job_id, error)
+                continue
             future = self._waiters.pop(job_id, None)
             self._seen_processing.discard(job_id)
             if future is not None and not future.done():
@@ -169,6 +176,12 @@ class ListWatcher:
             self._ended_at.append(self._clock())
             ended += 1
         return ended
+
+    def _fail(self, job_id: str, error: Exception) -> None:
+        self._seen_processing.discard(job_id)
+        future = self._waiters.pop(job_id, None)
+        if future is not None and not future.done():
+            future.set_exception(error)
 
 
 class EventWatcher:

@@ -29,6 +29,10 @@ _FUNCTION_REF = re.compile(FUNCTION_REF_PATTERN)
 #: What `max_instances` is when neither the job nor `[defaults]` sets it.
 DEFAULT_MAX_INSTANCES = 1000
 DEFAULT_MAX_PARALLEL = 16
+#: `[run]` retry settings when the manifest leaves them out (seconds; see runner.client).
+DEFAULT_RETRY_BUDGET = 120.0
+DEFAULT_RETRY_DELAY = 0.25
+DEFAULT_RETRY_MAX_DELAY = 15.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,11 @@ class RunSettings:
 
     max_parallel: int = DEFAULT_MAX_PARALLEL
     fail_fast: bool = True
+    #: How long a failing request is retried (seconds from its first try), the first
+    #: retry's wait, and the longest wait between retries.
+    retry_budget: float = DEFAULT_RETRY_BUDGET
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
 
 
 @dataclass(frozen=True)
