@@ -91,11 +91,23 @@ def test_no_secret_reaches_any_byte_sievefile_writes(
     lock = _sievefile("lock", str(manifest), env=env, cwd=folder)
     outputs += [lock.stdout, lock.stderr]
     assert lock.returncode == 0, lock.stderr
+    report = folder / "junit.xml"
     run = _sievefile(
-        "--debug", "run", str(manifest), "--progress", "plain", "--json", env=env, cwd=folder
+        "--debug",
+        "run",
+        str(manifest),
+        "--progress",
+        "plain",
+        "--verbose",  # every HTTP request, the key redacted
+        "--report",
+        str(report),
+        "--json",
+        env=env,
+        cwd=folder,
     )
     outputs += [run.stdout, run.stderr]
     assert run.returncode == 0, run.stderr
+    assert "GET /v2/jobs" in run.stderr  # --verbose did print the requests
     summary = json.loads(run.stdout)
     statuses = sorted(job["status"] for job in summary["jobs"])
     assert statuses == ["failed", "finished", "finished", "finished"]
