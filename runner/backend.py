@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,11 @@ from urllib.parse import urlparse
 
 from runner.client import DEFAULT_API_URL, SieveClient, normalize_base_url
 from runner.errors import ConfigError
+from runner.resources import STATE_DIR
 
 if TYPE_CHECKING:
+    import pluggy
+
     from runner.local.backend import LocalBackend
 
 T = TypeVar("T")
@@ -35,7 +38,7 @@ URL_ENV = "SIEVE_API_URL"
 KEY_ENV = "SIEVE_API_KEY"
 #: Where commands keep the embedded backend's output files, under the working directory: the
 #: backend stops when the command ends, its files must not vanish with it.
-EMBEDDED_FILES_DIR = Path(".sievefile") / "files"
+EMBEDDED_FILES_DIR = Path(STATE_DIR) / "files"
 
 
 def sdk_config_path() -> Path:
@@ -108,13 +111,20 @@ class Connection:
 
 @asynccontextmanager
 async def open_connection(
-    backend: Backend, *, files_dir: Path | None = None, **client_options: Any
+    backend: Backend,
+    *,
+    files_dir: Path | None = None,
+    input_roots: Sequence[Path] | None = None,
+    plugins: pluggy.PluginManager | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Connection]:
     """A `Connection` to `backend`, closed (and an embedded backend stopped) on exit.
 
     `files_dir` is where an embedded backend keeps output files (None: a temporary folder
-    removed on exit). `client_options` go to `SieveClient` (retry policy, sleep, jitter,
-    timeout).
+    removed on exit); `input_roots` the folders its functions may read input files from
+    (None: the working directory); `plugins` fill its function registry (None: the
+    process-wide plugins). `client_options` go to `SieveClient` (retry policy, sleep,
+    jitter, timeout).
     """
     if backend.kind == "remote":
         assert backend.url is not None
@@ -126,7 +136,7 @@ async def open_connection(
     from runner.local.backend import EMBEDDED_BASE_URL, LocalBackend
 
     async with (
-        LocalBackend(files_dir=files_dir) as local,
+        LocalBackend(files_dir=files_dir, input_roots=input_roots, plugin_manager=plugins) as local,
         SieveClient(EMBEDDED_BASE_URL, transport=local.transport(), **client_options) as client,
     ):
         yield Connection(client, local)

@@ -3,19 +3,27 @@ in-process local backend alike (reached through `httpx.ASGITransport`).
 
 Every operation of the API has a method; each returns the decoded JSON body. Failures become
 `runner.errors` exceptions: `ApiError` for an error status (with the body's `detail` and
-`error_id`), `BackendError` when the service cannot be reached, and `PushOutcomeUnknown` when a
-push may have created a job whose answer was lost.
+`error_id`), `BackendError` when the service cannot be reached, `ResponseError` when it answers
+something unusable (a redirect, a wrong type, a missing field, too much), and
+`PushOutcomeUnknown` when a push may have created a job whose answer was lost.
 
 Retries (see `RetryPolicy`): connect errors, read timeouts and dropped connections, 429 (after
-its `Retry-After`) and 5xx are retried with exponential backoff and jitter, up to
-`max_attempts` tries. `POST /v2/push` is the exception: it is retried only when the request
-certainly never reached the service (a connect error) or the service explicitly refused it
-(429). Anything else after sending (a lost answer, a 5xx) may mean the job exists, so the client
-raises `PushOutcomeUnknown` instead of risking a duplicate job.
+its `Retry-After`) and 5xx are retried with exponential backoff and jitter, starting small
+(0.25 s) so a passing fault costs little, until a time budget (2 minutes) is spent. A service
+that has never answered this client gets a short budget (10 s): a wrong URL fails fast.
+`POST /v2/push` is the exception: it is retried only when the request certainly never reached
+the service (a connect error) or the service explicitly refused it (429). Anything else after
+sending (a lost answer, a 5xx) may mean the job exists, so the client raises
+`PushOutcomeUnknown` instead of risking a duplicate job; the scheduler looks before it pushes
+again (`runner.execute.reconcile`).
 
-Time and randomness are injectable (`sleep`, `jitter`) so the retry logic is tested without
-waiting. The API key is sent in the `X-API-Key` header and nowhere else: never in `repr`, logs
-or error messages.
+Every exchange is bounded: `timeout` between bytes, four times that for a whole answer (a
+server that trickles forever), `max_response_bytes` for its size. Redirects are never followed:
+the API key would go with them to wherever they point.
+
+Time and randomness are injectable (`sleep`, `jitter`, `clock`) so the retry logic is tested
+without waiting. The API key is sent in the `X-API-Key` header and nowhere else: never in
+`repr`, logs or error messages.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +43,14 @@ from urllib.parse import quote
 import httpx
 
 from runner import __version__
-from runner.errors import ApiError, BackendError, PushOutcomeUnknown
+from runner.errors import ApiError, BackendError, PushOutcomeUnknown, ResponseError
+
+# the retry defaults live with the `[run]` settings that change them, in one place
+from runner.manifest.model import (
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
+)
 
 logger = logging.getLogger("sievefile.client")
 
@@ -43,8 +59,20 @@ API_PREFIX = "/v2"
 #: Job statuses after which nothing changes any more.
 FINAL_STATUSES = frozenset({"finished", "error", "cancelled"})
 
+#: The statuses of a job that has not ended ("started" is what older docs call processing).
+RUNNING_STATUSES = frozenset({"queued", "processing", "started"})
+#: How long a service that never answered this client is retried: a wrong URL fails fast.
+FIRST_CONTACT_BUDGET = 10.0
+#: The largest answer read (a job with absurdly many or huge outputs is refused, not loaded).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: The most outputs one job may report.
+MAX_JOB_OUTPUTS = 10_000
+#: Pages of a job list in a row that bring no job not seen yet before listing stops.
+MAX_STALE_PAGES = 50
+
 Sleep = Callable[[float], Awaitable[None]]
 Jitter = Callable[[float], float]
+Clock = Callable[[], float]
 Json = dict[str, Any]
 #: Told about each HTTP response: method, URL path, status code.
 ResponseListener = Callable[[str, str, int], None]
@@ -59,14 +87,19 @@ def equal_jitter(delay: float) -> float:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard the client tries: `max_attempts` tries in all, the n-th retry waiting
-    `jitter(min(max_delay, base_delay * 2**(n-1)))` seconds, or longer when a 429's
-    `Retry-After` asks for it (capped at `max_retry_after`)."""
+    """How hard the client tries: the n-th retry waits `jitter(min(max_delay, base_delay *
+    2**(n-1)))` seconds (0.25 s, 0.5 s, 1 s, ... up to 15 s), or longer when a 429's
+    `Retry-After` asks for it (capped at `max_retry_after`). No retry starts once `budget`
+    seconds have passed since the first try, or its wait would end past them; a service that
+    has never answered gets `first_contact_budget` instead. `max_attempts`, when set, also
+    caps the number of tries (1: no retry)."""
 
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
+    max_attempts: int | None = None
+    base_delay: float = DEFAULT_RETRY_DELAY
+    max_delay: float = DEFAULT_RETRY_MAX_DELAY
     max_retry_after: float = 300.0
+    budget: float = DEFAULT_RETRY_BUDGET
+    first_contact_budget: float = FIRST_CONTACT_BUDGET
 
     def backoff(self, retry: int) -> float:
         """The delay before retry number `retry` (1 for the first retry), before jitter."""
@@ -79,6 +112,25 @@ class JobPage:
 
     jobs: list[Json]
     next_offset: int | None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP exchange as a request observer sees it: never a header, so never the key.
+
+    `path` is the URL's path and query (`/v2/jobs?status=processing`); `seconds` runs from
+    sending the request to its response's headers.
+    """
+
+    method: str
+    path: str
+    status: int
+    seconds: float
+    #: Whether the request carried the API key (its value is never part of the record).
+    key_sent: bool = False
+
+
+RequestObserver = Callable[[RequestRecord], None]
 
 
 # Exceptions that mean the request never left this machine: safe to retry even a push.
@@ -108,6 +160,8 @@ class SieveClient:
         jitter: Jitter = equal_jitter,
         timeout: float = 30.0,
         key_source: str | None = None,
+        clock: Clock = time.monotonic,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._key_source = key_source
@@ -116,6 +170,12 @@ class SieveClient:
         self._api_key = api_key
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock
+        self._max_response_bytes = max_response_bytes
+        # a whole answer, however slowly it trickles in, gets this long
+        self._deadline = timeout * 4
+        # whether the service ever answered: until then connect errors get a short budget
+        self._answered = False
         headers = {"User-Agent": f"sievefile/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["X-API-Key"] = api_key
@@ -124,6 +184,7 @@ class SieveClient:
             headers=headers,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            follow_redirects=False,  # the key would follow them to another origin
         )
 
     def _auth_hint(self, status: int) -> str:
@@ -142,6 +203,28 @@ class SieveClient:
     def request_count(self) -> int:
         """HTTP requests sent so far, every operation and retry included."""
         return sum(self.requests.values())
+
+    def observe_requests(self, observer: RequestObserver) -> None:
+        """Call `observer` after every HTTP response (retries included), e.g. for
+        `run --verbose`. It sees method, path, status and time, never the headers."""
+
+        # httpx event hooks, so the request path itself (and its retries) stays as it is
+        async def sent(request: httpx.Request) -> None:
+            request.extensions["sievefile_sent"] = time.perf_counter()
+
+        async def answered(response: httpx.Response) -> None:
+            request = response.request
+            began = request.extensions.get("sievefile_sent", time.perf_counter())
+            path = request.url.raw_path.decode("ascii", "replace")
+            seconds = time.perf_counter() - began
+            key_sent = "x-api-key" in request.headers
+            observer(RequestRecord(request.method, path, response.status_code, seconds, key_sent))
+
+        hooks = self._http.event_hooks
+        self._http.event_hooks = {
+            "request": [*hooks.get("request", []), sent],
+            "response": [*hooks.get("response", []), answered],
+        }
 
     async def __aenter__(self) -> SieveClient:
         return self
@@ -211,14 +294,20 @@ class SieveClient:
             body["webhooks"] = [dict(hook) for hook in webhooks]
         if env is not None:
             body["env"] = dict(env)
-        return await self._call(
-            "push", "POST", "/push", json=body, idempotent=False, label=function or function_id
-        )
+        label = function or function_id or "?"
+        pushed = await self._call("push", "POST", "/push", json=body, idempotent=False, label=label)
+        job_id = pushed.get("id")
+        if isinstance(job_id, bool) or not isinstance(job_id, (str, int)) or job_id == "":
+            # it answered success, so a job may well exist: the caller must look, not push
+            raise PushOutcomeUnknown(label, "the service answered without a job id")
+        return pushed
 
     async def get_job(self, job_id: str, offset: int = 0) -> Json:
         """`GET /v2/jobs/{id}`: the job, skipping its first `offset` outputs."""
         params = {"offset": offset} if offset else None
-        return await self._call("get_job", "GET", f"/jobs/{_segment(job_id)}", params=params)
+        job = await self._call("get_job", "GET", f"/jobs/{_segment(job_id)}", params=params)
+        check_job(job, f"GET {self.base_url}{API_PREFIX}/jobs/{job_id}")
+        return job
 
     async def list_jobs(
         self, status: str | None = None, *, limit: int | None = None, offset: int = 0
@@ -230,12 +319,20 @@ class SieveClient:
         if limit is not None:
             params["limit"] = limit
         body = await self._call("list_jobs", "GET", "/jobs", params=params)
+        where = f"GET {self.base_url}{API_PREFIX}/jobs"
         jobs = body.get("data")
         if not isinstance(jobs, list):
-            raise BackendError(f"GET {self.base_url}{API_PREFIX}/jobs answered without a data list")
+            raise ResponseError(f"{where} answered without a data list")
+        if not all(isinstance(job, dict) for job in jobs):
+            raise ResponseError(f"{where} answered a data list holding something not a job object")
         next_offset = body.get("next_offset")
-        has_next = isinstance(next_offset, int) and next_offset >= 0
-        return JobPage(jobs=jobs, next_offset=next_offset if has_next else None)
+        if next_offset is None or next_offset == -1:
+            return JobPage(jobs=jobs, next_offset=None)
+        if isinstance(next_offset, bool) or not isinstance(next_offset, int) or next_offset < 0:
+            raise ResponseError(
+                f"{where} answered next_offset {next_offset!r}: expected an offset or -1"
+            )
+        return JobPage(jobs=jobs, next_offset=next_offset)
 
     async def iter_jobs(
         self, status: str | None = None, *, page_size: int | None = None
@@ -243,22 +340,39 @@ class SieveClient:
         """Every job (optionally only those in `status`), following `next_offset` page by page.
 
         The service decides the real page size; a job that shifts onto the next page while
-        paging (new jobs arrive at the front) is yielded once.
+        paging (new jobs arrive at the front) is yielded once. Paging that would never end is
+        a `ResponseError`, not a silent stop (a job missed there could be pushed twice): a
+        `next_offset` that does not move forward, or `MAX_STALE_PAGES` pages in a row that
+        bring nothing new.
         """
         seen: set[str] = set()
         offset = 0
+        stale = 0
         while True:
             page = await self.list_jobs(status, limit=page_size, offset=offset)
+            fresh = 0
             for job in page.jobs:
                 job_id = job.get("id")
                 if job_id in seen:
                     continue
+                fresh += 1
                 if isinstance(job_id, str):
                     seen.add(job_id)
                 yield job
-            # A next offset that does not move forward would loop for ever.
-            if page.next_offset is None or page.next_offset <= offset or not page.jobs:
+            if page.next_offset is None or not page.jobs:
                 return
+            where = f"GET {self.base_url}{API_PREFIX}/jobs"
+            if page.next_offset <= offset:
+                raise ResponseError(
+                    f"{where}: its paging does not advance (next_offset {page.next_offset} "
+                    f"after offset {offset}); sievefile stopped listing"
+                )
+            stale = 0 if fresh else stale + 1
+            if stale >= MAX_STALE_PAGES:
+                raise ResponseError(
+                    f"{where}: {stale} pages in a row brought no job not seen already; "
+                    "its paging never ends, sievefile stopped listing"
+                )
             offset = page.next_offset
 
     async def cancel_job(self, job_id: str) -> Json:
@@ -271,12 +385,14 @@ class SieveClient:
         """Poll `GET /v2/jobs/{id}` until the job is finished, failed or cancelled; return it.
 
         The interval grows by half each poll up to `max_interval`. For one job at a time (the
-        `push --wait` command); the executor watches many jobs through the list endpoint.
+        `push --wait` command); the executor watches many jobs through the list endpoint. A
+        status sievefile does not know is a `ResponseError`, not a wait that never ends.
         """
         while True:
             job = await self.get_job(job_id)
             if job.get("status") in FINAL_STATUSES:
                 return job
+            check_running(job, job_id)
             await self._sleep(interval)
             interval = min(max_interval, interval * 1.5)
 
@@ -296,59 +412,130 @@ class SieveClient:
     ) -> Json:
         url = f"{self.base_url}{API_PREFIX}{path}"
         attempts = max_attempts or self.retry.max_attempts
+        started = self._clock()
         attempt = 0
         while True:
             attempt += 1
-            last_try = attempt >= attempts
             self.requests[operation] += 1
             try:
-                response = await self._http.request(method, path, params=params, json=json)
+                response = await self._exchange(method, path, params, json)
             except _NOT_SENT as error:
-                if last_try:
+                reason = _describe_transport(error)
+                delay = self._delay(attempt, attempts, started, None, contact=True)
+                if delay is None:
                     raise BackendError(
-                        f"cannot reach {self.base_url}: {_describe_transport(error)} "
-                        f"({attempt} attempts)"
+                        f"cannot reach {self.base_url}: {reason} ({self._tries(attempt, started)})"
                     ) from None
-                await self._wait(attempt, None, method, url, _describe_transport(error))
+                await self._wait(delay, attempt, method, url, reason)
                 continue
             except _MAYBE_SENT as error:
+                reason = _describe_transport(error)
                 if not idempotent:
                     raise PushOutcomeUnknown(
-                        label or "?", f"{_describe_transport(error)} after the request was sent"
+                        label or "?", f"{reason} after the request was sent"
                     ) from None
-                if last_try:
+                delay = self._delay(attempt, attempts, started, None)
+                if delay is None:
                     raise BackendError(
-                        f"{method} {url} failed: {_describe_transport(error)} ({attempt} attempts)"
+                        f"{method} {url} failed: {reason} ({self._tries(attempt, started)})"
                     ) from None
-                await self._wait(attempt, None, method, url, _describe_transport(error))
+                await self._wait(delay, attempt, method, url, reason)
                 continue
+            except _TooLarge:
+                message = f"answered with more than {self._max_response_bytes:,} bytes"
+                if not idempotent:
+                    raise PushOutcomeUnknown(label or "?", f"the service {message}") from None
+                raise ResponseError(
+                    f"{method} {url} {message}; sievefile did not read it"
+                ) from None
             except httpx.TransportError as error:
                 # Anything else (an unsupported scheme, a proxy failure) fails before sending
                 # and would fail the same way again.
                 raise BackendError(f"{method} {url} failed: {_describe_transport(error)}") from None
 
+            self._answered = True
             status = response.status_code
+            if 300 <= status < 400:
+                raise ResponseError(_redirect_message(response, method, url))
             if status < 400:
                 return _json_body(response, method, url)
             failure = _api_error(response, method, url, self._auth_hint(status))
             retryable = status == 429 or status >= 500
             if retryable and not idempotent and status != 429:
                 raise PushOutcomeUnknown(label or "?", f"the service answered: {failure}")
-            if not retryable or last_try:
+            if not retryable:
                 raise failure
             retry_after = _retry_after(response) if status == 429 else None
-            await self._wait(attempt, retry_after, method, url, f"answer {status}")
+            delay = self._delay(attempt, attempts, started, retry_after)
+            if delay is None:
+                raise _gave_up(failure, self._tries(attempt, started))
+            await self._wait(delay, attempt, method, url, f"answer {status}")
 
-    async def _wait(
-        self, attempt: int, retry_after: float | None, method: str, url: str, reason: str
-    ) -> None:
-        delay = self._jitter(self.retry.backoff(attempt))
+    async def _exchange(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
+    ) -> httpx.Response:
+        """Send one request and read its whole answer, within the deadline and size limit."""
+        request = self._http.build_request(method, path, params=params, json=json)
+
+        async def exchange() -> tuple[httpx.Response, bytes]:
+            response = await self._http.send(request, stream=True)
+            try:
+                return response, await _read_capped(response, self._max_response_bytes)
+            finally:
+                await response.aclose()
+
+        try:
+            response, content = await asyncio.wait_for(exchange(), self._deadline)
+        except asyncio.TimeoutError:
+            # a server trickling bytes never trips the read timeout: the deadline does
+            raise httpx.ReadTimeout(
+                f"no complete answer within {self._deadline:g} s", request=request
+            ) from None
+        # the body was decoded while streaming: the new response must not decode it again
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=content,
+            request=request,
+            extensions=response.extensions,
+        )
+
+    def _delay(
+        self,
+        attempt: int,
+        attempts: int | None,
+        started: float,
+        retry_after: float | None,
+        *,
+        contact: bool = False,
+    ) -> float | None:
+        """How long to wait before retry number `attempt`, or None when the policy gives up."""
+        policy = self.retry
+        if attempts is not None and attempt >= attempts:
+            return None
+        delay = self._jitter(policy.backoff(attempt))
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.retry.max_retry_after))
+            delay = max(delay, min(retry_after, policy.max_retry_after))
+        budget = policy.budget
+        if contact and not self._answered:
+            budget = min(budget, policy.first_contact_budget)
+        if self._clock() - started + delay > budget:
+            return None
+        return delay
+
+    def _tries(self, attempt: int, started: float) -> str:
+        seconds = self._clock() - started
+        return f"{attempt} attempts in {seconds:.1f} s" if attempt > 1 else "1 attempt"
+
+    async def _wait(self, delay: float, attempt: int, method: str, url: str, reason: str) -> None:
         logger.info(
-            "%s %s: %s; retrying in %.2f s (attempt %d of %d)",
-            method, url, reason, delay, attempt + 1, self.retry.max_attempts,
-        )  # fmt: skip
+            "%s %s: %s; retrying in %.2f s (attempt %d)", method, url, reason, delay, attempt + 1
+        )
         await self._sleep(delay)
 
     # -- waiting: the live service's long poll, and what the responses say about load --------
@@ -395,6 +582,75 @@ class SieveClient:
             self._http.event_hooks = current
 
         return remove
+
+
+class _TooLarge(Exception):
+    """An answer longer than the client reads."""
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _redirect_message(response: httpx.Response, method: str, url: str) -> str:
+    location = response.headers.get("location", "nowhere")
+    return (
+        f"{method} {url} answered {response.status_code}, a redirect to {location}: sievefile "
+        "does not follow redirects of the Sieve API (the API key would go with them); use "
+        "the final address as the API URL"
+    )
+
+
+def _gave_up(failure: ApiError, tries: str) -> ApiError:
+    """`failure` saying how long it was retried."""
+    return ApiError(
+        failure.status_code,
+        failure.detail,
+        method=failure.method,
+        url=failure.url,
+        error_id=failure.error_id,
+        hint="; ".join(part for part in (failure.hint, f"gave up after {tries}") if part),
+    )
+
+
+def check_job(job: Json, where: str) -> None:
+    """A `ResponseError` naming `where` unless `job` looks like a Job: a string `status`, and
+    `outputs` (when present) a list of at most MAX_JOB_OUTPUTS objects."""
+    status = job.get("status")
+    if not isinstance(status, str):
+        raise ResponseError(f"{where} answered a job without a status (got {status!r:.80})")
+    outputs = job.get("outputs")
+    if outputs is None:
+        return
+    if not isinstance(outputs, list) or not all(isinstance(item, dict) for item in outputs):
+        raise ResponseError(f"{where} answered a job whose outputs are not a list of objects")
+    if len(outputs) > MAX_JOB_OUTPUTS:
+        raise ResponseError(
+            f"{where} answered a job with {len(outputs):,} outputs, more than sievefile "
+            f"accepts ({MAX_JOB_OUTPUTS:,})"
+        )
+
+
+def check_running(job: Json, job_id: str) -> None:
+    """A `ResponseError` unless `job` (not ended) is in a status that still moves: waiting on
+    a status nobody knows could last for ever."""
+    status = job.get("status")
+    if status not in RUNNING_STATUSES:
+        raise ResponseError(
+            f"job {job_id} is in status {status!r:.80}, which sievefile does not know "
+            f"(known: {', '.join(sorted(RUNNING_STATUSES | FINAL_STATUSES))}); it stopped "
+            "waiting for it"
+        )
 
 
 def endpoint_missing(error: ApiError) -> bool:

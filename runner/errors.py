@@ -7,6 +7,7 @@ SievefileError                 exit 1 unless a subclass says otherwise
 ├── ValidationError            exit 1: inputs that do not match a function's schema
 ├── BackendError               exit 1: the Sieve API (real or local) could not be used
 │   ├── ApiError               an HTTP error response: status, detail, error_id
+│   ├── ResponseError          an answer it cannot use: a redirect, wrong types, too much
 │   └── PushOutcomeUnknown     a push was sent but its answer was lost: the job may exist
 ├── LocalFunctionError         exit 1: a local function could not do its work (bad media, ...)
 ├── RunError                   exit 1: a run finished with failed jobs
@@ -133,6 +134,11 @@ class BackendError(SievefileError):
     """The Sieve API could not be reached or used (connection, protocol, configuration)."""
 
 
+class ResponseError(BackendError):
+    """The Sieve API answered, but with something sievefile cannot use: a redirect, a wrong
+    type, a missing field, a status it does not know, paging that never ends, too much."""
+
+
 class ApiError(BackendError):
     """The Sieve API answered with an error status.
 
@@ -156,6 +162,7 @@ class ApiError(BackendError):
         self.method = method
         self.url = url
         self.error_id = error_id
+        self.hint = hint
         request = f"{method} {url} " if method else ""
         quoted = f" (error_id {error_id}; quote it to Sieve support)" if error_id else ""
         advice = f" ({hint})" if hint else ""

@@ -337,7 +337,8 @@ def _collect(
                 first = (found.get(kind.name) or mine[kind.name])[1]
                 message = (
                     f"{hook}: {kind.name!r} is registered by both plugin {first!r} "
-                    f"and plugin {plugin!r}"
+                    f"and plugin {plugin!r}; load only one (e.g. "
+                    f"{DISABLE_LIST_ENV}={plugin})"
                 )
                 if duplicates is None:
                     raise ConfigError(message)

@@ -1,4 +1,5 @@
-"""Files that ship with sievefile (the Sieve OpenAPI spec, the manifest schema).
+"""Files that ship with sievefile (the Sieve OpenAPI spec, the manifest schema, the schema of
+`run --progress json` events).
 
 In a source checkout they live in the repository's `schemas/` folder; in an installed wheel they
 are copied to `runner/_resources/` (see `force-include` in pyproject.toml). `resource_path`
@@ -13,6 +14,10 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 _SEARCH_PATH = (_PACKAGE_DIR / "_resources", _PACKAGE_DIR.parent / "schemas")
 
 OPENAPI_SPEC = "sieve-openapi.yml"
+#: The JSON Schema of the events `sievefile run --progress json` writes (docs/events.md).
+EVENTS_SCHEMA = "events.schema.json"
+#: The folder sievefile keeps its state in, next to a manifest (ledger, run records, files).
+STATE_DIR = ".sievefile"
 
 
 def resource_path(name: str) -> Path:

@@ -10,6 +10,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 MASK = "***"
+#: Shorter values are not masked: a region code or a port would turn every line into
+#: `finish***d` and hide nothing worth hiding (documented in docs/manifest.md, Secrets).
+MIN_LENGTH = 4
 
 
 class Secrets:
@@ -21,8 +24,8 @@ class Secrets:
             self.add(value)
 
     def add(self, value: str) -> None:
-        """Treat `value` as secret from now on (empty strings cannot be masked: ignored)."""
-        if value:
+        """Treat `value` as secret from now on (values shorter than MIN_LENGTH: ignored)."""
+        if len(value) >= MIN_LENGTH:
             self._values.add(value)
 
     def update(self, other: Iterable[str]) -> None:

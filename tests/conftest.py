@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import pytest
 from runner.local.backend import LocalBackend
 from runner.local.server import ServerThread
 from runner.plugins import DEFAULT_PLUGINS, build_plugin_manager
+from tests.support.waiting import wait_for_end
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,15 +58,8 @@ class LocalServer:
 
     def wait_for_job(self, job_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Poll `GET /jobs/{id}` until the job has ended; its JSON."""
-        deadline = time.monotonic() + timeout
         with self.client() as client:
-            while True:
-                job = client.get(f"/jobs/{job_id}").raise_for_status().json()
-                if job["status"] in ("finished", "error", "cancelled"):
-                    return dict(job)
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"job {job_id} still {job['status']} after {timeout}s")
-                time.sleep(0.02)
+            return wait_for_end(client, job_id, timeout=timeout, interval=0.02)
 
     def kill(self) -> None:
         """SIGKILL the subprocess server (a crash: nothing gets to clean up)."""
@@ -126,6 +119,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
         webhook_backoff: float = 0.05,
         defaults: str = "pickle",
         in_subprocess: bool = False,
+        port: int = 0,
     ) -> LocalServer:
         key = f"sk-test-{uuid.uuid4().hex}" if api_key is ... else api_key
         assert key is None or isinstance(key, str)
@@ -139,6 +133,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 plugins=[str(p) for p in plugins],
                 defaults=defaults,
                 log=folder / "server.log",
+                port=port,
             )
         else:
             manager = build_plugin_manager(builtins, load_entry_points=False)
@@ -147,6 +142,8 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                     plugin = importlib.import_module(plugin)
                 manager.register(plugin)
             backend = LocalBackend(
+                # the tests' own files: every temporary folder and the repository's fixtures
+                input_roots=[tmp_path_factory.getbasetemp(), REPO_ROOT],
                 plugin_manager=manager,
                 db=db,
                 files_dir=files_dir,
@@ -156,7 +153,7 @@ def start_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
                 shutdown_grace=0.5,
                 defaults=defaults,  # type: ignore[arg-type]
             )
-            thread = ServerThread(backend).start()
+            thread = ServerThread(backend, port=port).start()
             server = LocalServer(url=thread.url, api_key=key, backend=backend, _thread=thread)
         servers.append(server)
         return server
@@ -181,11 +178,13 @@ def _start_subprocess(
     plugins: list[str],
     defaults: str,
     log: Path,
+    port: int = 0,
 ) -> LocalServer:
-    command = [sys.executable, "-m", "runner", "serve", "--port", "0", "--db", db]
+    command = [sys.executable, "-m", "runner", "serve", "--port", str(port), "--db", db]
     if defaults != "pickle":  # otherwise serve's own default, the live service's encoding
         command += ["--defaults", defaults]
     command += ["--files", files_dir, "--workers", str(workers), "--log-level", "warning"]
+    command += ["--input-root", str(log.parent.parent), "--input-root", str(REPO_ROOT)]
     for plugin in plugins:
         command += ["--plugin", plugin]
     env = {key: value for key, value in os.environ.items() if key != "SIEVE_API_KEY"}

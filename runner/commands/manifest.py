@@ -145,30 +145,35 @@ def plan(
     """Show what a run would do: jobs in execution waves, with functions, inputs and needs.
 
     Inputs that come from upstream jobs or from the environment are shown as
-    ${{ ... }} placeholders; nothing is pushed. A matrix over a data file shows how many
+    ${{ ... }} placeholders; nothing is pushed. Jobs the result cache would reuse (same
+    function version and inputs as a finished job of an earlier run) are marked `cached`. A
+    matrix over a data file shows how many
     instances the file gives and which are new since the last run. With a Sieve API
     configured (--api-url, --api-key, $SIEVE_API_KEY) that reports the organisation's
     concurrency, the plan shows it and the max_parallel the run would use.
     """
     from runner.backend import resolve_backend
     from runner.concurrency import backend_concurrency, configured_parallelism, default_parallelism
-    from runner.execute.history import finished_instances
+    from runner.execute.history import cached_instances, finished_instances
     from runner.manifest.render import format_plan, plan_to_dict
 
     built = _load_plan(manifest, select, exclude, var_options, vars_files, allow_missing_env)
     # which matrix rows earlier runs finished (only asked when a matrix reads rows)
     finished = finished_instances(manifest) if built.manifest.data_files else None
+    cached = cached_instances(built)
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
     # Only a remote service has an organisation; the embedded backend's limit says nothing.
     concurrency = backend_concurrency(backend) if backend.kind == "remote" else None
     max_parallel = default_parallelism(configured_parallelism(built.manifest), concurrency)
     if as_json:
-        document = plan_to_dict(built, finished)
+        document = plan_to_dict(built, finished, cached)
         document["run"]["max_parallel"] = max_parallel
         document["concurrency"] = concurrency.to_json() if concurrency else None
         click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     else:
-        click.echo(format_plan(built, all_instances=all_instances, finished=finished))
+        click.echo(
+            format_plan(built, all_instances=all_instances, finished=finished, cached=cached)
+        )
         if concurrency is not None:
             line = f"service: {concurrency.describe()}; this run: max_parallel {max_parallel}"
             click.echo(f"\n{line}")

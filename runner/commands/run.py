@@ -42,6 +42,26 @@ from runner.commands.options import (
     help="How to show progress: a live view (auto: on a terminal), lines, JSON Lines on "
     "stdout, or nothing.",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show each HTTP request (method, path, status, time; never the key) and the "
+    "summary's full per-job table.",
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Show only errors while the run goes on, then the summary."
+)
+@click.option(
+    "--no-color", is_flag=True, help="No colours (also when the NO_COLOR variable is set)."
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Also write a JUnit XML report to FILE: one test case per job instance.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
 @click.option(
     "--resume",
@@ -93,6 +113,10 @@ def run(
     keep_going: bool,
     fail_fast: bool | None,
     progress: str,
+    verbose: bool,
+    quiet: bool,
+    no_color: bool,
+    report_path: str | None,
     as_json: bool,
     resume: str | None,
     detach: bool,
@@ -116,23 +140,35 @@ def run(
     or --force-job.
     """
     import json
+    from pathlib import Path
 
     from runner.backend import resolve_backend
-    from runner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_UNDELIVERED, ConfigError
+    from runner.errors import (
+        EXIT_FAILURE,
+        EXIT_INTERRUPTED,
+        EXIT_UNDELIVERED,
+        ConfigError,
+        SievefileError,
+    )
     from runner.execute.run import RunRequest, run_manifest
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
-    from runner.ui.progress import progress_reporter
+    from runner.ui.progress import LiveProgress, Verbosity, color_wanted, progress_reporter
     from runner.ui.summary import summary_lines
 
     if as_json and progress == "json":
         raise ConfigError("--json and --progress json both write to stdout; choose one")
+    if verbose and quiet:
+        raise ConfigError("--verbose and --quiet contradict each other; choose one")
+    verbosity = Verbosity.VERBOSE if verbose else Verbosity.QUIET if quiet else Verbosity.NORMAL
+    color = color_wanted(no_color)
     if public_url is not None and listen is None:
         raise ConfigError("--public-url needs --listen HOST:PORT (where the webhooks arrive)")
     backend = resolve_backend(api_url=api_url, api_key=api_key, local=local)
     # With machine-readable stdout, human lines go to stderr.
     human_err = as_json or progress == "json"
-    click.echo(backend.describe(), err=human_err)
+    if not quiet:
+        click.echo(backend.describe(), err=human_err)
     request = RunRequest(
         manifest,
         backend=backend,
@@ -149,36 +185,52 @@ def run(
         schemas_dir=schemas_dir,
         locked=locked,
         offline=offline,
+        trace_requests=verbose,
         listen=listen,
         public_url=public_url,
     )
     secrets = Secrets()
 
-    def on_interrupt(presses: int) -> None:
-        first = "leaving jobs in flight running" if detach else "cancelling jobs in flight"
-        note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
-        click.echo(f"\ninterrupted: {note}", err=True)
+    with progress_reporter(
+        progress, lines_to_stderr=human_err, verbosity=verbosity, color=color
+    ) as report:
 
-    with progress_reporter(progress, lines_to_stderr=human_err) as report:
-        summary = run_manifest(
-            request,
-            report=report,
-            secrets=secrets,
-            on_interrupt=on_interrupt,
-        )
+        def on_interrupt(presses: int) -> None:
+            if isinstance(report, LiveProgress):
+                report.interrupted(final=presses > 1)
+            first = "leaving jobs in flight running" if detach else "cancelling jobs in flight"
+            note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
+            click.echo(f"\ninterrupted: {note}", err=True)
+
+        try:
+            summary = run_manifest(
+                request,
+                report=report,
+                secrets=secrets,
+                on_interrupt=on_interrupt,
+            )
+        except SievefileError as error:
+            if report_path:  # CI reads a report whatever happened
+                from runner.ui.junit import stopped_document, write_junit
+
+                document = stopped_document(Path(manifest).stem, str(error))
+                write_junit(report_path, document, Path(manifest).stem, mask=secrets.mask)
+            raise
+    if report_path:
+        from runner.ui.junit import write_junit
+
+        write_junit(report_path, summary, Path(manifest).stem, mask=secrets.mask)
     if as_json:
-        payload = {
-            "ok": summary.ok,
-            "interrupted": summary.interrupted,
-            "requests": summary.requests,
-            "run_id": summary.run_id,
-            "deliveries": summary.deliveries.to_json(),
-            "jobs": [secrets.mask_value(o.to_json()) for o in summary.outcomes],
-        }
+        payload = secrets.mask_value(summary.to_json())
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        for line in summary_lines(summary):
-            click.echo(secrets.mask(line), err=human_err)
+        lines = summary_lines(summary, verbose=verbose, manifest=manifest)
+        for line in lines[:-1]:
+            click.echo(secrets.mask(line), err=human_err, color=None if color else False)
+        verdict = click.style(
+            secrets.mask(lines[-1]), bold=True, fg="green" if summary.ok else "red"
+        )
+        click.echo(verdict, err=human_err, color=None if color else False)
     if summary.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if not summary.ok:

@@ -46,34 +46,43 @@ def runs(folder: str, as_json: bool) -> None:
 @click.argument("run_id", metavar="RUN")
 @_DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the run record as JSON.")
-def status(run_id: str, folder: str, as_json: bool) -> None:
-    """Show one run: its status and every job's id, status, timings, outputs, cache origin.
+@click.option("--all", "all_jobs", is_flag=True, help="List every job (default: the first 20).")
+@click.option(
+    "--watch", is_flag=True, help="On a terminal, redraw the view until a running run ends."
+)
+@click.option("--no-color", is_flag=True, help="No colours (also when NO_COLOR is set).")
+def status(
+    run_id: str, folder: str, as_json: bool, all_jobs: bool, watch: bool, no_color: bool
+) -> None:
+    """Show one run as `sievefile run` shows it: progress bar, counts by state, functions, the
+    jobs in flight (longest first) and the latest failures; then each job's id, status,
+    outputs (or error, or cache origin) and deliveries.
 
-    RUN is a run id or a unique prefix of one (see `sievefile runs`).
+    RUN is a run id or a unique prefix of one (see `sievefile runs`). A run still going on
+    (in another terminal, or detached) is shown as the ledger has it now.
     """
     import json
+    import sys
 
     from runner.execute.manage import state_dir_in
     from runner.execute.records import find_record
-    from runner.ui.summary import describe_outputs
+    from runner.ui.progress import color_wanted
+    from runner.ui.status import print_status, status_lines, watch_status
 
     record = find_record(state_dir_in(folder), run_id)
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    click.echo(f"run {record['run_id']}: {record['status']} ({_counts(record)})")
-    click.echo(f"manifest: {record['manifest']} (sha256 {record['manifest_sha256'][:12]})")
-    click.echo(f"started {record.get('started_at', '?')}, ended {record.get('ended_at', '-')}")
-    jobs = record.get("jobs", {})
-    width = max((len(key) for key in jobs), default=0)
-    for key, job in jobs.items():
-        detail = job.get("error", "")
-        if "outputs" in job:
-            detail = describe_outputs(json.loads(job["outputs"]))
-        if job.get("cached_from"):
-            detail += f" (from {job['cached_from']})"
-        job_id = job.get("job_id", "-")
-        click.echo(f"  {key:{width}}  {job['status']:9}  {job_id:36}  {detail}")
+    color = color_wanted(no_color)
+    if sys.stdout.isatty():
+        watching = watch and record.get("status") == "running"
+        if watching:
+            found = record["run_id"]
+            record = watch_status(lambda: find_record(state_dir_in(folder), found), color=color)
+        print_status(record, all_jobs=all_jobs, color=color, view=not watching)
+        return
+    for line in status_lines(record, all_jobs=all_jobs):
+        click.echo(line)
 
 
 @click.command()
@@ -126,7 +135,6 @@ def retry(
 
 
 def _counts(record: dict[str, Any]) -> str:
-    statuses: dict[str, int] = {}
-    for job in record.get("jobs", {}).values():
-        statuses[job["status"]] = statuses.get(job["status"], 0) + 1
-    return ", ".join(f"{count} {name}" for name, count in sorted(statuses.items())) or "no jobs"
+    from runner.ui.status import record_counts
+
+    return record_counts(record)

@@ -12,7 +12,7 @@ import click
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on. Anything but loopback exposes your files to the network.",
+    help="Address to listen on. Anything but loopback requires --api-key.",
 )
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: any free port).")  # fmt: skip
@@ -35,7 +35,24 @@ import click
     envvar="SIEVE_API_KEY",
     show_envvar=True,
     metavar="KEY",
-    help="Require this key in the X-API-Key header (default: none required).",
+    help="Require this key in the X-API-Key header (default: none required; required to "
+    "listen beyond loopback).",
+)
+@click.option(
+    "--input-root",
+    "input_roots",
+    multiple=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="A folder `path` and `file://` inputs may come from (repeatable) "
+    "[default: the folder serve runs in].",
+)
+@click.option(
+    "--max-request-size",
+    "max_request_bytes",
+    type=click.IntRange(min=1024),
+    metavar="BYTES",
+    help="The largest request body accepted; larger ones get 413 [default: 32 MiB].",
 )
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(min=1),
               help="How many jobs run at once.")  # fmt: skip
@@ -78,20 +95,16 @@ def serve(
     plugins: tuple[str, ...],
     defaults: Literal["pickle", "json"],
     log_level: str,
+    input_roots: tuple[str, ...],
+    max_request_bytes: int | None,
 ) -> None:
     """Serve the Sieve API (/v2) locally, running local functions.
 
     Jobs survive a restart when --db is a file: jobs that were running end as errors,
     queued ones run again.
     """
-    from runner.local.server import backend_for_serve, is_loopback, serve
+    from runner.local.server import backend_for_serve, serve
 
-    if not is_loopback(host):
-        click.echo(
-            f"warning: listening on {host}: anyone who can reach it can run local functions "
-            "and read files this user can read",
-            err=True,
-        )
     backend = backend_for_serve(
         db=db,
         files_dir=files_dir,
@@ -100,6 +113,8 @@ def serve(
         public_url=public_url,
         plugins=plugins,
         defaults=defaults,
+        input_roots=input_roots,
+        max_request_bytes=max_request_bytes,
     )
 
     def ready(url: str) -> None:

@@ -21,6 +21,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +60,7 @@ from runner.manifest.model import Manifest, PluginEntry
 from runner.manifest.positions import format_key_path
 from runner.manifest.references import Reference, Template
 from runner.manifest.resolve import ResolutionError
+from runner.manifest.rows import TextCell, coerce_cells
 from runner.manifest.selection import select_jobs
 from runner.manifest.structure import describe_schema_error
 from runner.manifest.values import substitute
@@ -127,23 +130,26 @@ class DeliveryPlan:
         return bool(self.sinks or self.notifiers)
 
     def create(self) -> None:
-        """Build each sink and notifier from its settings (ConfigError naming the entry), but
-        those with an `unset` variable."""
+        """Build each sink and notifier from its settings, but those with an `unset` variable.
+        Raises one ManifestError listing what every factory refused, located at its entry (or
+        at the setting its message names)."""
+        problems: list[ManifestError] = []
         for sink in self.sinks:
             if sink.entry.key_path not in self.unset:
-                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings)
-        for notifier in self.notifiers:
-            if notifier.entry.key_path not in self.unset:
-                notifier.notifier = self._build(
-                    notifier.entry, notifier.kind.factory, notifier.settings
-                )
+                sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings, problems)
+        for item in self.notifiers:
+            if item.entry.key_path not in self.unset:
+                item.notifier = self._build(item.entry, item.kind.factory, item.settings, problems)
+        if problems:
+            raise _combined(problems, self.manifest)
 
     def _build(
         self,
         entry: PluginEntry,
         factory: Callable[[Mapping[str, Any], PluginContext], T],
         settings: dict[str, Any],
-    ) -> T:
+        problems: list[ManifestError],
+    ) -> T | None:
         context = PluginContext(
             manifest=self.manifest.path,
             manifest_dir=self.manifest.path.resolve().parent,
@@ -153,11 +159,32 @@ class DeliveryPlan:
         try:
             return factory(settings, context)
         except Exception as error:  # a plugin's failure is reported, located, never raised
-            where = self.manifest.locate(entry.key_path)
-            if isinstance(error, SievefileError):  # a plugin's own message says what is wrong
-                raise ConfigError(f"{where}: {self.secrets.mask(str(error))}") from None
-            message = self.secrets.mask(f"{type(error).__name__}: {error}")
-            raise ConfigError(f"{where}: {entry.label} could not be set up: {message}") from None
+            problems.append(self._factory_problem(entry, error))
+            return None
+
+    def _factory_problem(self, entry: PluginEntry, error: Exception) -> ManifestError:
+        message = self.secrets.mask(str(error))
+        if not isinstance(error, SievefileError):  # a bug, not a message for the user
+            message = f"{entry.label} could not be set up: {type(error).__name__}: {message}"
+        named = _SETTING.match(message)
+        if named and (named["section"], int(named["index"])) == entry.key_path:
+            # the plugin named the setting (`sinks[0].path: ...`): point at its value
+            location = self.manifest.locate((*entry.key_path, named["key"]), value=True)
+            return ManifestError(message, location=location)
+        return ManifestError(message, location=self.manifest.locate(entry.key_path))
+
+
+#: `sinks[0].path: ...`: a message that names the setting it is about.
+_SETTING = re.compile(r"^(?P<section>sinks|notify)\[(?P<index>\d+)\]\.(?P<key>[A-Za-z_][\w-]*)")
+
+
+def _combined(problems: list[ManifestError], manifest: Manifest) -> ManifestError:
+    if len(problems) == 1:
+        return problems[0]
+    return ManifestError(
+        f"{len(problems)} problems in the sinks and notifiers of {manifest.path}",
+        problems=problems,
+    )
 
 
 def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[ManifestError]:
@@ -175,8 +202,8 @@ def delivery_problems(manifest: Manifest, *, require_env: bool = True) -> list[M
         return list(error.problems)
     try:
         plan.create()  # a sink's own checks (a path template, credentials given in halves)
-    except ConfigError as error:
-        return [ManifestError(error.format_message())]
+    except ManifestError as error:
+        return list(error.problems)
     return []
 
 
@@ -220,7 +247,9 @@ def configure_delivery(
         )
         if settings is None:
             continue
-        invalid = _schema_problems(manifest, entry, kind.config_schema, settings, plan)
+        settings = coerce_cells(settings, kind.config_schema)
+        invalid = _misplaced_keys(manifest, entry, kind.config_schema, settings)
+        invalid += _schema_problems(manifest, entry, kind.config_schema, settings, plan)
         if invalid:
             problems.extend(invalid)
             continue  # the kind's own code may rely on what its schema promises
@@ -254,14 +283,7 @@ def configure_delivery(
             events = frozenset(entry.on or DEFAULT_EVENTS)
             plan.notifiers.append(ConfiguredNotifier(entry, kind, plugin, settings, events, target))
     if problems:
-        raise (
-            problems[0]
-            if len(problems) == 1
-            else ManifestError(
-                f"{len(problems)} problems in the sinks and notifiers of {manifest.path}",
-                problems=problems,
-            )
-        )
+        raise _combined(problems, manifest)
     return plan
 
 
@@ -291,7 +313,8 @@ def _resolve_settings(
                     return ref.placeholder
                 raise ResolutionError(f"{ref.placeholder}: environment variable is not set")
             plan.secrets.add(environ[ref.name])
-            return environ[ref.name]
+            # a whole setting read from the environment may be the number its schema wants
+            return TextCell(environ[ref.name])
 
         try:
             resolved[key] = substitute(value, lookup)
@@ -299,6 +322,32 @@ def _resolve_settings(
             problems.append(_problem(manifest, (*entry.key_path, key), str(error)))
             failed = True
     return None if failed else resolved
+
+
+#: The keys sievefile reads in each section (the rest are the kind's settings).
+_OWN_KEYS = {"sinks": ("use", "jobs"), "notify": ("use", "on")}
+
+
+def _misplaced_keys(
+    manifest: Manifest, entry: PluginEntry, schema: Mapping[str, Any], settings: dict[str, Any]
+) -> list[ManifestError]:
+    """A notifier's `on` in a sink (or a sink's `jobs` in a notifier), and a misspelling of
+    sievefile's own keys (`onn`), which the kind's schema would call unknown with no hint.
+    Such keys are taken out of `settings`."""
+    problems = []
+    known = schema.get("properties", {})
+    for key in [key for key in settings if key not in known]:
+        if key == "on" and entry.section == "sinks":
+            message = "`on` lists a notifier's events; a sink takes `jobs` (which jobs' outputs)"
+        elif key == "jobs" and entry.section == "notify":
+            message = "`jobs` chooses a sink's jobs; a notifier takes `on` (which events)"
+        elif hint := did_you_mean(key, _OWN_KEYS[entry.section]):
+            message = f"unknown key {key!r}{hint}"
+        else:
+            continue
+        del settings[key]
+        problems.append(_problem(manifest, (*entry.key_path, key), message))
+    return problems
 
 
 def _schema_problems(
@@ -503,6 +552,11 @@ class Deliverer:
         self._notes: set[asyncio.Task[None]] = set()
         self._delivered = self._failed = self._notified = self._notify_failed = 0
         self._errors: list[str] = []
+        self._locations: dict[str, list[str]] = {}
+        #: Each notifier hears its events one at a time, in the order they happened.
+        self._in_order = {item.target: asyncio.Lock() for item in plan.notifiers}
+        #: Whether the run was interrupted: then nothing is tried again (a resume does it).
+        self.stopping: Callable[[], bool] = lambda: False
         self._done: set[tuple[str, int, str]] = set()
         if ledger is not None and run.run_id is not None:
             self._done = {
@@ -545,11 +599,21 @@ class Deliverer:
             failed=self._failed,
             notified=self._notified,
             notify_failed=self._notify_failed,
-            destinations=tuple(dict.fromkeys(sink.destination for sink in self.plan.sinks)),
+            destinations=tuple(dict.fromkeys(self._destination(sink) for sink in self.plan.sinks)),
             errors=tuple(self._errors),
         )
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _destination(self, sink: ConfiguredSink) -> str:
+        """Where the sink's outputs of this run went: the folder (or key prefix) they share,
+        else what its settings say (a template) when nothing was delivered."""
+        locations = self._locations.get(sink.target)
+        if not locations:
+            return sink.destination
+        # locations are paths or URLs alike: compare text, then cut at the last separator
+        shared = os.path.commonprefix(locations)  # noqa: RUF071
+        return f"{sink.entry.use}: {shared[: shared.rfind('/') + 1] or shared}"
 
     def _spawn(self, tasks: set[asyncio.Task[None]], work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -571,8 +635,12 @@ class Deliverer:
         if ok:
             self._delivered += 1
             location = secrets.mask(str(result))
+            self._locations.setdefault(sink.target, []).append(location)
             self._record(job.key, output.index, sink.target, states.DELIVERED, attempts, location)
-            self._report(RunEvent("delivered", job.key, f"{output.name} -> {location}"))
+            detail = {"output": output.index, "sink": sink.entry.label, "location": location}
+            self._report(
+                RunEvent("delivered", job.key, f"{output.name} -> {location}", detail=detail)
+            )
         else:
             self._failed += 1
             message = f"{job.key}: {label} not delivered: {result}"
@@ -586,7 +654,8 @@ class Deliverer:
         assert item.notifier is not None
         key = notification.job.key if notification.job else notification.event
         label = f"{item.entry.label} {notification.event}"
-        ok, result, _ = await self._attempt(item.notifier.notify, notification, key, label)
+        async with self._in_order[item.target]:
+            ok, result, _ = await self._attempt(item.notifier.notify, notification, key, label)
         if ok:
             self._notified += 1
         else:
@@ -606,7 +675,13 @@ class Deliverer:
                 async with self._slots:
                     return True, await asyncio.to_thread(work, argument), attempt
             except Exception as error:  # a plugin's failure is reported, never raised
-                message = self.plan.secrets.mask(f"{type(error).__name__}: {error}")
+                message = self.plan.secrets.mask(
+                    str(error)
+                    if isinstance(error, SievefileError)
+                    else f"{type(error).__name__}: {error}"
+                )
+            if self.stopping():
+                return False, f"{message} (not tried again: the run was interrupted)", attempt
             if attempt < policy.attempts:
                 delay = self._jitter(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
                 self._report(

@@ -79,7 +79,7 @@ class Durability:
         """Record the run as started and return the journal the scheduler writes through."""
         request = self.request
         forced = select_jobs(manifest, select=request.force_jobs) if request.force_jobs else []
-        locked = _locked_versions(request.manifest)
+        locked = locked_versions(request.manifest)
         self._versions = {
             str(job.function): job.function.version or locked.get(str(job.function), "unlocked")
             for job in manifest.jobs.values()
@@ -174,7 +174,7 @@ def _pick_run(ledger: Ledger, request: RunRequest) -> tuple[str, bool]:
     return unfinished.run_id, True
 
 
-def _locked_versions(manifest: str | os.PathLike[str]) -> dict[str, str]:
+def locked_versions(manifest: str | os.PathLike[str]) -> dict[str, str]:
     path = lock_path_for(Path(manifest))
     if not path.is_file():
         return {}

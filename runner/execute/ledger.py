@@ -46,12 +46,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runner.errors import RunError
+from runner.resources import STATE_DIR
 
 logger = logging.getLogger("sievefile.ledger")
 T = TypeVar("T")
-
-#: The state folder next to a manifest.
-STATE_DIR = ".sievefile"
 CRASH_ENV = "SIEVEFILE_TEST_CRASH_AT"
 
 # Row states of a job instance in a run.
@@ -433,12 +431,7 @@ class Ledger:
 
     def cached(self, manifest: str, cache_key: str) -> JobRow | None:
         """The newest finished job of `manifest` with `cache_key`, whose outputs can be reused."""
-        row = self._db.execute(
-            "SELECT jobs.* FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
-            " AND jobs.cache_key = ? AND jobs.status = ? ORDER BY jobs.ended_at DESC LIMIT 1",
-            (manifest, cache_key, FINISHED),
-        ).fetchone()
-        return _job_row(row) if row else None
+        return find_cached(self._db, manifest, cache_key)
 
     # -- deliveries -------------------------------------------------------------------------
 
@@ -613,6 +606,16 @@ def _run_batch(ledger: Ledger, calls: list[_Call]) -> None:
 def _log_failure(future: concurrent.futures.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.error("a ledger write failed: %s", future.exception())
+
+
+def find_cached(db: sqlite3.Connection, manifest: str, cache_key: str) -> JobRow | None:
+    """`Ledger.cached` over any connection to a ledger (`plan` reads one read-only)."""
+    row = db.execute(
+        "SELECT jobs.* FROM jobs JOIN runs USING (run_id) WHERE runs.manifest = ?"
+        " AND jobs.cache_key = ? AND jobs.status = ? ORDER BY jobs.ended_at DESC LIMIT 1",
+        (manifest, cache_key, FINISHED),
+    ).fetchone()
+    return _job_row(row) if row else None
 
 
 def _crash_setting() -> tuple[str | None, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,13 @@ class JobOutcome:
     def ok(self) -> bool:
         return self.status is Status.FINISHED or self.allowed
 
+    @property
+    def state(self) -> str:
+        """How the instance is counted in views: its status, or `cached` / `detached`."""
+        if self.cached_from is not None and self.status is Status.FINISHED:
+            return "cached"
+        return "detached" if self.detached else self.status.value
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -82,6 +89,8 @@ class RunSummary:
     run_id: str | None = None
     #: What the sinks and notifiers did.
     deliveries: DeliveryStats = field(default_factory=DeliveryStats)
+    #: Seconds from the start of the run to its end (None when not measured).
+    wall_time: float | None = None
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -101,6 +110,40 @@ class RunSummary:
     def count(self, status: Status) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status is status)
 
+    @property
+    def status(self) -> str:
+        """The run's verdict: `finished`, `undelivered`, `failed` or `interrupted`."""
+        if self.interrupted:
+            return "interrupted"
+        if not self.ok:
+            return "failed"
+        return "finished" if self.delivered else "undelivered"
+
+    def to_json(self) -> dict[str, Any]:
+        """What `run --json` prints (outputs and errors as the outcomes hold them: mask them)."""
+        return {
+            "ok": self.ok,
+            "status": self.status,
+            "interrupted": self.interrupted,
+            "requests": self.requests,
+            "wall_time": self.wall_time,
+            "run_id": self.run_id,
+            "counts": self.counts(),
+            "deliveries": self.deliveries.to_json(),
+            "jobs": [outcome.to_json() for outcome in self.outcomes],
+        }
+
+    def counts(self) -> dict[str, int]:
+        """Job instances by `JobOutcome.state`, in a fixed order, zeros left out."""
+        found: dict[str, int] = {}
+        for outcome in self.outcomes:
+            found[outcome.state] = found.get(outcome.state, 0) + 1
+        return {state: found[state] for state in END_STATES if state in found}
+
+
+#: The states a job instance ends in, in the order views list them.
+END_STATES = ("finished", "cached", "failed", "cancelled", "skipped", "detached")
+
 
 @dataclass(frozen=True)
 class RunEvent:
@@ -113,6 +156,14 @@ class RunEvent:
     reused from an earlier job), `kept` (finished before a resume), `reattached` (waiting again
     for a job pushed before a resume), `reconciled` (a push whose answer was lost found its
     job), `detached` (left running on Ctrl-C with --detach). Messages are already masked.
+
+    The run itself: `run-started` (`key` is the run id, else the manifest's name; `detail` has
+    `run_id`, `manifest`, `name`, `backend`, `resumed`, `total` job instances known so far,
+    `max_parallel` and `jobs`: each job's `function` and `instances`, None for a run-time
+    matrix), `running` (the service was seen processing the job), `notice` (something to tell
+    the user), `request` (one HTTP request, only when the run traces them: `detail` has
+    `method`, `path`, `status`, `seconds`) and `run-finished` (`detail`: `status`, `counts`,
+    `requests`, `wall_time`). `expanded` has `detail["instances"]`. `detail` holds no secret.
     """
 
     kind: str
@@ -120,6 +171,7 @@ class RunEvent:
     message: str = ""
     job_id: str | None = None
     attempt: int = 0
+    detail: Mapping[str, Any] = field(default_factory=dict)
 
 
 Report = Callable[[RunEvent], None]

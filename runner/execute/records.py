@@ -131,7 +131,9 @@ def list_records(state_dir: Path) -> list[dict[str, Any]]:
     folder = state_dir / RUNS_DIR
     if not folder.is_dir():
         return []
-    records = [read_record(path) for path in sorted(folder.glob("*.toml"), reverse=True)]
+    records = [read_record(path) for path in folder.glob("*.toml")]
+    # a run id names its second only: two runs in one second are ordered by their start
+    records.sort(key=lambda record: (record.get("started_at", ""), record["run_id"]), reverse=True)
     return [live_status(record, state_dir) for record in records]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -25,24 +26,24 @@ from typing import Any
 import pluggy
 
 from runner.backend import Backend, Connection, check_http_url, open_connection
-from runner.client import equal_jitter
+from runner.client import RequestRecord, RetryPolicy, equal_jitter
 from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
+from runner.execute.journal import RunJournal
+from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
 from runner.execute.receiver import WebhookReceiver, parse_listen
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
-from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher
+from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher, OnProcessing
 from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
 from runner.manifest import build_plan, load_manifest
 from runner.manifest.model import FunctionRef, Manifest
+from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
-
-#: Where the embedded backend keeps output files, next to the manifest.
-STATE_DIR = ".sievefile"
 
 
 @dataclass
@@ -73,9 +74,12 @@ class RunRequest:
     schemas_dir: str | Path | None = None
     locked: bool = False
     offline: bool = False
-    #: The plugins (hooks, sinks, notifiers); None: the process-wide plugin manager.
+    #: The plugins (hooks, sinks, notifiers, the embedded backend's local functions); None:
+    #: the process-wide plugin manager.
     plugins: pluggy.PluginManager | None = None
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    #: Report every HTTP request as a `request` event (`run --verbose`).
+    trace_requests: bool = False
     #: `HOST:PORT` for a webhook receiver (`--listen`): jobs' ends are heard, polling slows.
     listen: str | None = None
     #: The receiver's base URL as the service reaches it (`--public-url`; default http://HOST:PORT).
@@ -84,7 +88,7 @@ class RunRequest:
     @property
     def files_dir(self) -> Path:
         """Where an embedded backend stores output files: `.sievefile/files` by the manifest."""
-        return Path(self.manifest).resolve().parent / STATE_DIR / "files"
+        return state_dir_for(self.manifest) / "files"
 
 
 async def execute(
@@ -121,8 +125,19 @@ class _Pipeline:
     ) -> None:
         self.request = request
         self.durability = durability
-        self.report: Report = report or (lambda event: None)
-        self.secrets = secrets if secrets is not None else Secrets()
+        self._report: Report = report or (lambda event: None)
+        #: What the caller shows is masked with every secret the run met: jobs' env values and
+        #: the sinks' and notifiers' settings.
+        self.shown_secrets = secrets if secrets is not None else Secrets()
+        #: The jobs' own secrets: stored outputs holding one are masked and never reused. A
+        #: sink's setting is not among them, so it cannot stop a finished job being kept.
+        self.secrets = Secrets()
+        # which instance each job id belongs to, for the watcher's "processing" news
+        self._job_keys: dict[str, str] = {}
+        self._early: set[str] = set()  # seen processing before their push was reported
+        self._running: set[str] = set()  # reported running
+        # told right after `run-started`, so that event comes first
+        self._notices: list[RunEvent] = []
         self.jitter = jitter
         self.plugins = request.plugins or get_plugin_manager()
         self.environ = request.environ if request.environ is not None else os.environ
@@ -145,9 +160,23 @@ class _Pipeline:
             environ=request.environ,
         )
         delivery = configure_delivery(manifest, self.plugins, self.environ)
-        self.secrets.update(delivery.secrets)
+        self.shown_secrets.update(delivery.secrets)
         delivery.create()
-        async with open_connection(request.backend, files_dir=request.files_dir) as connection:
+        retry = RetryPolicy(
+            budget=manifest.run.retry_budget,
+            base_delay=manifest.run.retry_delay,
+            max_delay=manifest.run.retry_max_delay,
+        )
+        async with open_connection(
+            request.backend,
+            files_dir=request.files_dir,
+            # an embedded backend reads input files from the manifest's folder only
+            input_roots=[Path(request.manifest).resolve().parent],
+            plugins=self.plugins,
+            retry=retry,
+        ) as connection:
+            if request.trace_requests:
+                connection.client.observe_requests(self._traced)
             validate = None
             if request.check_inputs:
                 validate = await prepare_validation(
@@ -161,8 +190,6 @@ class _Pipeline:
             journal = None
             if durability is not None:
                 journal = durability.begin(manifest, self.secrets)
-                for notice in durability.notices():
-                    self.report(notice)
             self.info = RunInfo(
                 run_id=durability.run_id if durability is not None else None,
                 manifest=Path(request.manifest).resolve(),
@@ -190,8 +217,7 @@ class _Pipeline:
             self._hook("run_started", run=self.info)
             self.deliverer.start()
             watcher, receiver = await self._watcher(connection)
-            if journal is not None:
-                watcher.on_processing = journal.processing
+            watcher.on_processing = self._processing(journal)
             policy = RunPolicy(
                 max_parallel=await self._parallelism(manifest, connection),
                 fail_fast=manifest.run.fail_fast
@@ -199,6 +225,11 @@ class _Pipeline:
                 else request.fail_fast,
                 keep_going=request.keep_going,
             )
+            self._started(plan, policy.max_parallel)
+            if durability is not None:
+                self._notices.extend(durability.notices())
+            for notice in self._notices:
+                self.report(notice)
             scheduler = Scheduler(
                 plan,
                 connection.client,
@@ -211,6 +242,7 @@ class _Pipeline:
                 journal=journal,
                 observer=self,
             )
+            self.deliverer.stopping = lambda: scheduler.interrupted
             if on_scheduler is not None:
                 on_scheduler(scheduler)
             try:
@@ -223,6 +255,9 @@ class _Pipeline:
         await self._deliver(summary, started)
         if durability is not None:
             durability.end(summary)
+        self.shown_secrets.update(self.secrets)
+        summary.wall_time = time.time() - started
+        self._finished(summary)
         return summary
 
     async def _watcher(self, connection: Connection) -> tuple[JobWatcher, WebhookReceiver | None]:
@@ -251,6 +286,72 @@ class _Pipeline:
         self.report(RunEvent("notice", "listen", f"receiving job.complete webhooks at {shown}"))
         return watcher, receiver
 
+    # -- events about the run itself (see RunEvent) ---------------------------------------
+
+    def _started(self, plan: Plan, max_parallel: int) -> None:
+        info = self.info
+        jobs = {
+            name: {
+                "function": str(job.function),
+                "instances": len(plan.instances(name)) if plan.is_expanded(name) else None,
+            }
+            for name, job in plan.jobs.items()
+        }
+        detail = {
+            "run_id": info.run_id,
+            "manifest": str(info.manifest),
+            "name": info.name,
+            "backend": info.backend,
+            "resumed": info.resumed,
+            "total": plan.instance_count(),
+            "max_parallel": max_parallel,
+            "jobs": jobs,
+        }
+        self.report(RunEvent("run-started", info.run_id or info.name, detail=detail))
+
+    def _finished(self, summary: RunSummary) -> None:
+        detail = {
+            "run_id": summary.run_id,
+            "status": summary.status,
+            "counts": summary.counts(),
+            "requests": summary.requests,
+            "wall_time": round(summary.wall_time or 0.0, 3),
+            "deliveries": summary.deliveries.to_json(),
+        }
+        key = summary.run_id or self.info.name
+        self.report(RunEvent("run-finished", key, summary.status, detail=detail))
+
+    def _processing(self, journal: RunJournal | None) -> OnProcessing:
+        """The watcher's `on_processing`: record it, and report the instance `running`."""
+
+        def processing(job_id: str, started_at: float | None = None) -> None:
+            if journal is not None:
+                journal.processing(job_id, started_at)
+            # reported once per job: a backend may say "processing" at every progress update
+            if job_id in self._running:
+                return
+            self._running.add(job_id)
+            key = self._job_keys.pop(job_id, None)
+            if key is not None:
+                self.report(RunEvent("running", key, job_id=job_id))
+            else:
+                self._early.add(job_id)
+
+        return processing
+
+    def _traced(self, record: RequestRecord) -> None:
+        path = self.shown_mask(record.path)
+        detail = {
+            "method": record.method,
+            "path": path,
+            "status": record.status,
+            "seconds": round(record.seconds, 4),
+        }
+        message = f"{record.status} in {record.seconds * 1000:.0f} ms"
+        if record.key_sent:
+            message += " (X-API-Key: ***)"
+        self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
+
     async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
         """`-j`, else `[run] max_parallel`, else the default capped by the service's
         concurrency limit when it reports one (see docs/running.md)."""
@@ -260,7 +361,7 @@ class _Pipeline:
         concurrency = await service_concurrency(connection.client)
         parallelism = default_parallelism(configured, concurrency)
         if concurrency is not None:
-            self.report(
+            self._notices.append(
                 RunEvent(
                     "notice",
                     "concurrency",
@@ -313,7 +414,7 @@ class _Pipeline:
                 self.files.record(outcome.key, index, data)
                 for index, data in enumerate(outcome.outputs if final else ())
             ),
-            error=self.secrets.mask(outcome.error),
+            error=self.shown_mask(outcome.error),
             allowed_failure=outcome.allowed,
             cached_from=outcome.cached_from,
             ended_at=time.time() if final else None,
@@ -322,7 +423,22 @@ class _Pipeline:
 
     def _hook(self, name: str, **arguments: Any) -> None:
         for problem in call_hook(self.plugins, name, **arguments):
-            self.report(RunEvent("plugin-error", name, self.secrets.mask(str(problem))))
+            self.report(RunEvent("plugin-error", name, str(problem)))
+
+    def shown_mask(self, text: str) -> str:
+        self.shown_secrets.update(self.secrets)
+        return self.shown_secrets.mask(text)
+
+    def report(self, event: RunEvent) -> None:
+        """Tell the caller, with every secret met so far masked; note which instance each
+        pushed job id is (for reporting it `running`)."""
+        self._report(dataclasses.replace(event, message=self.shown_mask(event.message)))
+        if event.job_id is not None and event.kind in ("pushed", "reattached", "reconciled"):
+            if event.job_id in self._early:  # seen processing before its push was reported
+                self._early.discard(event.job_id)
+                self._report(RunEvent("running", event.key, job_id=event.job_id))
+            else:
+                self._job_keys[event.job_id] = event.key
 
 
 def _status_of(outcome: JobOutcome) -> JobStatus:

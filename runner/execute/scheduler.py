@@ -16,7 +16,8 @@ A job that ends in `error` is pushed again up to `retries` times, after an expon
 A job still running after `timeout` seconds (counted from its push) is cancelled and fails.
 A push whose outcome is unknown (the answer was lost) is reconciled before anything else: the
 recent jobs are listed and a job with the same function and inputs is adopted
-(`runner.execute.reconcile`); only when none exists is the job pushed again.
+(`runner.execute.reconcile`); only when none exists is the job pushed again, after the client's
+backoff, for as long as its retry budget lasts (`RetryPolicy.budget`, `[run] retry_budget`).
 `interrupt()` (Ctrl-C) cancels every job in flight and skips the rest; `interrupt(detach=True)`
 leaves the jobs in flight running on the service (a resume re-attaches to them).
 
@@ -45,9 +46,6 @@ from runner.manifest.model import DEFAULT_MAX_PARALLEL
 from runner.manifest.plan import Plan
 from runner.manifest.resolve import ResolvedJob
 from runner.secrets import Secrets
-
-#: Pushes again after a lost answer for which no job was found, before giving up.
-UNKNOWN_PUSH_RETRIES = 2
 
 #: Pushes sent at once. More only queue inside the HTTP client's connection pool, whose
 #: bookkeeping grows with the square of the requests waiting there (profiled: 1,000 queued
@@ -161,6 +159,11 @@ class Scheduler:
                     unsuccessful.add(task.get_name())
         return self._summary()
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether `interrupt()` was called (Ctrl-C)."""
+        return self._interrupted
+
     def interrupt(self, *, detach: bool = False) -> None:
         """Stop the run: cancel every job in flight (DELETE) and skip the rest; with `detach`
         the jobs in flight keep running on the service, for a later resume."""
@@ -182,7 +185,12 @@ class Scheduler:
                 self._fail(outcome, str(error), allowed=job.continue_on_error)
                 self._settle(outcome)
                 return False
-            self._emit("expanded", name, f"{len(instances)} instances")
+            self._emit(
+                "expanded",
+                name,
+                f"{len(instances)} instances",
+                detail={"instances": len(instances)},
+            )
         instances = self.plan.instances(name)
         outcomes = await asyncio.gather(*(self._run_instance(i) for i in instances))
         return all(outcome.status is Status.FINISHED for outcome in outcomes)
@@ -317,10 +325,13 @@ class Scheduler:
         """Push `resolved` once and return its job id, recording the push in the journal.
 
         A lost answer is reconciled: a job with the same function and inputs created since the
-        intent is adopted; only when none exists is it pushed again (at most
-        UNKNOWN_PUSH_RETRIES times, then PushOutcomeUnknown propagates).
+        intent is adopted; only when none exists is it pushed again, after the client's backoff
+        (prompt at first), until the client's retry budget is spent since the first try; then
+        PushOutcomeUnknown propagates. Never pushed again before looking.
         """
         key, job_name, function = resolved.key, outcome.job, str(resolved.function)
+        retry = self.client.retry
+        started = time.monotonic()
         lost = 0
         while True:
             if self.journal is not None:
@@ -350,15 +361,17 @@ class Scheduler:
                     )
                     return job_id
                 lost += 1
-                if lost > UNKNOWN_PUSH_RETRIES:
+                delay = self._jitter(retry.backoff(lost))
+                if time.monotonic() - started + delay > retry.budget:
                     raise
                 self._emit(
                     "retrying",
                     key,
                     f"the push's answer was lost ({error.cause}) and no such job exists; "
-                    "pushing again",
+                    f"pushing again in {delay:.2f}s",
                     attempt=outcome.attempts,
                 )
+                await self._sleep(delay)
                 continue
             job_id = str(pushed["id"])
             self._claim(outcome, job_id)
@@ -423,9 +436,17 @@ class Scheduler:
     # -- reporting ------------------------------------------------------------------------
 
     def _emit(
-        self, kind: str, key: str, message: str = "", *, job_id: str | None = None, attempt: int = 0
+        self,
+        kind: str,
+        key: str,
+        message: str = "",
+        *,
+        job_id: str | None = None,
+        attempt: int = 0,
+        detail: dict[str, Any] | None = None,
     ) -> None:
-        self._report(RunEvent(kind, key, self.secrets.mask(message), job_id, attempt))
+        event = RunEvent(kind, key, self.secrets.mask(message), job_id, attempt, detail or {})
+        self._report(event)
 
     def _summary(self) -> RunSummary:
         ordered: list[JobOutcome] = []

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runner.client import FINAL_STATUSES, SieveClient
-from runner.errors import ApiError, BackendError, SievefileError
+from runner.client import API_PREFIX, FINAL_STATUSES, SieveClient, check_job, check_running
+from runner.errors import ApiError, BackendError, ResponseError, SievefileError
 
 if TYPE_CHECKING:
     from runner.local.backend import LocalBackend
@@ -350,6 +350,8 @@ class ListWatcher:
                     continue
                 missing.discard(job_id)
                 targets.discard(job_id)
+                if not self._usable(job, job_id, "/jobs"):
+                    continue
                 status = job.get("status")
                 if status in FINAL_STATUSES:
                     if isinstance(job.get("outputs"), list):
@@ -358,6 +360,8 @@ class ListWatcher:
                         fetch.add(job_id)  # an item without outputs: fetch the job itself
                 elif status in _RUNNING:
                     self._saw_processing(job_id)
+                else:
+                    self._check(job, job_id)
             if page.next_offset is None or page.next_offset <= offset or not page.jobs:
                 break
             offset = page.next_offset
@@ -378,8 +382,13 @@ class ListWatcher:
 
     async def _fetch(self, job_id: str) -> Json | None:
         """`GET /v2/jobs/{id}` for one job, at most `fetch_concurrency` at a time."""
-        async with self._fetches:
-            job = await self.client.get_job(job_id)
+        try:
+            async with self._fetches:
+                job = await self.client.get_job(job_id)
+        except ResponseError as error:
+            # this job's answer is unusable: it fails alone, the others are still watched
+            self._fail(job_id, error)
+            return None
         watched = self._watched.get(job_id)
         if watched is None:
             return None
@@ -388,9 +397,40 @@ class ListWatcher:
             return job
         if status in _RUNNING:
             self._saw_processing(job_id)
+        elif not self._check(job, job_id):
+            return None
         watched.next_fetch = self._clock() + watched.fetch_backoff
         watched.fetch_backoff = min(self.max_interval, watched.fetch_backoff * 2)
         return None
+
+    def _usable(self, job: Json, job_id: str, path: str) -> bool:
+        """False (and the job failed alone) when its JSON is not a job's (`check_job`)."""
+        try:
+            check_job(job, f"GET {self.client.base_url}{API_PREFIX}{path}")
+        except ResponseError as error:
+            self._fail(job_id, error)
+            return False
+        return True
+
+    def _check(self, job: Json, job_id: str) -> bool:
+        """False (and the job failed alone) when it is in a status nobody knows: waiting on
+        it could last for ever."""
+        try:
+            check_running(job, job_id)
+        except ResponseError as error:
+            self._fail(job_id, error)
+            return False
+        return True
+
+    def _fail(self, job_id: str, error: Exception) -> None:
+        watched = self._watched.pop(job_id, None)
+        self._hints.discard(job_id)
+        if watched is None:
+            return
+        if watched.awaiting is not None and watched.awaiting is not asyncio.current_task():
+            watched.awaiting.cancel()
+        if not watched.future.done():
+            watched.future.set_exception(error)
 
     def _saw_processing(self, job_id: str, started_at: float | None = None) -> None:
         watched = self._watched.get(job_id)
@@ -452,14 +492,18 @@ class ListWatcher:
                 self._stop_awaiting(job_id, None)
                 return
             self._await_supported = True
+            if not self._usable(job, job_id, f"/jobs/{job_id}/await"):
+                return  # the job failed alone
             if job.get("status") in FINAL_STATUSES and isinstance(job.get("outputs"), list):
                 self._settle(job)
                 return
-            if job.get("status") in FINAL_STATUSES:
-                self._stop_awaiting(job_id, None)
-                self._hints.add(job_id)
-                self._wake.set()
-                return
+            if job.get("status") not in FINAL_STATUSES and not self._check(job, job_id):
+                return  # a status nobody knows: the job failed alone
+            # ended without outputs, or answered before the end: polling takes over
+            self._stop_awaiting(job_id, None)
+            self._hints.add(job_id)
+            self._wake.set()
+            return
 
     def _stop_awaiting(self, job_id: str, error: BaseException | None) -> None:
         """The long poll of `job_id` is over without an answer: polling takes over."""

@@ -6,7 +6,9 @@ service serves beyond the spec, `GET /functions/{owner_name}/{function_name}/ver
 and `GET /user/concurrency`; plus
 `GET /files/{token}/{name}` (stored output files; no key needed, the token is the secret) and
 `GET /_stats` (request counters for tests). Errors are `{"detail": ...}` bodies with the status
-codes the spec documents; validation problems are FastAPI-style 422 lists.
+codes the spec documents; validation problems are FastAPI-style 422 lists; a body over the
+backend's `max_request_bytes` is a 413, read no further. The API key is compared in constant
+time (`hmac.compare_digest`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import pluggy
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
@@ -80,7 +82,7 @@ def create_app(
 
     async def push(request: Request) -> Response:
         authorize(request, "POST /push")
-        return JSONResponse(served.push(await _json_body(request)))
+        return JSONResponse(served.push(await _json_body(request, served.max_request_bytes)))
 
     async def list_jobs(request: Request) -> Response:
         authorize(request, "GET /jobs")
@@ -203,8 +205,8 @@ def create_app(
     return app
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+async def _json_body(request: Request, limit: int) -> Any:
+    raw = await _capped_body(request, limit)
     if not raw.strip():
         raise ApiError(422, [problem(["body"], "Field required", "missing", None)])
     try:
@@ -214,6 +216,26 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(
             422, [problem(["body", position], f"JSON decode error: {exc}", "json_invalid", {})]
         ) from None
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The request body, read no further than `limit` bytes: ApiError(413) beyond."""
+    too_large = ApiError(413, f"Request body too large: the limit is {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # the client went away mid-request (it was killed): nothing was done, nobody listens
+        raise ApiError(400, "The client disconnected before sending its whole request.") from None
+    return b"".join(chunks)
 
 
 def _reject_constant(name: str) -> Any:

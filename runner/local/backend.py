@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ import pluggy
 
 from runner.errors import ApiError, BackendError
 from runner.local.execution import SHUTDOWN_MESSAGE, JobRunner
-from runner.local.files import FileStore
+from runner.local.files import FileStore, InputRoots
 from runner.local.push import parse_push
 from runner.local.registry import (
     DEFAULTS_ENCODINGS,
@@ -73,6 +73,9 @@ INTERRUPTED_MESSAGE = (
     "The local server stopped while this job was running (it was restarted); push it again."
 )
 
+#: The largest request body the API accepts by default (32 MiB): pushes are small JSON.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
 #: Called with the job's JSON after every change (status or new output), from any thread.
 JobListener = Callable[[dict[str, Any]], None]
 
@@ -94,6 +97,8 @@ class LocalBackend:
         webhook_attempts: int = 10,
         shutdown_grace: float = 5.0,
         defaults: DefaultsEncoding = "pickle",
+        input_roots: Sequence[str | Path] | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         """Configure a backend; nothing runs until `start()`.
 
@@ -108,6 +113,9 @@ class LocalBackend:
         - `workers`: how many jobs run at once (also the `max_concurrency` it reports).
         - `defaults`: how function metadata carries input defaults: "pickle" as the live
           service (base64 of a pickle in `data`), "json" as plain JSON (`data` and `default`).
+        - `input_roots`: the folders `path` and `file://` inputs may come from (None: the
+          current working directory); the output store is always readable.
+        - `max_request_bytes`: the largest request body accepted (a larger one gets 413).
         """
         if registry is None:
             if plugin_manager is None:
@@ -122,6 +130,8 @@ class LocalBackend:
                 f"defaults must be one of {', '.join(DEFAULTS_ENCODINGS)}, not {defaults!r}"
             )
         self.defaults: DefaultsEncoding = defaults
+        self.input_roots = InputRoots(input_roots)
+        self.max_request_bytes = max_request_bytes
         self.registry = registry
         self.api_key = api_key or None
         self.stats = ServerStats()
@@ -170,6 +180,7 @@ class LocalBackend:
             scratch=self._scratch,
             cancel_events=self._cancel_events,
             on_event=self._on_job_event,
+            input_roots=self.input_roots,
         )
         self._pool = WorkerPool(self._workers, self._runner.run)
         interrupted = self.store.fail_interrupted(INTERRUPTED_MESSAGE)

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from runner.errors import BackendError, SievefileError
-from runner.local.files import FileStore, InputResolver
+from runner.local.files import FileStore, InputResolver, InputRoots
 from runner.local.registry import FunctionRegistry, LocalFunction
 from runner.local.store import ERROR, FINISHED, JobRecord, JobStore
 from runner.local.typemap import type_of_value
@@ -47,8 +47,10 @@ class JobRunner:
         scratch: Path,
         cancel_events: dict[str, threading.Event],
         on_event: JobEvent,
+        input_roots: InputRoots | None = None,
     ) -> None:
         self.store = store
+        self.input_roots = input_roots
         self.registry = registry
         self.files = files
         self.scratch = scratch
@@ -117,7 +119,9 @@ class JobRunner:
         scratch: Path,
     ) -> None:
         bind_cancel_event(cancel_event)
-        resolver = InputResolver(self.files, scratch, cancel_event, self.http)
+        resolver = InputResolver(
+            self.files, scratch, cancel_event, self.http, roots=self.input_roots
+        )
         arguments = function.arguments(record.input_values(), resolver)
         result = function.function(**arguments)
         if function.is_generator or inspect.isgenerator(result):

@@ -10,6 +10,8 @@ where `token` is a random 128-bit hex string, and served back by URL:
 Input files may be `{"url": "http(s)://..."}` (downloaded with httpx into the job's scratch
 folder), `{"url": "file://..."}`, `{"url": "<plain path>"}` or `{"path": "..."}`. A URL of this
 store's own files (either form) resolves to the stored file without a network round trip.
+A local path is opened only when it lies under one of the backend's `InputRoots` (after
+following symlinks): whoever can push cannot make a function read the host's other files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
@@ -98,6 +101,28 @@ class FileStore:
         return None
 
 
+class InputRoots:
+    """The folders local input files may come from (the output store always may).
+
+    `folders` None means the current working directory (where `sievefile serve` was started).
+    """
+
+    def __init__(self, folders: Sequence[str | Path] | None = None) -> None:
+        chosen = [Path.cwd()] if folders is None else [Path(f) for f in folders]
+        self.folders = tuple(folder.expanduser().resolve() for folder in chosen)
+
+    def check(self, path: Path, shown: str, store: FileStore) -> Path:
+        """`path` resolved, if it lies under a root or the store; a ValidationError if not."""
+        real = path.resolve()
+        for folder in (*self.folders, store.root):
+            if real == folder or real.is_relative_to(folder):
+                return real
+        raise ValidationError(
+            f"input file {shown!r} is outside the folders this local backend reads input "
+            "files from (sievefile serve --input-root DIR adds one)"
+        )
+
+
 class InputResolver:
     """Turns a job's file values into `File`s with local paths; one per job run."""
 
@@ -107,20 +132,28 @@ class InputResolver:
         scratch: Path,
         cancel_event: threading.Event,
         http: httpx.Client,
+        *,
+        roots: InputRoots | None = None,
     ) -> None:
         self.store = store
         self.scratch = scratch
         self.cancel_event = cancel_event
         self.http = http
+        self.roots = roots if roots is not None else InputRoots()
         self._count = 0
 
     def __call__(self, value: dict[str, Any], file_class: type[File]) -> File:
         url = value.get("url")
         path = value.get("path")
         if isinstance(path, str) and path:
-            return file_class(url=url, path=_existing(Path(path).expanduser(), path))
+            return file_class(url=url, path=self._local(Path(path).expanduser(), path))
         assert isinstance(url, str)
         return file_class(url=url, path=self.local_path(url))
+
+    def _local(self, path: Path, shown: str) -> Path:
+        """A local input file: it must exist and lie under an input root."""
+        # the roots first: a refused path must not tell whether it exists
+        return _existing(self.roots.check(path, shown, self.store), shown)
 
     def local_path(self, url: str) -> Path:
         parsed = urlparse(url)
@@ -129,9 +162,9 @@ class InputResolver:
             stored = self.store.own_file(url)
             return stored if stored is not None else self._download(url, parsed.path)
         if scheme == "file":
-            return _existing(Path(url2pathname(unquote(parsed.path))), url)
+            return self._local(Path(url2pathname(unquote(parsed.path))), url)
         if len(scheme) <= 1:  # a plain path (a one-letter "scheme" is a Windows drive)
-            return _existing(Path(url).expanduser(), url)
+            return self._local(Path(url).expanduser(), url)
         raise ValidationError(
             f"cannot open {url!r}: unsupported URL scheme {scheme!r} (use http, https, file "
             "or a plain path)"

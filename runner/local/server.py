@@ -11,7 +11,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -19,7 +19,7 @@ import uvicorn
 
 from runner.errors import BackendError, ConfigError
 from runner.local.app import create_app
-from runner.local.backend import LocalBackend
+from runner.local.backend import MAX_REQUEST_BYTES, LocalBackend
 from runner.local.registry import DefaultsEncoding
 
 
@@ -69,8 +69,15 @@ def serve(
 ) -> None:
     """Serve `backend` until interrupted (Ctrl-C / SIGTERM); it is closed at shutdown.
 
-    `on_ready(url)` is called with the base URL (no `/v2`) once the socket is bound.
+    `on_ready(url)` is called with the base URL (no `/v2`) once the socket is bound. Listening
+    beyond loopback without an API key is refused (ConfigError): anyone who could reach the
+    port could run every local function.
     """
+    if not is_loopback(host) and backend.api_key is None:
+        raise ConfigError(
+            f"refusing to listen on {host} without an API key: anyone who can reach it could "
+            "run local functions; pass --api-key (or set SIEVE_API_KEY), or listen on 127.0.0.1"
+        )
     sock = bind(host, port)
     url = socket_url(sock)
     backend.serve_at(url)
@@ -178,11 +185,15 @@ def backend_for_serve(
     public_url: str | None,
     plugins: Iterable[str] = (),
     defaults: DefaultsEncoding = "pickle",
+    input_roots: Sequence[str] | None = None,
+    max_request_bytes: int | None = None,
 ) -> LocalBackend:
     """The backend `sievefile serve` runs: the installed plugins plus `plugins` (module paths).
 
     Output files go to `files_dir`, by default a `files` folder beside a file `db`.
     `defaults` chooses how function metadata carries input defaults (see `LocalBackend`).
+    `input_roots` are the folders `path` and `file://` inputs may come from (None or empty:
+    the working directory); `max_request_bytes` caps request bodies (None: the default).
     """
     from runner.backend import check_http_url
     from runner.plugins import build_plugin_manager
@@ -208,4 +219,6 @@ def backend_for_serve(
         api_key=api_key,
         workers=workers,
         defaults=defaults,
+        input_roots=list(input_roots) if input_roots else None,
+        max_request_bytes=max_request_bytes or MAX_REQUEST_BYTES,
     )

@@ -45,6 +45,8 @@ class DeliveryStats:
     delivered: int = 0
     failed: int = 0  # gave up after max_attempts
     attempts: int = 0
+    #: The wait before each retry, in order (what tests check instead of timing the sender).
+    backoffs: list[float] = field(default_factory=list)
 
 
 class WebhookSender:
@@ -163,6 +165,7 @@ class WebhookSender:
                 elif not self._closed:
                     delivery.attempt += 1
                     delay = min(self.backoff * 2 ** (delivery.attempt - 1), self.max_backoff)
+                    self.stats.backoffs.append(delay)
                     delivery.due = time.monotonic() + delay
                     heapq.heappush(self._queue, delivery)
                 self._condition.notify_all()

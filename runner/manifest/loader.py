@@ -25,6 +25,9 @@ from runner.manifest.matrix import size_text
 from runner.manifest.model import (
     DEFAULT_MAX_INSTANCES,
     DEFAULT_MAX_PARALLEL,
+    DEFAULT_RETRY_BUDGET,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_RETRY_MAX_DELAY,
     Defaults,
     FunctionRef,
     JobSpec,
@@ -40,6 +43,10 @@ from runner.manifest.rows import RowFileError, RowTable, check_used_columns, lab
 from runner.manifest.structure import Locator, problem, structural_problems
 from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
 from runner.suggest import did_you_mean
+
+#: How deeply arrays and tables may nest in a manifest (hostile input must not exhaust the
+#: stack of the passes that walk values recursively).
+MAX_NESTING = 64
 
 #: The matrix key that lists combinations to leave out (not an axis).
 EXCLUDE = "exclude"
@@ -188,6 +195,14 @@ class _Loader:
         data = self.parse_toml()
         if data is None:
             return None, self.problems
+        deep = _too_deep(data)
+        if deep is not None:
+            # every later pass walks values recursively: stop before one of them overflows
+            where = ".".join(str(part) for part in deep[:4])
+            location = SourceLocation(str(self.path), 1, 1)
+            message = f"{where}: values nest more than {MAX_NESTING} levels deep"
+            self.problems.append(ManifestError(message, location=location))
+            return None, self.problems
         self.positions = index_positions(self.text)
         for path, error in structural_problems(data, self.locate):
             self.problems.append(error)
@@ -200,6 +215,11 @@ class _Loader:
     def parse_toml(self) -> dict[str, Any] | None:
         try:
             return toml_loads(self.text)
+        except RecursionError:
+            location = SourceLocation(str(self.path), 1, 1)
+            message = f"values nest too deeply to read (at most {MAX_NESTING} levels)"
+            self.problems.append(ManifestError(message, location=location))
+            return None
         except TOMLDecodeError as error:
             message = str(error)
             line = column = None
@@ -301,9 +321,20 @@ class _Loader:
 
     def build_run(self, raw: Any) -> RunSettings:
         path: KeyPath = ("run",)
+        durations = {
+            key: self.duration(self.setting(raw, path, key, default), (*path, key))
+            for key, default in (
+                ("retry_budget", DEFAULT_RETRY_BUDGET),
+                ("retry_delay", DEFAULT_RETRY_DELAY),
+                ("retry_max_delay", DEFAULT_RETRY_MAX_DELAY),
+            )
+        }
         return RunSettings(
             max_parallel=self.setting(raw, path, "max_parallel", DEFAULT_MAX_PARALLEL),
             fail_fast=self.setting(raw, path, "fail_fast", True),
+            retry_budget=_or(durations["retry_budget"], DEFAULT_RETRY_BUDGET),
+            retry_delay=_or(durations["retry_delay"], DEFAULT_RETRY_DELAY),
+            retry_max_delay=_or(durations["retry_max_delay"], DEFAULT_RETRY_MAX_DELAY),
         )
 
     def duration(self, value: Any, path: KeyPath) -> float | None:
@@ -760,3 +791,22 @@ def _sort_key(error: ManifestError) -> tuple[int, int]:
     if location is None:
         return (0, 0)
     return (location.line or 0, location.column or 0)
+
+
+def _or(value: float | None, default: float) -> float:
+    """`value` unless it is None (a broken setting, reported already)."""
+    return default if value is None else value
+
+
+def _too_deep(data: Any) -> KeyPath | None:
+    """The path of a value nested deeper than MAX_NESTING, or None (iterative: no recursion)."""
+    stack: list[tuple[KeyPath, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_NESTING:
+            return path
+        if isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return None

@@ -32,6 +32,10 @@ DEFAULT_MAX_INSTANCES = 1000
 #: not held back (a script would push it all at once); the service's own limit lowers it when
 #: it reports one, and 429s shrink it during a run (docs/running.md, "Parallelism").
 DEFAULT_MAX_PARALLEL = 1000
+#: `[run]` retry settings when the manifest leaves them out (seconds; see runner.client).
+DEFAULT_RETRY_BUDGET = 120.0
+DEFAULT_RETRY_DELAY = 0.25
+DEFAULT_RETRY_MAX_DELAY = 15.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,11 @@ class RunSettings:
 
     max_parallel: int = DEFAULT_MAX_PARALLEL
     fail_fast: bool = True
+    #: How long a failing request is retried (seconds from its first try), the first
+    #: retry's wait, and the longest wait between retries.
+    retry_budget: float = DEFAULT_RETRY_BUDGET
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ as `${{ ... }}` placeholders: a plan never contains a secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from runner.errors import ManifestError, ValidationError
@@ -83,11 +83,18 @@ def rows_summary(
     return summary
 
 
-def plan_to_dict(plan: Plan, finished: Collection[str] | None = None) -> dict[str, Any]:
+def plan_to_dict(
+    plan: Plan,
+    finished: Collection[str] | None = None,
+    cached: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The plan as JSON-ready data: waves of jobs, each with its instances' static inputs.
 
-    `finished`: the instance keys earlier runs finished, to list each row job's new instances.
+    `finished`: the instance keys earlier runs finished, to list each row job's new instances;
+    `cached`: the instances the result cache would reuse (key -> `run-id/key` of the origin),
+    each marked with `cached_from`.
     """
+    cached = cached or {}
     waves = []
     for number, wave in enumerate(plan.waves, start=1):
         jobs = []
@@ -103,6 +110,8 @@ def plan_to_dict(plan: Plan, finished: Collection[str] | None = None) -> dict[st
                     entry["env"] = resolved.env
                 if resolved.webhooks:
                     entry["webhooks"] = resolved.webhooks
+                if instance.key in cached:
+                    entry["cached_from"] = cached[instance.key]
                 instances.append(entry)
             jobs.append(
                 {
@@ -123,6 +132,7 @@ def plan_to_dict(plan: Plan, finished: Collection[str] | None = None) -> dict[st
         "name": plan.manifest.name,
         "jobs": len(plan.jobs),
         "instances": plan.instance_count(),
+        "cached": len(cached),
         "run": {
             "max_parallel": plan.manifest.run.max_parallel,
             "fail_fast": plan.manifest.run.fail_fast,
@@ -137,25 +147,32 @@ def _rows_entry(plan: Plan, name: str, finished: Collection[str] | None) -> dict
 
 
 def format_plan(
-    plan: Plan, *, all_instances: bool = False, finished: Collection[str] | None = None
+    plan: Plan,
+    *,
+    all_instances: bool = False,
+    finished: Collection[str] | None = None,
+    cached: Mapping[str, str] | None = None,
 ) -> str:
     """A readable plan: a header, then each wave's jobs with function, needs and inputs.
 
-    `finished`: the instance keys earlier runs finished, to say which row instances are new.
+    `finished`: the instance keys earlier runs finished, to say which row instances are new;
+    `cached`: the instances the result cache would reuse, marked `(cached: ...)`.
     """
+    cached = cached or {}
     pending = [name for name in plan.jobs if not plan.is_expanded(name)]
     header = (
         f"{plan.manifest.name} ({plan.manifest.path}): {len(plan.jobs)} jobs, "
         f"{plan.instance_count()} instances"
         + (f" (+ {len(pending)} run-time matrix)" if pending else "")
         + f", {len(plan.waves)} waves"
+        + (f"; the cache would reuse {len(cached)}" if cached else "")
     )
     lines = [header]
     for number, wave in enumerate(plan.waves, start=1):
         lines.append("")
         lines.append(f"wave {number}")
         for name in wave:
-            lines.extend(_format_job(plan, name, all_instances, finished))
+            lines.extend(_format_job(plan, name, all_instances, finished, cached))
     return "\n".join(lines)
 
 
@@ -189,7 +206,11 @@ def _format_rows(summary: dict[str, Any], finished: Collection[str] | None) -> l
 
 
 def _format_job(
-    plan: Plan, name: str, all_instances: bool, finished: Collection[str] | None
+    plan: Plan,
+    name: str,
+    all_instances: bool,
+    finished: Collection[str] | None,
+    cached: Mapping[str, str],
 ) -> list[str]:
     job = plan.jobs[name]
     instances = _instances_for_display(plan, name)
@@ -198,6 +219,11 @@ def _format_job(
     if job.matrix is not None:
         count = f"{len(instances)} instances" if plan.is_expanded(name) else "run-time matrix"
         title += f"  [{count}]"
+        reused = sum(1 for instance in instances if instance.key in cached)
+        if reused:
+            title += f"  (cached: {reused} of {len(instances)})"
+    elif name in cached:
+        title += f"  (cached: outputs of {cached[name]})"
     lines.append(title)
     if job.description:
         lines.append(f"    {job.description}")
@@ -224,7 +250,8 @@ def _format_job(
         resolved = plan.resolve_static(instance)
         indent = "    "
         if job.matrix is not None:
-            lines.append(f"    - {instance.key}")
+            mark = "  (cached)" if instance.key in cached else ""
+            lines.append(f"    - {instance.key}{mark}")
             indent = "      "
         lines.append(f"{indent}inputs: {_compact(resolved.inputs)}")
         if resolved.env:

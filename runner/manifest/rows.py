@@ -47,8 +47,9 @@ _BOOLEANS = {"true": True, "false": False}
 
 
 class TextCell(str):
-    """A CSV or TSV cell whose column has no declared type: text that `coerce_cells` may turn
-    into the number or boolean a function's schema asks for."""
+    """Untyped text from outside the manifest (a CSV or TSV cell of an undeclared column, an
+    environment variable that is a sink's whole setting): `coerce_cells` may turn it into the
+    number or boolean a schema asks for."""
 
     __slots__ = ()
 

@@ -115,6 +115,13 @@ def _describe(
                 hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
                 yield problem(f"unknown key {key!r}{hint}", (*path, key), locate, at_value=False)
         return
+    if kind == "dependentRequired" and isinstance(instance, dict):
+        for key, needed in expected.items():
+            for other in needed if key in instance else ():
+                if other not in instance:
+                    message = f"{key!r} needs {other!r} too (give both, or neither)"
+                    yield problem(message, (*path, key), locate, at_value=False)
+        return
     if kind == "required":
         for key in expected:
             if isinstance(instance, dict) and key not in instance:

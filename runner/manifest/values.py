@@ -138,11 +138,19 @@ def kind_of(value: Any) -> str:
     """How messages name a value's type: 'a string', 'an array', 'a table', ..."""
     if value is None:
         return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
+    # isinstance: a subclass (a data file's untyped cell is a str) is named as its base
+    for base, name in _KIND_NAMES:
+        if isinstance(value, base):
+            return name
+    return type(value).__name__
+
+
+#: bool before int: True is an int too.
+_KIND_NAMES = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+)

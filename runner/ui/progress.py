@@ -1,22 +1,33 @@
 """Progress while a run goes on: a live view (`live`, terminals), one line per event (`plain`),
-or JSON Lines (`json`).
+or JSON Lines (`json`); and the same view of a recorded run (`sievefile status RUN`).
 
-Each takes `RunEvent`s from the scheduler, whose messages are already masked.
+Each reporter takes `RunEvent`s from the run pipeline, whose messages are already masked, and
+keeps a `RunState` (runner/ui/state.py). How much a reporter says is its `Verbosity`: `quiet`
+shows errors only, `verbose` adds each HTTP request.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import enum
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runner.execute.outcome import Report, RunEvent
+from runner.manifest.durations import format_duration
+from runner.ui.events import JsonLinesProgress
+from runner.ui.state import RunState
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 _LABELS = {
     "pushed": "pushed",
+    "running": "running",
     "retrying": "retrying",
     "finished": "finished",
     "failed": "FAILED",
@@ -32,67 +43,225 @@ _LABELS = {
     "delivered": "delivered",
     "undelivered": "UNDELIVERED",
     "plugin-error": "PLUGIN",
+    "request": "http",
+    "run-started": "started",
+    "run-finished": "ended",
+}
+#: What `--quiet` still shows while a run goes on.
+ERROR_KINDS = frozenset({"failed", "undelivered", "plugin-error"})
+_STYLES = {
+    "waiting": "dim",
+    "queued": "cyan",
+    "running": "blue",
+    "finished": "green",
+    "cached": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "skipped": "yellow",
+    "detached": "magenta",
 }
 
 
-class PlainProgress:
-    """`HH:MM:SS  finished  probe  (job 1f2e...)` lines, for terminals and CI logs alike."""
+class Verbosity(enum.IntEnum):
+    """How much progress says: `QUIET` errors only, `VERBOSE` also every HTTP request."""
 
-    def __init__(self, write: Callable[[str], None], clock: Callable[[], float] = time.time):
+    QUIET = 0
+    NORMAL = 1
+    VERBOSE = 2
+
+    def shows(self, kind: str) -> bool:
+        if kind == "request":
+            return self is Verbosity.VERBOSE
+        return self is not Verbosity.QUIET or kind in ERROR_KINDS
+
+
+def _of_total(state: RunState) -> str:
+    return f"{state.done}/{state.total}{'' if state.total_known else '+'}"
+
+
+# -- plain lines ---------------------------------------------------------------------------
+
+
+class PlainProgress:
+    """`[3/10] HH:MM:SS  finished   probe  (job 1f2e...)` lines, for CI logs and pipes: one line
+    per event, with a running count of the job instances done out of the total."""
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+        verbosity: Verbosity = Verbosity.NORMAL,
+    ):
         self._write = write
         self._clock = clock
+        self._verbosity = verbosity
+        self.state = RunState()
 
     def __call__(self, event: RunEvent) -> None:
+        self.state.apply(event)
+        if not self._verbosity.shows(event.kind):
+            return
         stamp = time.strftime("%H:%M:%S", time.localtime(self._clock()))
-        parts = [stamp, f"{_LABELS.get(event.kind, event.kind):9}", event.key]
+        parts = [f"[{_of_total(self.state)}]", stamp, f"{_LABELS.get(event.kind, event.kind):9}"]
+        parts.append(event.key)
         if event.job_id:
             attempt = f", attempt {event.attempt}" if event.attempt > 1 else ""
             parts.append(f"(job {event.job_id}{attempt})")
-        if event.message:
+        if event.kind == "run-started":
+            parts.append(
+                f"- {self.state.total} job instances, max_parallel {self.state.max_parallel}"
+            )
+        elif event.message:
             parts.append(f"- {event.message}")
         self._write("  ".join(parts))
 
 
-class JsonLinesProgress:
-    """One JSON object per event on `stream`: `{"event": ..., "key": ..., ...}`."""
+# -- the live view --------------------------------------------------------------------------
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.time):
-        self._stream = stream
-        self._clock = clock
 
-    def __call__(self, event: RunEvent) -> None:
-        record = {
-            "time": round(self._clock(), 3),
-            "event": event.kind,
-            "key": event.key,
-            "job_id": event.job_id,
-            "attempt": event.attempt or None,
-            "message": event.message or None,
-        }
-        self._stream.write(json.dumps({k: v for k, v in record.items() if v is not None}) + "\n")
-        self._stream.flush()
+def render_view(state: RunState, *, height: int = 40, live: bool = True) -> RenderableType:
+    """The view of a run (rich): bar, counts, functions, jobs in flight (longest first, as
+    many as fit in `height` lines), the latest failures and notices."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    rows: list[Any] = []
+    title = Text("run ", style="bold")
+    title.append(state.run_id or state.name or "", style="bold")
+    if state.name and state.run_id:
+        title.append(f"  {state.name}", style="dim")
+    if not live:
+        title.append(f"  {state.status}", style=_verdict_style(state.status))
+    rows.append(title)
+
+    bar = Table.grid(padding=(0, 1))
+    bar.add_column(width=40)
+    bar.add_column()
+    percent = f"{100 * state.done // state.total}%" if state.total else ""
+    timing = f"elapsed {format_duration(state.elapsed())}"
+    eta = state.eta()
+    if eta is not None:
+        timing += f"  ETA {format_duration(eta)}"
+    bar.add_row(
+        ProgressBar(total=max(state.total, 1), completed=state.done, width=40),
+        Text(f"{_of_total(state)} done  {percent}  {timing}"),
+    )
+    rows.append(bar)
+    counts = Text()
+    for name, count in state.counts().items():
+        counts.append(f"{name} ", style=_STYLES.get(name, "") if count else "dim")
+        counts.append(f"{count}   ", style="bold" if count else "dim")
+    rows.append(counts)
+    used = 4
+
+    if len(state.by_function) > 1:
+        functions = Table.grid(padding=(0, 2))
+        for function, (done, total) in state.by_function.items():
+            functions.add_row(
+                Text(function),
+                ProgressBar(total=max(total, 1), completed=done, width=20),
+                Text(f"{done}/{total}"),
+            )
+        rows.append(functions)
+        used += len(state.by_function)
+
+    failures = list(state.failures)
+    notices = list(state.notices)
+    used += (len(failures) + 1 if failures else 0) + (len(notices) + 1 if notices else 0)
+    room = max(1, height - used - 3)
+    if state.flights:
+        now = state.clock()
+        shown = state.longest_in_flight(min(room, len(state.flights)))
+        table = Table.grid(padding=(0, 2))
+        for key, flight in shown:
+            # Text, not markup: instance keys such as `dub[lang=fr]` look like rich markup.
+            table.add_row(
+                Text(flight.state, style=_STYLES.get(flight.state, "cyan")),
+                Text(key),
+                Text(format_duration(now - flight.since)),
+                Text(flight.job_id or "", style="dim"),
+            )
+        rows.append(Text(f"in flight ({len(state.flights)}, longest first)", style="bold"))
+        rows.append(table)
+        if len(state.flights) > len(shown):
+            rows.append(Text(f"  ... and {len(state.flights) - len(shown)} more", style="dim"))
+    if failures:
+        rows.append(Text(f"failures ({state.failed_total}, latest last)", style="bold red"))
+        for key, message in failures:
+            line = Text("  FAILED ", style="red bold")
+            line.append(key)
+            line.append(f"  {message}")
+            rows.append(line)
+    if notices:
+        rows.append(Text("notices", style="bold"))
+        rows.extend(Text(f"  {notice}", style="dim", overflow="ellipsis") for notice in notices)
+    return Group(*rows)
+
+
+def view_lines(state: RunState, *, limit: int = 20) -> list[str]:
+    """The view of a run as plain text (for `status` in a pipe): the same sections."""
+    eta = state.eta()
+    timing = f"elapsed {format_duration(state.elapsed())}"
+    if eta is not None:
+        timing += f", ETA {format_duration(eta)}"
+    percent = f" ({100 * state.done // state.total}%)" if state.total else ""
+    lines = [
+        f"run {state.run_id or state.name}: {state.status}",
+        f"{_of_total(state)} done{percent}, {timing}",
+        "  ".join(f"{name} {count}" for name, count in state.counts().items()),
+    ]
+    if len(state.by_function) > 1:
+        lines += [f"  {name}  {done}/{total}" for name, (done, total) in state.by_function.items()]
+    if state.flights:
+        now = state.clock()
+        lines.append(f"in flight ({len(state.flights)}, longest first)")
+        for key, flight in state.longest_in_flight(limit):
+            age = format_duration(now - flight.since)
+            lines.append(f"  {flight.state:8} {key}  {age}  {flight.job_id or ''}".rstrip())
+        if len(state.flights) > limit:
+            lines.append(f"  ... and {len(state.flights) - limit} more")
+    if state.failures:
+        lines.append(f"failures ({state.failed_total}, latest last)")
+        lines += [f"  FAILED {key}  {message}" for key, message in state.failures]
+    return lines
+
+
+def _verdict_style(status: str) -> str:
+    return {"finished": "green", "running": "blue"}.get(status, "red")
 
 
 class LiveProgress:
-    """A live view for terminals (rich): totals, the jobs in flight with their age, failures.
+    """The live view for terminals (rich), redrawn at most `refresh_per_second` times a second
+    from a thread of rich's, whatever the rate of events (an event only updates the state).
 
-    Use as a context manager around the run; it leaves nothing behind on the screen (the summary
-    follows it).
+    Use as a context manager around the run. It clears itself at the end (the summary
+    follows it); `interrupted()` stops it at once and shows the cursor again, so a second
+    Ctrl-C that exits the process leaves a readable screen.
     """
 
-    def __init__(self, total: int | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        refresh_per_second: float = 10,
+        verbosity: Verbosity = Verbosity.NORMAL,
+    ):
         from rich.console import Console
         from rich.live import Live
 
-        self._clock = clock
-        self._total = total
-        self._started: dict[str, tuple[float, str | None]] = {}
-        self._ended: dict[str, str] = {}
-        self._failures: list[tuple[str, str]] = []
+        self.state = RunState(clock=clock)
+        self.console = console or Console(stderr=True)
+        self._verbosity = verbosity
+        # the event loop writes the state while rich's thread draws it
+        self._lock = threading.Lock()
+        self.redraws = 0
         self._live = Live(
             get_renderable=self.render,
-            console=Console(stderr=True),
-            refresh_per_second=4,
+            console=self.console,
+            refresh_per_second=refresh_per_second,
             transient=True,
         )
 
@@ -101,65 +270,74 @@ class LiveProgress:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._live.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop drawing (idempotent): the view is cleared and the cursor shown."""
+        with contextlib.suppress(Exception):
+            self._live.stop()
 
     def __call__(self, event: RunEvent) -> None:
-        if event.kind == "pushed":
-            self._started[event.key] = (self._clock(), event.job_id)
-        elif event.kind in ("finished", "failed", "cancelled", "skipped"):
-            self._started.pop(event.key, None)
-            self._ended[event.key] = event.kind
-            if event.kind == "failed":
-                self._failures.append((event.key, event.message))
+        with self._lock:
+            self.state.apply(event)
+        if event.kind == "request" and self._verbosity is Verbosity.VERBOSE:
+            self.note(f"{event.key}  {event.message}")
 
-    def render(self) -> Any:
-        """What the live view shows now."""
-        from rich.console import Group
-        from rich.table import Table
+    def note(self, text: str) -> None:
+        """Print `text` above the live view (it stays on the screen)."""
         from rich.text import Text
 
-        counts: dict[str, int] = {}
-        for kind in self._ended.values():
-            counts[kind] = counts.get(kind, 0) + 1
-        done = sum(counts.values())
-        total = f"/{self._total}" if self._total else ""
-        parts = [f"{done}{total} done", f"{len(self._started)} in flight"]
-        parts += [f"{count} {kind}" for kind, count in sorted(counts.items())]
-        header = Text("  ".join(parts), style="bold")
-        table = Table(box=None, show_header=False, pad_edge=False)
-        now = self._clock()
-        running = sorted(self._started.items(), key=lambda item: item[1][0])
-        for key, (since, job_id) in running[:12]:
-            # Text, not markup: instance keys such as `dub[lang=fr]` look like rich markup.
-            table.add_row(
-                Text("in flight", style="cyan"), Text(key), f"{now - since:5.1f}s", job_id or ""
-            )
-        if len(running) > 12:
-            table.add_row("", f"... and {len(running) - 12} more", "", "")
-        for key, message in self._failures[-5:]:
-            table.add_row(Text("FAILED", style="red bold"), Text(key), "", Text(message))
-        return Group(header, table)
+        self._live.console.print(Text(text, style="dim"))
+
+    def interrupted(self, final: bool) -> None:
+        """A Ctrl-C: the first is noted above the view; before the process exits on the
+        second, the view is taken down so the terminal is left as it was."""
+        if final:
+            self.stop()
+
+    def render(self) -> RenderableType:
+        """What the live view shows now."""
+        with self._lock:
+            self.redraws += 1
+            return render_view(self.state, height=self.console.size.height)
 
 
 PROGRESS_KINDS = ("auto", "live", "plain", "json", "none")
 
 
+def color_wanted(no_color: bool, environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """False with `--no-color` or a non-empty `NO_COLOR` (https://no-color.org)."""
+    return not no_color and not environ.get("NO_COLOR")
+
+
 @contextlib.contextmanager
-def progress_reporter(kind: str, *, lines_to_stderr: bool) -> Iterator[Report | None]:
+def progress_reporter(
+    kind: str,
+    *,
+    lines_to_stderr: bool,
+    verbosity: Verbosity = Verbosity.NORMAL,
+    color: bool = True,
+    stream: TextIO | None = None,
+) -> Iterator[Report | None]:
     """The reporter for `--progress KIND`, open for the length of a run.
 
     `auto` is the live view when stderr is a terminal, else plain lines; plain lines go to
-    stderr when `lines_to_stderr` (stdout is then machine-readable).
+    stderr when `lines_to_stderr` (stdout is then machine-readable). `--quiet` on a terminal
+    shows no live view (only errors, as lines).
     """
     if kind == "auto":
-        kind = "live" if sys.stderr.isatty() and not lines_to_stderr else "plain"
+        terminal = sys.stderr.isatty() and not lines_to_stderr
+        kind = "live" if terminal and verbosity is not Verbosity.QUIET else "plain"
     if kind == "live":
-        with LiveProgress() as live:
+        from rich.console import Console
+
+        console = Console(stderr=True, no_color=not color, highlight=False)
+        with LiveProgress(console=console, verbosity=verbosity) as live:
             yield live
     elif kind == "plain":
-        stream = sys.stderr if lines_to_stderr else sys.stdout
-        yield PlainProgress(lambda line: print(line, file=stream, flush=True))
+        out = stream or (sys.stderr if lines_to_stderr else sys.stdout)
+        yield PlainProgress(lambda line: print(line, file=out, flush=True), verbosity=verbosity)
     elif kind == "json":
-        yield JsonLinesProgress(sys.stdout)
+        yield JsonLinesProgress(stream or sys.stdout, verbose=verbosity is Verbosity.VERBOSE)
     else:
         yield None

@@ -1,14 +1,16 @@
-"""The end of a run: a table of every job instance, and where the output files are."""
+"""The end of a run: the totals, the failures, where the outputs went, what to do next."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from runner.execute.outcome import RunSummary, Status
+from runner.manifest.durations import format_duration
 
 
 def file_locations(value: Any) -> list[str]:
@@ -48,32 +50,85 @@ def describe_outputs(outputs: list[Any], width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def summary_lines(summary: RunSummary) -> list[str]:
-    """The closing lines of `sievefile run`: one per job instance, then the totals."""
+#: Up to this many job instances, the summary lists every one (more: with --verbose).
+TABLE_LIMIT = 20
+#: Failures listed by name in the summary; the rest are counted.
+FAILURE_LIMIT = 20
+
+
+def summary_lines(
+    summary: RunSummary,
+    *,
+    verbose: bool = False,
+    manifest: str | None = None,
+    table_limit: int = TABLE_LIMIT,
+) -> list[str]:
+    """The closing lines of `sievefile run`, whatever the number of jobs: the per-job table
+    (when short, or `verbose`), the failed jobs with their messages, where outputs went, the
+    command that resumes or retries the run (`manifest` is its path), then the verdict: totals
+    by state, wall time, requests."""
+    lines: list[str] = []
+    if verbose or len(summary.outcomes) <= table_limit:
+        lines.extend(job_table(summary))
+    failures = [o for o in summary.outcomes if o.status in (Status.FAILED, Status.CANCELLED)]
+    if failures and not (verbose or len(summary.outcomes) <= table_limit):
+        lines.append(f"failed ({len(failures)}):")
+        width = max(len(o.key) for o in failures[:FAILURE_LIMIT])
+        for outcome in failures[:FAILURE_LIMIT]:
+            allowed = " (allowed)" if outcome.allowed else ""
+            lines.append(f"  {outcome.key:{width}}  {outcome.state}{allowed}: {outcome.error}")
+        if len(failures) > FAILURE_LIMIT:
+            more = len(failures) - FAILURE_LIMIT
+            where = f"`sievefile status {summary.run_id}`" if summary.run_id else "--verbose"
+            lines.append(f"  ... and {more} more ({where} lists them all)")
+    lines.extend(delivery_lines(summary))
+    advice = next_step(summary, manifest)
+    if advice:
+        lines.append(advice)
+    lines.append(verdict_line(summary))
+    return lines
+
+
+def job_table(summary: RunSummary) -> list[str]:
+    """One line per job instance: key, state, outputs or error."""
     lines = []
     width = max((len(o.key) for o in summary.outcomes), default=0)
     for outcome in summary.outcomes:
-        label = "cached" if outcome.cached_from else "detached" if outcome.detached else None
-        status = (label or str(outcome.status)) + (" (allowed)" if outcome.allowed else "")
+        status = outcome.state + (" (allowed)" if outcome.allowed else "")
         detail = (
             describe_outputs(outcome.outputs)
             if outcome.status is Status.FINISHED
             else outcome.error
         )
         lines.append(f"  {outcome.key:{width}}  {status:10}  {detail}")
-    counts = ", ".join(
-        f"{summary.count(status)} {status}" for status in Status if summary.count(status)
-    )
-    cached = sum(1 for outcome in summary.outcomes if outcome.cached_from)
-    if cached:
-        counts += f" ({cached} cached)"
+    return lines
+
+
+def next_step(summary: RunSummary, manifest: str | None) -> str:
+    """The command that continues this run, when there is something to continue."""
+    if summary.run_id is None or manifest is None:
+        return ""
+    quoted = shlex.quote(manifest)
+    if summary.interrupted:
+        return f"next: `sievefile run {quoted} --resume {summary.run_id}` continues this run"
+    if summary.failed or any(o.status is Status.SKIPPED for o in summary.outcomes):
+        folder = shlex.quote(os.path.dirname(manifest) or ".")
+        return (
+            f"next: `sievefile retry {summary.run_id} -C {folder}` runs the failed, cancelled "
+            "and skipped jobs again"
+        )
+    return ""
+
+
+def verdict_line(summary: RunSummary) -> str:
+    """`run ok: 4 finished, 2 cached in 3s; 6 API requests (run ...)`."""
+    counts = ", ".join(f"{count} {state}" for state, count in summary.counts().items())
     verdict = "interrupted" if summary.interrupted else ("ok" if summary.ok else "failed")
     if verdict == "ok" and not summary.delivered:
         verdict = "finished, delivered with errors"
+    wall = f" in {format_duration(summary.wall_time)}" if summary.wall_time is not None else ""
     run_id = f" (run {summary.run_id})" if summary.run_id else ""
-    lines.extend(delivery_lines(summary))
-    lines.append(f"run {verdict}: {counts or 'no jobs'}; {summary.requests} API requests{run_id}")
-    return lines
+    return f"run {verdict}: {counts or 'no jobs'}{wall}; {summary.requests} API requests{run_id}"
 
 
 def delivery_lines(summary: RunSummary) -> list[str]:

@@ -236,3 +236,36 @@ def test_validate_in_a_real_process_exits_with_the_documented_codes(files: dict[
     )
     assert completed.returncode == 1
     assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_every_sink_and_notifier_setup_problem_is_listed_at_its_setting(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs.value = 1\n'
+        '[[sinks]]\nuse = "local"\npath = "out/{jbo}"\n'
+        '[[sinks]]\nuse = "s3"\nbucket = "b"\nprefix = "{run}/../x"\n'
+        '[[notify]]\nuse = "webhook"\nurl = "ftp://x"\n'
+    )
+    for command in ("validate", "run"):
+        result = CliRunner().invoke(cli, [command, str(manifest), "--local"])
+        assert result.exit_code == 1, result.output
+        assert f"{manifest}:7:8: sinks[0].path: unknown placeholder {{jbo}}" in result.output
+        assert f"{manifest}:11:10: sinks[1].prefix: " in result.output
+        assert f"{manifest}:12:3: webhook: `url` must be an http:// or https:// URL" in (
+            result.output
+        )
+
+
+def test_settings_given_in_halves_say_which_half_is_missing(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs.value = 1\n'
+        '[[notify]]\nuse = "email"\nto = "ops@example.com"\nhost = "127.0.0.1"\n'
+        'username = "me"\n'
+    )
+    result = CliRunner().invoke(cli, ["validate", str(manifest)])
+    assert result.exit_code == 1
+    assert (
+        f"{manifest}:9:1: notify[0].username: 'username' needs 'password' too "
+        "(give both, or neither)"
+    ) in result.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.resources import OPENAPI_SPEC, read_text, resource_path
+from runner.resources import EVENTS_SCHEMA, OPENAPI_SPEC, read_text, resource_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,5 +56,6 @@ def test_wheel_ships_packages_and_resources(tmp_path: Path) -> None:
     assert "runner/cli.py" in names
     assert "plugins/__init__.py" in names
     assert f"runner/_resources/{OPENAPI_SPEC}" in names
+    assert f"runner/_resources/{EVENTS_SCHEMA}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "sievefile = runner.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

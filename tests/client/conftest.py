@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from runner.client import RetryPolicy, SieveClient
+from runner.client import SieveClient
 from tests.support.faultproxy import FaultProxy
 
 if TYPE_CHECKING:
@@ -29,13 +29,19 @@ def proxy(local_server: LocalServer) -> Iterator[FaultProxy]:
 
 
 class RecordedSleep:
-    """An injected `sleep` that records each delay instead of waiting."""
+    """An injected `sleep` that records each delay instead of waiting, and the clock it
+    moves (`clock`): retry budgets run out without anyone waiting."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self.now = 0.0
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -71,8 +77,9 @@ async def client(connect: Connect) -> AsyncIterator[SieveClient]:
 async def proxied_client(
     connect: Connect, proxy: FaultProxy, recorded_sleep: RecordedSleep
 ) -> AsyncIterator[SieveClient]:
-    """A client through the fault proxy, with recorded sleeps, no jitter and 5 attempts."""
+    """A client through the fault proxy, with recorded sleeps (and the clock they move), no
+    jitter, and the default retry policy."""
     async with connect(
-        proxy.url, sleep=recorded_sleep, jitter=no_jitter, retry=RetryPolicy(max_attempts=5)
+        proxy.url, sleep=recorded_sleep, clock=recorded_sleep.clock, jitter=no_jitter
     ) as running:
         yield running

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import cli
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:
     from tests.conftest import LocalServer
@@ -185,7 +186,6 @@ def test_ctrl_c_while_push_waits_names_the_job_that_runs_on(
     import signal
     import subprocess
     import sys
-    import time
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SIEVE_")}
     environment["HOME"] = str(tmp_path / "home")
@@ -198,13 +198,12 @@ def test_ctrl_c_while_push_waits_names_the_job_that_runs_on(
         env=environment,
     )
     try:
-        deadline = time.monotonic() + 20
-        jobs: list[dict[str, str]] = []
         with local_server.client() as client:
-            while not jobs and time.monotonic() < deadline:
-                jobs = client.get("/jobs").raise_for_status().json()["data"]
-                time.sleep(0.05)
-        assert len(jobs) == 1, "the push never arrived"
+            jobs = wait_until(
+                lambda: client.get("/jobs").raise_for_status().json()["data"],
+                what="the push to arrive",
+            )
+        assert len(jobs) == 1
         job_id = jobs[0]["id"]
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)

@@ -73,27 +73,50 @@ async def test_5xx_is_retried_with_exponential_backoff(
     proxy.add_fault(Respond(502, {"detail": "bad gateway"}), times=3)
     function = await proxied_client.get_function("local", "echo")
     assert function["name"] == "echo"
-    assert recorded_sleep.delays == [0.5, 1.0, 2.0]
+    assert recorded_sleep.delays == [0.25, 0.5, 1.0]  # prompt at first, then doubling
     assert proxied_client.requests["get_function"] == 4
     assert [record.getMessage().split(": ", 1)[1] for record in caplog.records] == [
-        "answer 502; retrying in 0.50 s (attempt 2 of 5)",
-        "answer 502; retrying in 1.00 s (attempt 3 of 5)",
-        "answer 502; retrying in 2.00 s (attempt 4 of 5)",
+        "answer 502; retrying in 0.25 s (attempt 2)",
+        "answer 502; retrying in 0.50 s (attempt 3)",
+        "answer 502; retrying in 1.00 s (attempt 4)",
     ]
 
 
-async def test_persistent_5xx_fails_quoting_the_error_id(
+async def test_persistent_5xx_is_retried_until_the_time_budget_then_quotes_the_error_id(
     proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
 ) -> None:
     body = {"detail": "Internal error", "error_id": "err-4242"}
-    proxy.add_fault(Respond(500, body), times=10)
+    proxy.add_fault(Respond(500, body), times=1000)
     with pytest.raises(ApiError) as caught:
         await proxied_client.list_jobs()
     error = caught.value
     assert (error.status_code, error.error_id) == (500, "err-4242")
     assert "error_id err-4242" in str(error)
-    assert recorded_sleep.delays == [0.5, 1.0, 2.0, 4.0]
-    assert proxied_client.requests["list_jobs"] == 5
+    assert "gave up after 13 attempts in 105.8 s" in str(error)
+    # doubling from 0.25 s to the 15 s cap; no retry would end past the 120 s budget
+    assert recorded_sleep.delays == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0] + [15.0] * 6
+    assert sum(recorded_sleep.delays) <= RetryPolicy().budget
+    assert proxied_client.requests["list_jobs"] == 13
+
+
+async def test_a_small_count_of_faults_never_fails_a_request(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    # ten faults in a row: the old policy (five tries) failed here; a budget does not
+    proxy.add_fault(Respond(503, {"detail": "busy"}), times=4)
+    proxy.add_fault(DropAfterForward(), method="GET", times=3)
+    proxy.add_fault(Respond(429, {"detail": "slow"}, {"Retry-After": "1"}), times=3)
+    assert (await proxied_client.get_function("local", "echo"))["name"] == "echo"
+    assert len(recorded_sleep.delays) == 10
+
+
+async def test_a_retry_after_beyond_the_budget_fails_at_once(
+    proxy: FaultProxy, proxied_client: SieveClient, recorded_sleep: RecordedSleep
+) -> None:
+    proxy.add_fault(Respond(429, {"detail": "come back tomorrow"}, {"Retry-After": "86400"}))
+    with pytest.raises(ApiError, match=r"429: come back tomorrow .*gave up after 1 attempt"):
+        await proxied_client.list_jobs()
+    assert recorded_sleep.delays == []  # it did not hammer the service either
 
 
 async def test_other_4xx_answers_are_not_retried(
@@ -112,7 +135,7 @@ async def test_a_read_timeout_is_retried_for_reads(
     async with connect(proxy.url, sleep=recorded_sleep, jitter=no_jitter, timeout=0.5) as client:
         function = await client.get_function("local", "echo")
     assert function["name"] == "echo"
-    assert recorded_sleep.delays == [0.5]
+    assert recorded_sleep.delays == [0.25]
 
 
 async def test_a_dropped_connection_is_retried_for_reads(
@@ -120,7 +143,7 @@ async def test_a_dropped_connection_is_retried_for_reads(
 ) -> None:
     proxy.add_fault(DropAfterForward(), method="GET")
     assert (await proxied_client.get_function("local", "echo"))["name"] == "echo"
-    assert recorded_sleep.delays == [0.5]
+    assert recorded_sleep.delays == [0.25]
 
 
 async def test_connect_errors_are_retried_even_for_a_push(
@@ -141,7 +164,7 @@ async def test_connect_errors_are_retried_even_for_a_push(
             f"http://127.0.0.1:{port}", sleep=sleep_then_start, jitter=no_jitter
         ) as client:
             pushed = await client.push("local/echo", {"value": "once"})
-        assert delays == [0.5, 1.0]
+        assert delays == [0.25, 0.5]
         assert client.requests["push"] == 3
     finally:
         proxy.stop()
@@ -158,7 +181,49 @@ async def test_unreachable_service_fails_after_every_attempt(recorded_sleep: Rec
             BackendError, match=r"cannot reach http://127\.0\.0\.1:\d+: .*3 attempts"
         ):
             await client.get_job("anything")
-    assert recorded_sleep.delays == [0.5, 1.0]
+    assert recorded_sleep.delays == [0.25, 0.5]
+
+
+async def test_a_service_that_never_answered_fails_within_the_first_contact_budget(
+    recorded_sleep: RecordedSleep,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with SieveClient(
+        url, sleep=recorded_sleep, clock=recorded_sleep.clock, jitter=no_jitter
+    ) as client:
+        with pytest.raises(BackendError, match="cannot reach"):
+            await client.get_job("anything")
+    assert sum(recorded_sleep.delays) <= RetryPolicy().first_contact_budget
+    assert recorded_sleep.delays == [0.25, 0.5, 1.0, 2.0, 4.0]
+
+
+async def test_a_service_that_answered_before_gets_the_whole_budget_to_come_back(
+    local_server: LocalServer, recorded_sleep: RecordedSleep
+) -> None:
+    port = free_port()
+    first = FaultProxy(local_server.url, port=port).start()
+    second = FaultProxy(local_server.url, port=port)
+
+    async def sleep_then_restart(seconds: float) -> None:
+        await recorded_sleep(seconds)
+        if recorded_sleep.now > 30:  # well past the first-contact budget
+            second.start()
+
+    try:
+        async with SieveClient(
+            f"http://127.0.0.1:{port}",
+            local_server.api_key,
+            sleep=sleep_then_restart,
+            clock=recorded_sleep.clock,
+            jitter=no_jitter,
+        ) as client:
+            await client.get_function("local", "echo")
+            first.stop()
+            function = await client.get_function("local", "echo")
+    finally:
+        second.stop()
+    assert function["name"] == "echo"
+    assert recorded_sleep.now > RetryPolicy().first_contact_budget
 
 
 async def test_a_push_whose_answer_is_lost_is_not_retried(

@@ -6,9 +6,15 @@ from runner.secrets import Secrets
 
 
 def test_mask_replaces_every_occurrence_longest_first() -> None:
-    secrets = Secrets(["abc", "abcdef", ""])
+    secrets = Secrets(["abcd", "abcdefg", ""])
     assert len(secrets) == 2
-    assert secrets.mask("key=abcdef and abc!") == "key=*** and ***!"
+    assert secrets.mask("key=abcdefg and abcd!") == "key=*** and ***!"
+
+
+def test_values_too_short_to_hide_anything_are_not_masked() -> None:
+    secrets = Secrets(["e", "25", "eu1"])
+    assert len(secrets) == 0
+    assert secrets.mask("finished on port 25 in eu1") == "finished on port 25 in eu1"
 
 
 def test_mask_value_walks_data_and_keys() -> None:

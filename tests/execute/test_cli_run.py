@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from runner.cli import cli
 from tests.support.runs import interrupt_after_pushes
+from tests.support.waiting import wait_for_status
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "manifests" / "quickstart.toml"
@@ -103,10 +103,7 @@ def test_ctrl_c_cancels_jobs_in_flight_and_exits_130(tmp_path: Path, exec_server
     assert "interrupted" in rest
     with httpx.Client(base_url=f"{exec_server.url}/v2", headers=exec_server.headers) as client:
         for job_id in pushed:
-            deadline = time.monotonic() + 10
-            while (status := client.get(f"/jobs/{job_id}").json()["status"]) != "cancelled":
-                assert time.monotonic() < deadline, status
-                time.sleep(0.05)
+            wait_for_status(client, job_id, "cancelled")
     assert exec_server.backend.stats.pushes == 3  # `after` never started
 
 
@@ -144,7 +141,7 @@ def test_the_deliver_example_copies_its_outputs_to_a_folder(tmp_path: Path) -> N
     ]
     png = (tmp_path / "out" / run_id / "thumbnail" / "output_0.png").read_bytes()
     assert png.startswith(b"\x89PNG")
-    assert "outputs -> local: out/{run}/{job}" in result.output
+    assert f"outputs -> local: {tmp_path / 'out' / run_id}/" in result.output
     assert "4 outputs delivered" in result.output
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from runner.execute.ledger import Ledger
-from tests.support.runs import interrupt_after_pushes
+from tests.support.runs import interrupt_after_pushes, run_cli
 
 MANIFEST = """\
 version = 1
@@ -36,18 +36,7 @@ JOBS = 4
 
 
 def _run(manifest: Path, server: Any, *args: str, crash: str | None = None) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
-    env["SIEVE_API_KEY"] = server.api_key
-    if crash is not None:
-        env["SIEVEFILE_TEST_CRASH_AT"] = crash
-    command = [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", server.url]
-    return subprocess.run(
-        [*command, "--progress", "none", "--json", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return run_cli(manifest, server, *args, crash=crash, timeout=60)
 
 
 def _outputs(process: Any) -> dict[str, Any]:

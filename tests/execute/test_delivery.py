@@ -185,8 +185,11 @@ def test_outputs_reach_each_sink_that_takes_their_job(run_text, manager, recorde
     assert by_key[("all", "write", 0)][1] == b"hello sinks"  # streamed over HTTP
     assert by_key[("all", "write", 1)] == ({"name": "greeting.txt", "length": 11}, None)
     assert run.summary.deliveries.delivered == 4
-    assert run.summary.deliveries.destinations == ("collect: collect://all",
-                                                   "collect: collect://only-echo")  # fmt: skip
+    # where the outputs went: the prefix each sink's locations share
+    assert run.summary.deliveries.destinations == (
+        "collect: collect://all/",
+        "collect: collect://only-echo/echo/",
+    )
     assert [event.kind for event in run.events].count("delivered") == 4
 
 
@@ -404,3 +407,82 @@ def test_an_unset_variable_is_not_judged_by_validate_but_its_value_is_by_run(
     assert plan.sinks[1].sink is not None
     with pytest.raises(ManifestError, match=r"sinks\[0\]\.label: .*does not match"):
         configure_delivery(manifest, manager, {"SINK_LABEL": "Not A Label"})
+
+
+def test_a_sink_setting_in_a_jobs_outputs_leaves_them_reusable_but_masked_when_shown(
+    run_text, manager, exec_server
+) -> None:
+    # the label's value also appears in exec/write's JSON output ("greeting.txt")
+    text = WRITE.replace('label = "all"', 'label = "${{ env.SINK_LABEL }}"')
+    environ = {"SINK_LABEL": "greeting"}
+    first = run_text(text, plugins=manager, delivery=FAST, environ=environ)
+    assert first.summary.ok
+    assert first.outcome("write").outputs[1] == {"name": "greeting.txt", "length": 11}
+    assert all("greeting" not in event.message for event in first.events)
+    second = run_text(text, plugins=manager, delivery=FAST, environ=environ)
+    assert "cached" in second.kinds("write")
+    assert exec_server.backend.stats.pushes == 2  # the first run's two pushes only
+
+
+def test_an_interrupted_run_tries_no_delivery_again(
+    exec_server, manager, recorder, tmp_path: Path
+) -> None:
+    import asyncio
+    import textwrap
+
+    from runner.backend import Backend
+    from runner.execute.run import RunRequest, execute
+
+    path = tmp_path / "manifest.toml"
+    path.write_text(textwrap.dedent(WRITE.replace('label = "all"', 'label = "all"\nfail = 99')))
+    schedulers: list[Any] = []
+    events: list[Any] = []
+
+    def report(event: Any) -> None:
+        events.append(event)
+        if event.kind == "retrying" and "sinks[0]" in event.message:
+            schedulers[0].interrupt()  # as Ctrl-C does
+
+    request = RunRequest(
+        path,
+        backend=Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key),
+        plugins=manager,
+        delivery=DeliveryPolicy(attempts=5, base_delay=0.01, max_delay=0.01),
+    )
+    summary = asyncio.run(execute(request, report=report, on_scheduler=schedulers.append))
+    failed = [e for e in events if e.kind == "undelivered" and "sinks[0]" in e.message]
+    assert failed
+    assert all("not tried again: the run was interrupted" in e.message for e in failed)
+    assert not any("try 3 of 5" in e.message for e in events)  # at most one retry each
+    assert summary.deliveries.failed == len(failed)
+
+
+def test_a_key_of_the_other_section_or_a_misspelled_own_key_is_named(
+    manager, tmp_path: Path
+) -> None:
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "only-echo"', 'label = "only-echo"\non = ["run.finished"]')
+    text = text.replace('use = "remember"', 'use = "remember"\njobs = ["echo"]\nonn = []')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml")
+    with pytest.raises(ManifestError) as caught:
+        configure_delivery(manifest, manager, {})
+    message = str(caught.value)
+    assert "sinks[1].on: `on` lists a notifier's events; a sink takes `jobs`" in message
+    assert "notify[0].jobs: `jobs` chooses a sink's jobs; a notifier takes `on`" in message
+    assert "notify[0].onn: unknown key 'onn' (did you mean 'on'?)" in message
+
+
+def test_a_whole_setting_from_the_environment_takes_the_type_its_schema_asks_for(
+    manager, recorder, tmp_path: Path
+) -> None:
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "all"', 'label = "all"\nfail = "${{ env.FAILURES }}"')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml", environ={"FAILURES": "2"})
+    plan = configure_delivery(manifest, manager, {"FAILURES": "2"})
+    assert plan.sinks[0].settings["fail"] == 2
+    with pytest.raises(ManifestError, match=r"sinks\[0\]\.fail: expected an integer, got a string"):
+        configure_delivery(manifest, manager, {"FAILURES": "two"})

@@ -9,10 +9,7 @@ this process) and moto's S3 server (versioned bucket: every write is kept) survi
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.outputs import files_under, s3_server
+from tests.support.runs import run_cli
 
 boto3 = pytest.importorskip("boto3")
 
@@ -69,21 +67,13 @@ def _s3(endpoint: str) -> Any:
 
 
 def _run(manifest: Path, server: Any, endpoint: str, *args: str, crash: str | None = None) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
-    env.update(
-        SIEVE_API_KEY=server.api_key, S3_ENDPOINT=endpoint, S3_KEY_ID=KEY_ID, S3_SECRET=SECRET
-    )
-    env["SIEVEFILE_LOAD_PLUGINS"] = "plugins.local_sink,plugins.s3"
-    if crash is not None:
-        env["SIEVEFILE_TEST_CRASH_AT"] = crash
-    command = [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", server.url]
-    return subprocess.run(
-        [*command, "--progress", "none", "--json", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=90,
-    )
+    env = {
+        "S3_ENDPOINT": endpoint,
+        "S3_KEY_ID": KEY_ID,
+        "S3_SECRET": SECRET,
+        "SIEVEFILE_LOAD_PLUGINS": "plugins.local_sink,plugins.s3",
+    }
+    return run_cli(manifest, server, *args, crash=crash, env=env)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -122,6 +123,8 @@ def test_a_list_endpoint_that_keeps_failing_fails_the_jobs_clearly(run_text, exe
         run = run_text(
             """
             version = 1
+            [run]
+            retry_budget = "1s"     # the list fails for good: give up soon
             [jobs.nap]
             function = "exec/nap"
             matrix = { i = [1, 2] }
@@ -158,3 +161,33 @@ def test_reconciliation_finds_the_job_in_any_order_across_pages(exec_server) -> 
     assert found["inputs"]["value"]["data"] == 2
     assert missing is None
     assert pages >= 3  # it followed the pages instead of stopping at the first
+
+
+def test_pushes_that_never_arrive_are_retried_after_looking_until_the_budget(
+    run_text, exec_server
+) -> None:
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(DropBeforeForward(), method="POST", path="/v2/push", times=1000)
+        run = run_text(
+            """
+            version = 1
+            [run]
+            retry_budget = "3s"
+            retry_delay = "50ms"
+            [jobs.a]
+            function = "exec/nap"
+            inputs = { seconds = 0, value = 1 }
+            """,
+            url=proxy.url,
+        )
+        calls = [
+            (seen.method, seen.path) for seen in proxy.log if seen.path in ("/v2/push", "/v2/jobs")
+        ]
+    assert not run.summary.ok
+    [failed] = run.summary.failed
+    assert "may or may not have created a job" in failed.error
+    pushes = [i for i, call in enumerate(calls) if call == ("POST", "/v2/push")]
+    assert len(pushes) >= 4  # more than the old fixed count (three pushes in all)
+    for before, after in itertools.pairwise(pushes):  # never pushed again before looking
+        assert ("GET", "/v2/jobs") in calls[before:after]
+    assert exec_server.backend.stats.pushes == 0

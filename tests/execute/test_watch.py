@@ -237,3 +237,41 @@ def test_the_local_long_poll_answers_when_the_job_ends(exec_server) -> None:
         missing = client.get("/jobs/nope/await")
         assert missing.status_code == 404
         assert missing.json() == {"detail": "Job not found."}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda job: {**job, "status": "zombie"}, "status 'zombie', which sievefile does not know"),
+        (lambda job: {**job, "outputs": "abc"}, "outputs are not a list of objects"),
+    ],
+    ids=["unknown-status", "outputs-wrong-type"],
+)
+def test_one_unusable_list_item_fails_its_job_alone(exec_server, change: Any, message: str) -> None:
+    def hostile(body: dict[str, Any]) -> dict[str, Any]:
+        data = body["data"]
+        body["data"] = [change(job) if _value(job) == 1 else job for job in data]
+        return body
+
+    async def scenario() -> list[Any]:
+        async with SieveClient(proxy.url, exec_server.api_key) as client:
+            pushed = await _push_naps(client, [0.05, 0.05, 0.05])
+            watcher = ListWatcher(client, sleep=_quick_sleep, await_max=0)
+            results = await asyncio.gather(
+                *(watcher.wait(job["id"], "exec/nap") for job in pushed), return_exceptions=True
+            )
+            await watcher.aclose()
+            return results
+
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(Transform(body=hostile), path="/v2/jobs", exact=True, times=10**6)
+        first, second, third = asyncio.run(scenario())
+    assert first["outputs"][0]["data"] == 0
+    assert third["outputs"][0]["data"] == 2
+    assert isinstance(second, Exception)
+    assert message in str(second)
+
+
+def _value(job: dict[str, Any]) -> Any:
+    inputs = job.get("inputs") or {}
+    return (inputs.get("value") or {}).get("data")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -23,10 +22,31 @@ def test_echo_returns_every_input_including_defaults() -> None:
     }
 
 
+class _RecordingEvent(threading.Event):
+    """A cancel event that records how long it is asked to wait, and waits not at all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return False
+
+
 def test_sleep_waits_and_returns_its_payload() -> None:
-    started = time.monotonic()
-    assert local_functions.sleep(0.2, payload="done") == "done"
-    assert time.monotonic() - started >= 0.2
+    event = _RecordingEvent()
+    result: list[object] = []
+
+    def worker() -> None:  # a thread of its own: the binding stays there
+        bind_cancel_event(event)
+        result.append(local_functions.sleep(0.2, payload="done"))
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert result == ["done"]
+    assert event.waits == [0.2]  # it waited its time, on the cancel event
 
 
 def test_sleep_stops_as_soon_as_its_job_is_cancelled() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from plugins import media
 from runner.errors import LocalFunctionError
 from runner.local import ffmpeg
 from runner.local.types import JobCancelled, bind_cancel_event
+from tests.support.waiting import wait_until
 
 
 def _ffmpeg_children() -> list[int]:
@@ -57,10 +57,7 @@ def _run_in_job(call: Callable[[], Any]) -> tuple[threading.Thread, threading.Ev
 def test_cancelling_the_job_kills_a_running_ffmpeg() -> None:
     # An hour of video takes minutes to encode: only cancellation can end it within the test.
     thread, cancel, outcome = _run_in_job(lambda: media.make_test_pattern(duration=3600))
-    deadline = time.monotonic() + 10
-    while not _ffmpeg_children() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert _ffmpeg_children(), "ffmpeg never started"
+    wait_until(_ffmpeg_children, what="ffmpeg to start")
     cancel.set()
     thread.join(timeout=10)
     assert not thread.is_alive()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ import httpx
 import pytest
 import sample_functions
 
+from tests.support.waiting import wait_for_status, wait_until
+
 NOT_PROCESSING = {"detail": "Job is not processing."}
 
 
@@ -20,16 +21,6 @@ def push(api: httpx.Client, function: str, **inputs: Any) -> str:
     response = api.post("/push", json={"function": function, "inputs": inputs})
     assert response.status_code == 200, response.text
     return str(response.json()["id"])
-
-
-def wait_for_status(api: httpx.Client, job_id: str, status: str, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = api.get(f"/jobs/{job_id}").json()
-        if job["status"] == status:
-            return dict(job)
-        assert time.monotonic() < deadline, f"job never reached {status}: {job['status']}"
-        time.sleep(0.01)
 
 
 def test_a_job_goes_queued_processing_finished(api: httpx.Client, server: Any) -> None:
@@ -55,10 +46,10 @@ def test_a_generator_makes_one_output_per_yield(api: httpx.Client, server: Any) 
 
 def test_outputs_appear_while_a_generator_runs(api: httpx.Client, server: Any) -> None:
     job_id = push(api, "test/count", n=3, pause=0.5)
-    deadline = time.monotonic() + 5
-    while not (job := api.get(f"/jobs/{job_id}").json())["outputs"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    job = wait_until(
+        lambda: (job := api.get(f"/jobs/{job_id}").json())["outputs"] and job,
+        what="a first output",
+    )
     assert job["status"] == "processing"
     assert server.wait_for_job(job_id)["status"] == "finished"
 
@@ -128,40 +119,39 @@ def test_cancelling_a_running_job_stops_its_function(
     with server.client() as api:
         job_id = push(api, function, seconds=30)
         wait_for_status(api, job_id, "processing")
-        started = time.monotonic()
         assert api.delete(f"/jobs/{job_id}").status_code == 200
         assert api.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
-        # The only worker is free again well before the 30 s nap would end.
-        after = server.wait_for_job(push(api, "test/kinds", text="next"), timeout=10)
+        # The only worker is free again: a next job runs long before the 30 s nap would end.
+        after = server.wait_for_job(push(api, "test/kinds", text="next"), timeout=20)
         assert after["status"] == "finished"
-        assert time.monotonic() - started < 10
         job = api.get(f"/jobs/{job_id}").json()
         assert job["status"] == "cancelled"
         assert job["outputs"] == []
 
 
-def test_a_running_generator_is_stopped_between_outputs(api: httpx.Client, server: Any) -> None:
-    job_id = push(api, "test/count", n=1000, pause=0.05)
-    deadline = time.monotonic() + 5
-    while not api.get(f"/jobs/{job_id}").json()["outputs"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    assert api.delete(f"/jobs/{job_id}").status_code == 200
-    kept = len(api.get(f"/jobs/{job_id}").json()["outputs"])
-    time.sleep(0.3)
-    job = api.get(f"/jobs/{job_id}").json()
+def test_a_running_generator_is_stopped_between_outputs(start_local_server: Any) -> None:
+    server = start_local_server(plugins=[sample_functions], builtins=(), workers=1)
+    with server.client() as api:
+        job_id = push(api, "test/count", n=1000, pause=0.05)
+        wait_until(lambda: api.get(f"/jobs/{job_id}").json()["outputs"], what="a first output")
+        assert api.delete(f"/jobs/{job_id}").status_code == 200
+        kept = len(api.get(f"/jobs/{job_id}").json()["outputs"])
+        # the one worker runs the next job only once the generator has stopped
+        assert server.wait_for_job(push(api, "test/kinds", text="next"))["status"] == "finished"
+        job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "cancelled"
     assert len(job["outputs"]) == kept < 1000
 
 
-def test_a_function_that_ignores_cancel_keeps_nothing_it_returns(
-    api: httpx.Client, server: Any
-) -> None:
-    job_id = push(api, "test/stubborn", seconds=0.4)
-    wait_for_status(api, job_id, "processing")
-    assert api.delete(f"/jobs/{job_id}").status_code == 200
-    time.sleep(0.6)  # the function has returned by now
-    job = api.get(f"/jobs/{job_id}").json()
+def test_a_function_that_ignores_cancel_keeps_nothing_it_returns(start_local_server: Any) -> None:
+    server = start_local_server(plugins=[sample_functions], builtins=(), workers=1)
+    with server.client() as api:
+        job_id = push(api, "test/stubborn", seconds=0.4)
+        wait_for_status(api, job_id, "processing")
+        assert api.delete(f"/jobs/{job_id}").status_code == 200
+        # the one worker runs the next job only once the stubborn function has returned
+        assert server.wait_for_job(push(api, "test/kinds", text="next"))["status"] == "finished"
+        job = api.get(f"/jobs/{job_id}").json()
     assert job["status"] == "cancelled"
     assert job["outputs"] == []
 
@@ -190,10 +180,13 @@ def test_workers_bound_how_many_jobs_run_at_once(start_local_server: Any) -> Non
         ids = [push(api, "test/nap", seconds=30) for _ in range(3)]
         wait_for_status(api, ids[0], "processing")
         wait_for_status(api, ids[1], "processing")
-        time.sleep(0.2)
         assert api.get(f"/jobs/{ids[2]}").json()["status"] == "queued"
+        assert api.get("/user/concurrency").json()["num_processing"] == 2
         assert api.delete(f"/jobs/{ids[0]}").status_code == 200
         wait_for_status(api, ids[2], "processing")
+        # the freed worker took the third job; still two at once, never three
+        assert api.get("/user/concurrency").json()["num_processing"] == 2
+        assert api.get(f"/jobs/{ids[1]}").json()["status"] == "processing"
         for job_id in ids[1:]:
             api.delete(f"/jobs/{job_id}")
 

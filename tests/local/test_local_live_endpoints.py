@@ -5,7 +5,6 @@ them (None where a backend lacks the endpoint, an error where it lacks the objec
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from runner.client import RetryPolicy, SieveClient
 from runner.concurrency import Concurrency, service_concurrency
 from runner.errors import ApiError
 from tests.support.faultproxy import FaultProxy, Respond
+from tests.support.waiting import wait_until
 
 
 def _client(url: str, key: str | None) -> SieveClient:
@@ -48,11 +48,10 @@ def test_concurrency_reports_the_workers_and_the_jobs_now(api: httpx.Client, ser
         for _ in range(3)
     ]
     try:
-        deadline = time.monotonic() + 10
-        report = api.get("/user/concurrency").json()
-        while report["num_processing"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-            report = api.get("/user/concurrency").json()
+        report = wait_until(
+            lambda: (got := api.get("/user/concurrency").json())["num_processing"] >= 2 and got,
+            what="two jobs processing",
+        )
         # Two workers busy, the third job waiting for one of them.
         assert report == {
             "max_concurrency": 2,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +9,7 @@ import httpx
 import pytest
 
 from runner.local.backend import INTERRUPTED_MESSAGE
-
-
-def wait_for_status(api: httpx.Client, job_id: str, status: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while api.get(f"/jobs/{job_id}").json()["status"] != status:
-        assert time.monotonic() < deadline, f"job {job_id} never reached {status}"
-        time.sleep(0.02)
+from tests.support.waiting import wait_for_status, wait_until
 
 
 def test_a_killed_server_restarts_with_every_job_it_accepted(
@@ -126,10 +119,8 @@ def test_a_queued_job_whose_function_changed_meanwhile_does_not_run(tmp_path: Pa
     first = LocalBackend(registry=registry(greet), db=db, workers=1, shutdown_grace=2).start()
     blocker = first.push({"function": "t/block", "inputs": {"seconds": 30}})["id"]
     queued = first.push({"function": "t/greet", "inputs": {"name": "you"}})["id"]
-    deadline = time.monotonic() + 5
-    while first.job(blocker)["status"] != "processing":  # the one worker is busy
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    # the one worker is busy
+    wait_until(lambda: first.job(blocker)["status"] == "processing", what="the blocker to run")
     first.close()  # the blocker ends as an error; the queued job stays queued in the file
 
     with LocalBackend(registry=registry(greet_changed), db=db, workers=1) as second:

@@ -15,15 +15,22 @@ that forwards every request to `upstream_url`, unless a queued fault matches it:
 Faults are used in the order they were added, each for `times` matching requests.
 `DropAfterForward` forwards the request (the upstream really acts on it) and then closes the
 connection without an answer: the lost-response case a push must never blindly retry.
+
+`proxy.chaos(rate=0.2, seed=1)` adds random faults on top (for soak tests): each request that
+no queued fault matched gets, with probability `rate`, one of a 500, a 429, a connection
+dropped before forwarding, an answer lost after forwarding (for a push: the job exists, its id
+never arrives) or some latency. `proxy.injected` counts what was injected, by kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,9 +123,12 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.port = port
         self.log: list[Seen] = []
+        self.injected: Counter[str] = Counter()
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self._server: ThreadedServer | None = None
+        self._chaos: tuple[float, random.Random, float, dict[str, float]] | None = None
+        self._http: httpx.AsyncClient | None = None  # one, reused: forwarding stays cheap
         app = Starlette(
             routes=[
                 Route(
@@ -153,6 +163,25 @@ class FaultProxy:
     def clear_faults(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._chaos = None
+
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        latency: float = 0.2,
+        mix: Mapping[str, float] | None = None,
+    ) -> None:
+        """Inject a random fault into a share `rate` of the requests (see the module
+        docstring); latency faults wait up to `latency` seconds. `mix` weighs the kinds
+        (`{"500": 2, "429": 1}`: only those, twice as many 500s); by default all evenly.
+        Reproducible from `seed`."""
+        weights = dict(mix) if mix is not None else dict.fromkeys(_CHAOS_KINDS, 1.0)
+        unknown = set(weights) - set(_CHAOS_KINDS)
+        assert not unknown, f"unknown fault kinds {unknown}; use {_CHAOS_KINDS}"
+        with self._lock:
+            self._chaos = (rate, random.Random(seed), latency, weights)
 
     def start(self) -> FaultProxy:
         self._server = ThreadedServer(self.app, port=self.port)
@@ -163,6 +192,7 @@ class FaultProxy:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self._http = None  # it belonged to the stopped server's event loop
 
     def __enter__(self) -> FaultProxy:
         return self.start()
@@ -176,7 +206,22 @@ class FaultProxy:
                 if rule.matches(method, path):
                     rule.remaining -= 1
                     return rule.fault
-        return None
+            if self._chaos is None:
+                return None
+            rate, rng, latency, weights = self._chaos
+            if rng.random() >= rate:
+                return None
+            kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+            self.injected[kind] += 1
+            if kind == "500":
+                return Respond(500, {"detail": "chaos", "error_id": "chaos"})
+            if kind == "429":
+                return Respond(429, {"detail": "chaos: slow down"}, {"Retry-After": "0"})
+            if kind == "drop":
+                return DropBeforeForward()
+            if kind == "lost-answer":
+                return DropAfterForward()
+            return Delay(rng.uniform(0, latency))
 
     async def _handle(self, request: Request) -> Response:
         method, path = request.method, request.url.path
@@ -201,17 +246,21 @@ class FaultProxy:
 
     async def _forward(self, request: Request, params: dict[str, str]) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
-        async with httpx.AsyncClient(timeout=60) as client:
-            answer = await client.request(
-                request.method,
-                self.upstream + request.url.path,
-                params=params,
-                headers=headers,
-                content=await request.body(),
-            )
+        if self._http is None:  # made in the server's own event loop, on first use
+            self._http = httpx.AsyncClient(timeout=60)
+        answer = await self._http.request(
+            request.method,
+            self.upstream + request.url.path,
+            params=params,
+            headers=headers,
+            content=await request.body(),
+        )
         kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
         return Response(answer.content, status_code=answer.status_code, headers=kept)
 
+
+#: What `chaos` injects, drawn evenly: a 500, a 429, a dropped connection, a lost answer, latency.
+_CHAOS_KINDS = ("500", "429", "drop", "lost-answer", "latency")
 
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 
