@@ -219,7 +219,7 @@ def run_inflight(jobs: int, hold: float, folder: Path) -> InFlight:
         def count() -> None:
             assert process.stdout is not None
             for line in process.stdout:
-                if '"pushed"' in line:
+                if '"job.pushed"' in line:  # `--progress json`: one object per event
                     result.pushed += 1
                     if result.pushed == jobs:
                         all_pushed.set()

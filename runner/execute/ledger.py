@@ -479,8 +479,12 @@ class Ledger:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        if self._db.in_transaction:  # part of a larger one (`LedgerWriter`'s batch)
+        if self._db.in_transaction:
+            # Inside `LedgerWriter`'s batch: commit it with this, so what this records (a job
+            # id, right after its push) is on disk when it returns, as outside a batch.
             yield
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -498,8 +502,9 @@ class LedgerWriter:
     be on disk before its push); `submit(fn, ...)` queues it and returns at once (the job id
     after a push, a job's end). One thread runs them in the order they came, so a job's rows
     are written in the order of what happened. What is queued together is committed together
-    (one transaction, one fsync, at most `batch` calls), and a call's result is handed back
-    only once its transaction committed. `flush()` waits until everything queued is on disk.
+    (one transaction, one fsync, at most `batch` calls), except that a job id (`pushed`) is
+    committed at once with what came before it; a call's result is handed back only once its
+    transaction committed. `flush()` waits until everything queued is on disk.
     A queued write that fails is logged: the run goes on, and a resume reconciles what the
     ledger missed.
     """
