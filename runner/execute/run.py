@@ -327,6 +327,8 @@ class _Pipeline:
         def processing(job_id: str, started_at: float | None = None) -> None:
             if journal is not None:
                 journal.processing(job_id, started_at)
+            if started_at is not None:
+                return  # seen only once it had ended (it ran between two looks): no news
             # reported once per job: a backend may say "processing" at every progress update
             if job_id in self._running:
                 return

@@ -27,7 +27,8 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
 
 Both return the job's final JSON (status `finished`, `error` or `cancelled`, with its outputs),
 and call `on_processing(job_id, started_at)` (when set) the first time they see a watched job
-processing (or, for a job seen only once it ended, with the service's `started_at`).
+processing, with None; a job seen only once it had ended is reported just before its end, with
+the service's `started_at`.
 """
 
 from __future__ import annotations
