@@ -16,8 +16,9 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
   quiet poll, from `first_interval`, reset whenever a job ends). Always within
   `[min_interval, max_interval]`. docs/running.md ("Waiting") explains the model.
 - With few jobs in flight (`await_max`) and a backend that serves it, each job is waited for
-  with `GET /v2/jobs/{id}/await` (the live service's long poll): one request per job. A
-  backend without it (404/405) is remembered, and polling takes over quietly.
+  with `GET /v2/jobs/{id}/await` (the live service's long poll): one request per job, plus
+  the list polls that see it start running (for the progress view and the ledger). A backend
+  without it (404/405) is remembered, and polling takes over quietly.
 - `hint(job_id)` (the webhook receiver, `runner.execute.receiver`) polls at once: a hint is
   never trusted, the poll confirms it against the job. With `hinted=True` the schedule is a
   slow safety net: a job is polled for only once it is well past its expected end, so a lost
@@ -243,8 +244,8 @@ class ListWatcher:
         candidates = [last + self.max_interval]
         overdue = False
         for watched in self._watched.values():
-            if watched.awaiting is not None:
-                continue  # its long poll will tell
+            if watched.awaiting is not None and watched.seen_processing:
+                continue  # its long poll will tell (until it runs, the list says when it does)
             if watched.due is None:
                 overdue = overdue or not self.hinted
             elif watched.due > last:
@@ -297,7 +298,7 @@ class ListWatcher:
     def _all_awaited(self) -> bool:
         if self._hints:
             return False
-        return all(w.awaiting is not None for w in self._watched.values())
+        return all(w.awaiting is not None and w.seen_processing for w in self._watched.values())
 
     def _fail_all(self, error: BaseException) -> None:
         for watched in self._watched.values():
