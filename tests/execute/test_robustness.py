@@ -49,7 +49,8 @@ def test_a_lost_push_answer_is_reconciled_not_pushed_again(run_text, exec_server
         proxy.add_fault(DropAfterForward(), method="POST", path="/v2/push")
         run = run_text(PIPELINE, url=proxy.url)
     assert run.summary.ok, run.summary.failed
-    assert run.kinds("a")[:2] == ["reconciled", "finished"]
+    # (a `running` event in between, when a poll saw it run, says nothing about the push)
+    assert [kind for kind in run.kinds("a") if kind != "running"][:2] == ["reconciled", "finished"]
     assert run.outcome("b").outputs[0]["value"] == 1
     # one job per manifest job, counted on the server: the lost push was found, not repeated
     assert exec_server.backend.stats.pushes == 2
@@ -66,7 +67,8 @@ def test_a_push_that_never_arrived_is_pushed_again_after_looking(
         run = run_text(PIPELINE, url=proxy.url)
         listed = [seen for seen in proxy.log if seen.method == "GET" and seen.path == "/v2/jobs"]
     assert run.summary.ok, run.summary.failed
-    assert run.kinds("a")[:3] == ["retrying", "pushed", "finished"]
+    kinds = [kind for kind in run.kinds("a") if kind != "running"]
+    assert kinds[:3] == ["retrying", "pushed", "finished"]
     assert listed  # it looked for the job before pushing again
     assert exec_server.backend.stats.pushes == 2
 
