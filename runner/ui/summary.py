@@ -111,6 +111,11 @@ def next_step(summary: RunSummary, manifest: str | None) -> str:
     quoted = shlex.quote(manifest)
     if summary.interrupted:
         return f"next: `sievefile run {quoted} --resume {summary.run_id}` continues this run"
+    if summary.ok and not summary.delivered:
+        return (
+            f"next: `sievefile run {quoted} --resume {summary.run_id}` delivers what is missing "
+            "(no job is pushed again)"
+        )
     if summary.failed or any(o.status is Status.SKIPPED for o in summary.outcomes):
         folder = shlex.quote(os.path.dirname(manifest) or ".")
         return (
@@ -142,6 +147,4 @@ def delivery_lines(summary: RunSummary) -> list[str]:
         failed = f", {stats.notify_failed} failed" if stats.notify_failed else ""
         lines.append(f"  {stats.notified} notifications sent (at least once){failed}")
     lines.extend(f"  not delivered: {error}" for error in stats.errors)
-    if stats.errors:
-        lines.append("  `sievefile run --resume` delivers what is missing")
     return lines

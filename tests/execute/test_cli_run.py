@@ -164,7 +164,8 @@ def test_outputs_that_cannot_be_delivered_exit_3_and_resume_delivers_them(
     assert "run finished, delivered with errors: 1 finished" in failed.stdout
     assert "not delivered" in failed.stdout
     assert "cannot write" in failed.stdout
-    assert "`sievefile run --resume` delivers what is missing" in failed.stdout
+    assert f"next: `sievefile run {manifest} --resume " in failed.stdout
+    assert "delivers what is missing (no job is pushed again)" in failed.stdout
     blocker.unlink()
     resumed = subprocess.run(
         [*command, "--resume", "--progress", "plain"],
