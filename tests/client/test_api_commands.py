@@ -205,6 +205,10 @@ def test_ctrl_c_while_push_waits_names_the_job_that_runs_on(
             )
         assert len(jobs) == 1
         job_id = jobs[0]["id"]
+        # its first poll of the job proves the command has the push's answer (the job id)
+        assert local_server.backend is not None
+        stats = local_server.backend.stats
+        wait_until(lambda: stats.requests("GET /jobs/{job_id}"), what="the first poll")
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
     finally:
