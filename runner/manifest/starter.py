@@ -76,9 +76,16 @@ def write_starter(path: Path, *, name: str | None = None, force: bool = False) -
     """
     if path.is_dir():
         path = path / DEFAULT_FILENAME
+    _refuse_to_overwrite(path, force)
+    return _write_manifest(path, starter_manifest(name or path.stem, path.name))
+
+
+def _refuse_to_overwrite(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists; pass --force to overwrite it")
-    text = starter_manifest(name or path.stem, path.name)
+
+
+def _write_manifest(path: Path, text: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -263,16 +270,11 @@ def write_rows_starter(
         path = data.with_suffix(".toml")
     elif path.is_dir():
         path = path / data.with_suffix(".toml").name
-    if path.exists() and not force:
-        raise ConfigError(f"{path} already exists; pass --force to overwrite it")
+    _refuse_to_overwrite(path, force)
     schema = find_schema(function, path)
-    text = rows_starter_manifest(data, function, path, name=name, schema=schema)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from None
-    return path
+    return _write_manifest(
+        path, rows_starter_manifest(data, function, path, name=name, schema=schema)
+    )
 
 
 def _toml_string(text: str) -> str:
