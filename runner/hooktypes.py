@@ -67,7 +67,8 @@ class RunInfo:
 
     `run_id` names the run in `.sievefile/` (None when the run keeps no ledger); `resumed` is
     true for `sievefile run --resume`; `backend` describes the Sieve API the run talks to (a URL
-    or "embedded", never a key); `started_at` is seconds since the epoch.
+    or "embedded", never a key); `started_at` is seconds since the epoch; `planned_jobs` counts
+    the job instances known before the run (a run-time matrix's once it expands, not here).
     """
 
     run_id: str | None

@@ -126,9 +126,6 @@ class DeliveryPlan:
     #: them, since their factory would take the reference's text for the value (a URL, a key).
     unset: set[tuple[str, int]] = field(default_factory=set)
 
-    def __bool__(self) -> bool:
-        return bool(self.sinks or self.notifiers)
-
     def create(self) -> None:
         """Build each sink and notifier from its settings, but those with an `unset` variable.
         Raises one ManifestError listing what every factory refused, located at its entry (or

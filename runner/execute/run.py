@@ -199,9 +199,7 @@ class _Pipeline:
                 else str(request.backend.url),
                 started_at=started,
                 resumed=durability.resuming if durability is not None else False,
-                planned_jobs=sum(
-                    len(plan.instances(name)) if plan.is_expanded(name) else 1 for name in plan.jobs
-                ),
+                planned_jobs=plan.instance_count(),
             )
             local_files = request.files_dir if connection.local is not None else None
             self.files = OutputFiles(local_files)
