@@ -32,6 +32,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -183,6 +184,7 @@ class SieveClient:
             base_url=self.base_url + API_PREFIX,
             headers=headers,
             transport=transport,
+            verify=_tls_context(self.base_url),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,  # the key would follow them to another origin
         )
@@ -663,6 +665,15 @@ def endpoint_missing(error: ApiError) -> bool:
     if error.status_code == 405:
         return True
     return error.status_code == 404 and str(error.detail).startswith("Not Found")
+
+
+def _tls_context(base_url: str) -> ssl.SSLContext | bool:
+    """What the client verifies TLS with: the CA bundle for an https:// service. A client of
+    an http:// service never speaks TLS (it follows no redirects), so it gets a context that
+    trusts nobody instead of loading the bundle (about 45 ms of every run's start)."""
+    if base_url.startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def normalize_base_url(url: str) -> str:

@@ -114,6 +114,6 @@ def configured_parallelism(manifest: Manifest, requested: int | None = None) -> 
     `[run] max_parallel` when it writes one; None when neither does."""
     if requested is not None:
         return requested
-    if manifest.positions.key(("run", "max_parallel")) is not None:
+    if "max_parallel" in manifest.run.written:
         return manifest.run.max_parallel
     return None

@@ -12,7 +12,9 @@
 - `push`: nothing known (or a failed/cancelled/reconciled-without-match instance): push.
 
 Then the scheduler reports each push (`intend` before, `pushed` after) and `settle`s each
-outcome. Everything that lands in the ledger is masked first. The writes run on the ledger's
+outcome; the intent of an instance's first push is recorded by `start` itself, in the same
+transaction as its cache lookup (one wait for the ledger's thread instead of two).
+Everything that lands in the ledger is masked first. The writes run on the ledger's
 own thread (`LedgerWriter`), off the event loop: only the intent is awaited (it must be on disk
 before the push); the rest are queued in order, and `close()` waits for them.
 """
@@ -42,6 +44,8 @@ class Start:
     outputs: list[Any] | None = None
     cached_from: str | None = None
     attempts: int = 0
+    #: For `push`: when the intent of its first push (attempt `attempts + 1`) was recorded.
+    intent_at: float | None = None
 
 
 _STATUS = {
@@ -138,28 +142,27 @@ class RunJournal:
                         Ledger.pushed, self.run_id, key, found["id"], earlier.attempts
                     )
                     return Start("reconciled", job_id=found["id"], attempts=earlier.attempts)
-        if not (self._force_all or job in self._forced):
-            hit = await self._writer.call(Ledger.cached, self.manifest, self._keys[key])
-            if hit is not None and hit.outputs is not None:
-                origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
-                await self._writer.call(
-                    Ledger.record,
-                    self.run_id,
-                    key,
-                    job,
-                    str(resolved.function),
-                    states.CACHED,
-                    cache_key=self._keys[key],
-                    outputs=hit.outputs,
-                    cached_from=origin,
-                    job_id=hit.job_id,
-                )
-                return Start("cached", job_id=hit.job_id, outputs=hit.outputs, cached_from=origin)
-        if earlier is None:
-            return Start("push")
-        # an intent whose push never happened (nothing matched) does not count as an attempt
-        unsent = earlier.status == states.PENDING and self._jobs_outlive_runner
-        return Start("push", attempts=max(0, earlier.attempts - unsent))
+        attempts = 0
+        if earlier is not None:
+            # an intent whose push never happened (nothing matched) does not count as an attempt
+            unsent = earlier.status == states.PENDING and self._jobs_outlive_runner
+            attempts = max(0, earlier.attempts - unsent)
+        # One round trip to the ledger's thread: a cache hit is recorded, or else the first
+        # push's intent is, in the same transaction.
+        hit, intent_at = await self._writer.call(
+            _reuse_or_intend,
+            self.manifest if not (self._force_all or job in self._forced) else None,
+            self.run_id,
+            key,
+            job,
+            str(resolved.function),
+            self._keys[key],
+            attempts + 1,
+        )
+        if hit is not None:
+            origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
+            return Start("cached", job_id=hit.job_id, outputs=hit.outputs, cached_from=origin)
+        return Start("push", attempts=attempts, intent_at=intent_at)
 
     async def intend(self, job: str, resolved: ResolvedJob, attempt: int) -> float:
         """Record that `resolved` is about to be pushed (on disk when this returns); returns
@@ -202,6 +205,36 @@ class RunJournal:
             reusable=reusable,
             cache_key=self._keys.get(outcome.key) if reusable else None,
         )
+
+
+def _reuse_or_intend(
+    ledger: Ledger,
+    manifest: str | None,
+    run_id: str,
+    key: str,
+    job: str,
+    function: str,
+    cache_key: str,
+    attempt: int,
+) -> tuple[JobRow | None, float | None]:
+    """`RunJournal.start`'s write, on the ledger's thread: an earlier finished job of
+    `manifest` (None: the cache is not used) with `cache_key` is recorded as this instance's
+    outcome and returned; else the intent of push `attempt` is recorded and its time returned."""
+    hit = ledger.cached(manifest, cache_key) if manifest is not None else None
+    if hit is not None and hit.outputs is not None:
+        ledger.record(
+            run_id,
+            key,
+            job,
+            function,
+            states.CACHED,
+            cache_key=cache_key,
+            outputs=hit.outputs,
+            cached_from=hit.cached_from or f"{hit.run_id}/{hit.key}",
+            job_id=hit.job_id,
+        )
+        return hit, None
+    return None, ledger.intend(run_id, key, job, function, cache_key, attempt)
 
 
 def _write_outcome(

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -33,7 +33,6 @@ from runner.execute.durability import Durability
 from runner.execute.journal import RunJournal
 from runner.execute.ledger import state_dir_for
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
-from runner.execute.receiver import WebhookReceiver, parse_listen
 from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher, OnProcessing
@@ -44,6 +43,9 @@ from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
+
+if TYPE_CHECKING:
+    from runner.execute.receiver import WebhookReceiver
 
 
 @dataclass
@@ -177,16 +179,23 @@ class _Pipeline:
         ) as connection:
             if request.trace_requests:
                 connection.client.observe_requests(self._traced)
+            # asked while the schemas are fetched: a round trip less before the first push
+            probe = asyncio.ensure_future(self._parallelism(manifest, connection))
             validate = None
-            if request.check_inputs:
-                validate = await prepare_validation(
-                    manifest,
-                    plan,
-                    BackendFetcher(request.backend, client=connection.client),
-                    schemas_dir=request.schemas_dir,
-                    locked=request.locked,
-                    offline=request.offline,
-                )
+            try:
+                if request.check_inputs:
+                    validate = await prepare_validation(
+                        manifest,
+                        plan,
+                        BackendFetcher(request.backend, client=connection.client),
+                        schemas_dir=request.schemas_dir,
+                        locked=request.locked,
+                        offline=request.offline,
+                    )
+            except BaseException:
+                probe.cancel()
+                raise
+            max_parallel = await probe
             journal = None
             if durability is not None:
                 journal = durability.begin(manifest, self.secrets)
@@ -217,7 +226,7 @@ class _Pipeline:
             watcher, receiver = await self._watcher(connection)
             watcher.on_processing = self._processing(journal)
             policy = RunPolicy(
-                max_parallel=await self._parallelism(manifest, connection),
+                max_parallel=max_parallel,
                 fail_fast=manifest.run.fail_fast
                 if request.fail_fast is None
                 else request.fail_fast,
@@ -273,6 +282,9 @@ class _Pipeline:
             return EventWatcher(connection.local), None
         if not self.request.listen:
             return ListWatcher(connection.client), None
+        # starlette and uvicorn are imported only by runs that listen
+        from runner.execute.receiver import WebhookReceiver, parse_listen
+
         host, port = parse_listen(self.request.listen)
         if self.request.public_url is not None:
             check_http_url(self.request.public_url, "--public-url")

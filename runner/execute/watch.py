@@ -9,12 +9,18 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
   newer jobs); those run concurrently, at most `fetch_concurrency` at a time. The scan goes
   no deeper than the jobs this watcher saw pushed since its oldest job, plus a margin for
   other clients' jobs (`_scan_depth`), so a long account history is never scanned in full.
-- When polls happen (`next_poll_at`): each function's durations so far (the service's own
-  `created_at` -> `completed_at`) give every job in flight an expected end; the next poll is
-  timed to reach the service just after the earliest expected end. A job past its expected
-  end, or of a function with no history yet, is polled for with a growing interval (x1.5 per
-  quiet poll, from `first_interval`, reset whenever a job ends). Always within
-  `[min_interval, max_interval]`. docs/running.md ("Waiting") explains the model.
+- When polls happen (`next_poll_at`): each function's run times so far (the service's own
+  `started_at`, else `created_at`, to `completed_at`) give every job in flight an expected end,
+  and the poll for it leaves so as to reach the service just after that end: the job's push
+  time plus the expected run time, or, once a list has shown when the job started (or was
+  created), that time plus the run time less the lowest delays seen from a push leaving to its
+  job's `created_at`. A job a poll saw still queued is looked for again one run time after
+  that poll (it cannot end sooner). A job past its expected end, or of a function with no
+  history yet, is looked for again after a fraction (`age_fraction`, at least
+  `min_age_interval`) of its age. Polls overlap (at most `polls_in_flight` at once), so a poll
+  aimed at one job's end never waits for the answer to another; they leave at least
+  `min_interval` and at most `max_interval` apart. docs/running.md ("Waiting") explains the
+  model.
 - With few jobs in flight (`await_max`) and a backend that serves it, each job is waited for
   with `GET /v2/jobs/{id}/await` (the live service's long poll): one request per job, plus
   the list polls that see it start running (for the progress view and the ledger). A backend
@@ -65,14 +71,22 @@ _RUNNING = frozenset({"processing", "started"})
 _HISTORY = 32
 #: The scan never goes deeper than this many list items in one poll.
 _MAX_SCAN = 50_000
+#: Push-to-`created_at` delays kept for aiming polls.
+_INBOUND_HISTORY = 64
+#: How late after a job's expected end its poll aims to reach the service: a poll that arrives
+#: early costs another poll, one that arrives late costs only this.
+_AIM_LATE = 0.005
 
 
 class JobWatcher(Protocol):
     """Reports when watched jobs end."""
 
-    async def wait(self, job_id: str, function: str | None = None) -> Json:
+    async def wait(
+        self, job_id: str, function: str | None = None, sent_at: float | None = None
+    ) -> Json:
         """Return the job's JSON once it has ended (finished, error or cancelled).
-        `function` ("owner/name[:version]") lets the watcher expect when it ends."""
+        `function` ("owner/name[:version]") and `sent_at` (`time.monotonic()` when its push
+        left) let the watcher expect when it ends."""
         ...
 
     def forget(self, job_id: str) -> None:
@@ -99,8 +113,11 @@ class _Watched:
     future: asyncio.Future[Json]
     function: str
     seq: int  # order of wait() calls: how many jobs this watcher saw pushed before it
-    since: float  # clock() when the wait began (just after the push)
-    due: float | None  # clock() at which it is expected to have ended; None: no idea yet
+    sent: float  # clock() when its push left (when the wait began, if nobody said)
+    due: float | None  # clock() at which to poll for its end; None: no idea yet
+    # the service's created_at and started_at (epoch seconds), once a list showed them
+    created: float | None = None
+    started: float | None = None
     seen_processing: bool = False
     next_fetch: float = 0.0  # earliest clock() for a GET of its own when the scan misses it
     fetch_backoff: float = 1.0
@@ -114,21 +131,26 @@ class ListWatcher:
         self,
         client: SieveClient,
         *,
-        min_interval: float = 0.05,
+        min_interval: float = 0.02,
         max_interval: float = 10.0,
-        first_interval: float = 0.2,
+        age_fraction: float = 0.05,
+        min_age_interval: float = 0.05,
+        polls_in_flight: int = 4,
         fetch_concurrency: int = 8,
         page_size: int = 500,
         await_max: int = 4,
         hinted: bool = False,
         safety_grace: float = 2.0,
         clock: Clock = time.monotonic,
+        wall: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
         self.min_interval = min_interval
         self.max_interval = max_interval
-        self.first_interval = first_interval
+        self.age_fraction = age_fraction
+        self.min_age_interval = min_age_interval
+        self.polls_in_flight = max(1, polls_in_flight)
         self.fetch_concurrency = fetch_concurrency
         self.page_size = page_size
         self.await_max = await_max
@@ -138,20 +160,25 @@ class ListWatcher:
         self.on_processing: OnProcessing | None = None
         self.webhook_url: str | None = None
         self._clock = clock
+        self._wall = wall
         self._sleep = sleep
         self._watched: dict[str, _Watched] = {}
         self._seq = itertools.count()
         self._last_seq = -1
         self._durations: dict[str, deque[float]] = {}
-        self._quiet_interval = first_interval
-        self._last_poll = clock()
-        self._next_poll = self._last_poll + first_interval
-        self._rtt = 0.0  # a list request's round trip, smoothed
+        # seconds from a push leaving (our wall clock) to its job's created_at (the service's):
+        # the way in, plus however far apart the two clocks are
+        self._inbound: deque[float] = deque(maxlen=_INBOUND_HISTORY)
+        self._last_poll = clock()  # when the newest poll left
+        self._last_answered = self._last_poll  # when the newest poll that answered had left
+        self._next_poll = self._last_poll
         self._hints: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._polls: set[asyncio.Task[None]] = set()
         self._await_supported: bool | None = None  # None: not tried yet
         self._fetches = asyncio.Semaphore(max(1, fetch_concurrency))
+        self._fetching: set[str] = set()
 
     # -- the JobWatcher protocol ----------------------------------------------------------
 
@@ -161,27 +188,28 @@ class ListWatcher:
             return []
         return [{"type": "job.complete", "url": self.webhook_url}]
 
-    async def wait(self, job_id: str, function: str | None = None) -> Json:
+    async def wait(
+        self, job_id: str, function: str | None = None, sent_at: float | None = None
+    ) -> Json:
         watched = self._watched.get(job_id)
         if watched is None:
-            now = self._clock()
             seq = next(self._seq)
             self._last_seq = seq
-            name = _function_name(function)
             watched = _Watched(
                 asyncio.get_running_loop().create_future(),
-                name,
+                _function_name(function),
                 seq,
-                now,
-                self._expected_end(name, now),
+                self._clock() if sent_at is None else sent_at,
+                None,
             )
+            watched.due = self._aim(watched)
             self._watched[job_id] = watched
             # A job expected to end before the planned poll brings the poll forward (one of
-            # a function without history: the quiet interval). Only then: a re-plan reads
+            # a function without history: a fraction of its age). Only then: a re-plan reads
             # every job in flight, and 10,000 pushes must not cost 10,000 of them.
             wanted = watched.due
             if wanted is None and not self.hinted:
-                wanted = self._last_poll + self._quiet_interval
+                wanted = self._last_poll + self.min_interval
             if wanted is not None and wanted < self._next_poll:
                 self._wake.set()
             self._maybe_await(job_id, watched)
@@ -208,53 +236,66 @@ class ListWatcher:
     async def aclose(self) -> None:
         for job_id in list(self._watched):
             self.forget(job_id)
-        if self._task is not None:
-            self._task.cancel()
+        for task in [self._task, *self._polls]:
+            if task is None:
+                continue
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
     # -- the schedule ---------------------------------------------------------------------
 
     def expected_duration(self, function: str) -> float | None:
-        """How long a job of `function` is expected to take, from push to end: the 25th
-        percentile of its recent durations (None before one ended). A low quantile rather
-        than the mean: polling a little early costs one request, late costs the run time."""
+        """How long a job of `function` is expected to run (from `started_at`, else from
+        `created_at`, to `completed_at`): the 25th percentile of its recent durations (None
+        before one ended). A low quantile rather than the mean: polling a little early costs
+        one request, late costs the run time."""
         history = self._durations.get(function)
         if not history:
             return None
         ordered = sorted(history)
         return ordered[(len(ordered) - 1) // 4]
 
-    def _expected_end(self, function: str, since: float) -> float | None:
-        duration = self.expected_duration(function)
+    def _aim(self, watched: _Watched) -> float | None:
+        """When the poll that should find `watched` ended leaves (clock()); None when its
+        function has no history yet. See the module docstring."""
+        duration = self.expected_duration(watched.function)
         if duration is None:
             return None
-        # The job began about half a round trip before the push's answer reached us, and a
-        # poll reaches the service half a round trip after it leaves.
-        due = since + duration - self._rtt
+        began = watched.started if watched.started is not None else watched.created
+        if began is not None and self._inbound:
+            # Its end by the service's clock, less the quickest way in seen lately (a low
+            # quantile: the poll must not arrive before the end).
+            ordered = sorted(self._inbound)
+            inbound = ordered[len(ordered) // 10]
+            due = began + duration - inbound - (self._wall() - self._clock())
+        else:
+            due = watched.sent + duration  # the poll takes the way its push took
+        due += _AIM_LATE
         if self.hinted:
             due += self.safety_grace + duration / 2  # only when its webhook is clearly late
         return due
 
     def next_poll_at(self) -> float:
-        """When the next poll should start (see the module docstring)."""
+        """When the next poll should leave (see the module docstring)."""
+        now = self._clock()
         if self._hints:
-            return self._clock()
-        last = self._last_poll
-        candidates = [last + self.max_interval]
-        overdue = False
+            return now
+        last, answered = self._last_poll, self._last_answered
+        wanted = last + self.max_interval
         for watched in self._watched.values():
             if watched.awaiting is not None and watched.seen_processing:
                 continue  # its long poll will tell (until it runs, the list says when it does)
-            if watched.due is None:
-                overdue = overdue or not self.hinted
-            elif watched.due > last:
-                candidates.append(watched.due)
-            else:
-                overdue = True  # a poll after its expected end did not see it end
-        if overdue:
-            candidates.append(last + self._quiet_interval)
-        wanted = min(candidates)
+            due = watched.due
+            if due is not None and due > last:
+                wanted = min(wanted, due)
+            elif due is not None and due > answered:
+                continue  # a poll that left after its expected end has not answered yet
+            elif due is not None or not self.hinted:
+                # Late, or nothing known: look again after a fraction of its age, so a job
+                # nobody can predict is noticed within that fraction of its duration.
+                again = last + max(self.min_age_interval, self.age_fraction * (now - watched.sent))
+                wanted = min(wanted, again)
         return min(last + self.max_interval, max(last + self.min_interval, wanted))
 
     # -- polling --------------------------------------------------------------------------
@@ -271,18 +312,25 @@ class ListWatcher:
                 return
             if self._all_awaited():
                 # Every job has its long poll: the list is only a safety net.
-                self._last_poll = self._clock()
+                self._last_poll = self._last_answered = self._clock()
                 continue
-            try:
-                ended = await self._poll_once()
-            except Exception as error:  # reported to every waiter: they fail their jobs
-                self._fail_all(error)
-                return
-            if ended:
-                # Jobs are ending: the late ones are probably close behind.
-                self._quiet_interval = self.min_interval
-            else:
-                self._quiet_interval = min(self.max_interval, self._quiet_interval * 1.5)
+            if len(self._polls) >= self.polls_in_flight:
+                await asyncio.wait(self._polls, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            self._last_poll = self._clock()
+            poll = asyncio.create_task(self._poll(self._last_poll), name="sievefile-list-poll")
+            self._polls.add(poll)
+            poll.add_done_callback(self._polls.discard)
+
+    async def _poll(self, started: float) -> None:
+        """One poll, beside the others in flight; a poll that fails fails every waiter."""
+        try:
+            await self._poll_once(started)
+        except Exception as error:  # reported to every waiter: they fail their jobs
+            self._fail_all(error)
+            return
+        self._last_answered = max(self._last_answered, started)
+        self._wake.set()  # the jobs it did not find may want another poll now
 
     async def _nap(self, delay: float) -> None:
         """Sleep `delay` seconds, or less when woken (a hint, an earlier job)."""
@@ -317,13 +365,11 @@ class ListWatcher:
         ours = self._last_seq - oldest + 1
         return min(_MAX_SCAN, ours + ours // 2 + 100)
 
-    async def _poll_once(self) -> int:
-        """One round: read the newest jobs, settle the watched ones that ended; GET what the
-        list cannot tell. Returns how many watched jobs ended."""
+    async def _poll_once(self, started: float) -> int:
+        """One round, sent at `started`: read the newest jobs, settle the watched ones that
+        ended; GET what the list cannot tell. Returns how many watched jobs ended."""
         self.polls += 1
         hints, self._hints = self._hints, set()
-        started = self._clock()
-        self._last_poll = started
         # A poll woken by hints only needs to find them; any other looks for every job.
         targets = set(hints) if hints and started < self._next_poll else set(self._watched)
         missing = set(self._watched)
@@ -339,10 +385,7 @@ class ListWatcher:
         while targets and len(seen) < depth:
             limit = max(1, min(self.page_size, depth - len(seen), wanted if first else depth))
             page = await self.client.list_jobs(limit=limit, offset=offset)
-            if first:
-                took = self._clock() - started
-                self._rtt = 0.8 * self._rtt + 0.2 * took if self._rtt else took
-                first = False
+            first = False
             for job in page.jobs:
                 job_id = job.get("id")
                 if not isinstance(job_id, str) or job_id in seen:
@@ -352,18 +395,23 @@ class ListWatcher:
                     continue
                 missing.discard(job_id)
                 targets.discard(job_id)
+                if job_id not in self._watched:
+                    continue  # settled while this poll was out, by another one
                 if not self._usable(job, job_id, "/jobs"):
                     continue
                 status = job.get("status")
                 if status in FINAL_STATUSES:
+                    self._learn_times(job_id, job)
                     if isinstance(job.get("outputs"), list):
                         ended.append(job)
                     else:
                         fetch.add(job_id)  # an item without outputs: fetch the job itself
-                elif status in _RUNNING:
-                    self._saw_processing(job_id)
                 else:
-                    self._check(job, job_id)
+                    self._learn_times(job_id, job)
+                    if status in _RUNNING:
+                        self._saw_processing(job_id)
+                    elif self._check(job, job_id):
+                        self._saw_queued(job_id, started)
             if page.next_offset is None or page.next_offset <= offset or not page.jobs:
                 break
             offset = page.next_offset
@@ -378,32 +426,38 @@ class ListWatcher:
                 fetch.add(job_id)
         count = sum(self._settle(job) for job in ended)
         if fetch:
-            jobs = await asyncio.gather(*(self._fetch(job_id) for job_id in fetch))
-            count += sum(self._settle(job) for job in jobs if job is not None)
+            count += sum(await asyncio.gather(*(self._fetch(job_id) for job_id in fetch)))
         return count
 
-    async def _fetch(self, job_id: str) -> Json | None:
-        """`GET /v2/jobs/{id}` for one job, at most `fetch_concurrency` at a time."""
+    async def _fetch(self, job_id: str) -> int:
+        """`GET /v2/jobs/{id}` for one job, at most `fetch_concurrency` at a time, and never
+        twice at once (two polls in flight may both want it); settles it when it ended.
+        Returns 1 if it did."""
+        if job_id in self._fetching or job_id not in self._watched:
+            return 0  # being fetched, or settled meanwhile by another poll
+        self._fetching.add(job_id)
         try:
             async with self._fetches:
                 job = await self.client.get_job(job_id)
         except ResponseError as error:
             # this job's answer is unusable: it fails alone, the others are still watched
             self._fail(job_id, error)
-            return None
+            return 0
+        finally:
+            self._fetching.discard(job_id)
         watched = self._watched.get(job_id)
         if watched is None:
-            return None
+            return 0
         status = job.get("status")
         if status in FINAL_STATUSES:
-            return job
+            return self._settle(job)
         if status in _RUNNING:
             self._saw_processing(job_id)
         elif not self._check(job, job_id):
-            return None
+            return 0
         watched.next_fetch = self._clock() + watched.fetch_backoff
         watched.fetch_backoff = min(self.max_interval, watched.fetch_backoff * 2)
-        return None
+        return 0
 
     def _usable(self, job: Json, job_id: str, path: str) -> bool:
         """False (and the job failed alone) when its JSON is not a job's (`check_job`)."""
@@ -434,6 +488,36 @@ class ListWatcher:
         if not watched.future.done():
             watched.future.set_exception(error)
 
+    def _learn_times(self, job_id: str, job: Json) -> None:
+        """A watched job showed its `created_at` or `started_at`: how long pushes take to
+        arrive, and a sharper aim for its own poll."""
+        watched = self._watched.get(job_id)
+        if watched is None:
+            return
+        learned = False
+        if watched.created is None:
+            watched.created = _timestamp(job.get("created_at"))
+            if watched.created is not None:
+                learned = True
+                self._inbound.append(
+                    watched.created - (watched.sent + self._wall() - self._clock())
+                )
+        if watched.started is None:
+            watched.started = _timestamp(job.get("started_at"))
+            learned = learned or watched.started is not None
+        if learned:
+            watched.due = self._aim(watched)
+
+    def _saw_queued(self, job_id: str, poll_sent: float) -> None:
+        """A poll sent at `poll_sent` saw the job still queued: it cannot end before it has
+        run a whole expected duration, so its next look is that long after this one."""
+        watched = self._watched.get(job_id)
+        if watched is None or watched.started is not None:
+            return
+        duration = self.expected_duration(watched.function)
+        if duration is not None:
+            watched.due = max(watched.due or poll_sent, poll_sent + duration)
+
     def _saw_processing(self, job_id: str, started_at: float | None = None) -> None:
         watched = self._watched.get(job_id)
         if watched is None or watched.seen_processing:
@@ -457,8 +541,13 @@ class ListWatcher:
             watched.awaiting.cancel()
         duration = _service_duration(job)
         if duration is None:
-            duration = self._clock() - watched.since
-        self._durations.setdefault(watched.function, deque(maxlen=_HISTORY)).append(duration)
+            duration = self._clock() - watched.sent
+        history = self._durations.setdefault(watched.function, deque(maxlen=_HISTORY))
+        history.append(duration)
+        if len(history) == 1:  # the function's first: its other jobs can be aimed at now
+            for other in self._watched.values():
+                if other.function == watched.function:
+                    other.due = self._aim(other)
         if not watched.future.done():
             watched.future.set_result(job)
         return 1
@@ -547,7 +636,9 @@ class EventWatcher:
         elif not future.done():
             future.set_result(job)
 
-    async def wait(self, job_id: str, function: str | None = None) -> Json:
+    async def wait(
+        self, job_id: str, function: str | None = None, sent_at: float | None = None
+    ) -> Json:
         if job_id in self._ended:
             return self._ended.pop(job_id)
         future = self._waiters.setdefault(job_id, self._loop.create_future())
@@ -573,11 +664,13 @@ def _function_name(function: str | None) -> str:
 
 
 def _service_duration(job: Json) -> float | None:
-    """Seconds from the job's creation to its end by the service's own clock, if it says."""
-    created, completed = _timestamp(job.get("created_at")), _timestamp(job.get("completed_at"))
-    if created is None or completed is None or completed < created:
+    """Seconds the job ran by the service's own clock (from `started_at`, else from
+    `created_at`, to `completed_at`), if it says."""
+    completed = _timestamp(job.get("completed_at"))
+    began = _timestamp(job.get("started_at")) or _timestamp(job.get("created_at"))
+    if began is None or completed is None or completed < began:
         return None
-    return completed - created
+    return completed - began
 
 
 def _timestamp(value: Any) -> float | None:

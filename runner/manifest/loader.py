@@ -298,7 +298,6 @@ class _Loader:
                     settings=self.resolve_vars("", compiled, path, set()),
                     jobs=tuple(item.get("jobs", ())),
                     on=tuple(item.get("on", ())),
-                    location=self.locate(path),
                 )
             )
         return tuple(entries)
@@ -335,6 +334,7 @@ class _Loader:
             retry_budget=_or(durations["retry_budget"], DEFAULT_RETRY_BUDGET),
             retry_delay=_or(durations["retry_delay"], DEFAULT_RETRY_DELAY),
             retry_max_delay=_or(durations["retry_max_delay"], DEFAULT_RETRY_MAX_DELAY),
+            written=frozenset(raw) if isinstance(raw, dict) else frozenset(),
         )
 
     def duration(self, value: Any, path: KeyPath) -> float | None:
@@ -407,7 +407,6 @@ class _Loader:
             continue_on_error=setting("continue_on_error", defaults.continue_on_error),
             max_instances=setting("max_instances", defaults.max_instances),
             tags=tuple(setting("tags", ())),
-            location=self.locate(base),
         )
 
     def compile_section(self, job: str, value: Any, section: str, matrix_keys: set[str]) -> Any:

@@ -92,6 +92,9 @@ class RunSettings:
     retry_budget: float = DEFAULT_RETRY_BUDGET
     retry_delay: float = DEFAULT_RETRY_DELAY
     retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
+    #: The settings the manifest writes (the others are defaults, which a service's limit
+    #: may change); not part of the settings' value.
+    written: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,6 @@ class JobSpec:
     continue_on_error: bool = False
     max_instances: int = DEFAULT_MAX_INSTANCES
     tags: tuple[str, ...] = ()
-    location: SourceLocation | None = None
 
     @property
     def references(self) -> list[Reference]:
@@ -198,7 +200,6 @@ class PluginEntry:
     settings: dict[str, Any] = field(default_factory=dict)
     jobs: tuple[str, ...] = ()
     on: tuple[str, ...] = ()
-    location: SourceLocation | None = None
 
     @property
     def key_path(self) -> tuple[str, int]:

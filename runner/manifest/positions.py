@@ -40,14 +40,33 @@ class PositionIndex:
     `key(path)` is where the key (or table header) naming `path` starts; `value(path)` is where
     its value starts (array items only have a value position). Both fall back to the nearest
     enclosing path that has one, so every lookup of a path inside the document finds something.
+    Built from a document's text (`index_positions`), the index is made at the first lookup:
+    a manifest without problems is never located, and indexing costs about as much as parsing.
     """
 
-    def __init__(self, keys: dict[KeyPath, Position], values: dict[KeyPath, Position]) -> None:
+    def __init__(
+        self,
+        keys: dict[KeyPath, Position],
+        values: dict[KeyPath, Position],
+        *,
+        text: str | None = None,
+    ) -> None:
         self._keys = keys
         self._values = values
+        self._text = text
+
+    def _indexed(self) -> None:
+        if self._text is None:
+            return
+        scanner = _Scanner(self._text)
+        self._text = None
+        with contextlib.suppress(_Stop, IndexError, ValueError):
+            scanner.document()
+        self._keys, self._values = scanner.keys, scanner.values
 
     def key(self, path: KeyPath) -> Position | None:
         """Where the key for `path` (or its nearest indexed ancestor) was written."""
+        self._indexed()
         for end in range(len(path), 0, -1):
             prefix = path[:end]
             found = self._keys.get(prefix) or self._values.get(prefix)
@@ -57,17 +76,21 @@ class PositionIndex:
 
     def value(self, path: KeyPath) -> Position | None:
         """Where the value at `path` starts, else where its key (or an ancestor's) is."""
+        self._indexed()
         return self._values.get(path) or self.key(path)
 
     def exact_value(self, path: KeyPath) -> Position | None:
         """Where the value at exactly `path` starts (no fallback)."""
+        self._indexed()
         return self._values.get(path)
 
     def key_paths(self) -> set[KeyPath]:
         """Every path that has a key position (tests compare it with the parsed document)."""
+        self._indexed()
         return set(self._keys)
 
     def value_paths(self) -> set[KeyPath]:
+        self._indexed()
         return set(self._values)
 
 
@@ -292,11 +315,9 @@ def _decode_quoted_key(raw: str) -> str:
 
 
 def index_positions(text: str) -> PositionIndex:
-    """Index the key and value positions of `text`, a document tomllib accepted."""
-    scanner = _Scanner(text)
-    with contextlib.suppress(_Stop, IndexError, ValueError):
-        scanner.document()
-    return PositionIndex(scanner.keys, scanner.values)
+    """The key and value positions of `text`, a document tomllib accepted (indexed when first
+    looked up)."""
+    return PositionIndex({}, {}, text=text)
 
 
 def format_key_path(path: KeyPath) -> str:

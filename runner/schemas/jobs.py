@@ -116,7 +116,6 @@ def static_input_errors(plan: Plan, schemas: Schemas) -> list[ValidationError]:
                     schema,
                     inputs,
                     job=instance.key,
-                    location=job.location,
                     locate=locate if instance.row is None else plan.input_locator(instance),
                     pending=job.run_time_inputs,
                 )
@@ -132,12 +131,10 @@ def check_resolved_job(manifest: Manifest, schemas: Schemas, job: ResolvedJob) -
         return
     job.inputs = coerce_cells(job.inputs, schema.inputs)  # what is validated is what is pushed
     name = job.key.split("[", 1)[0]
-    spec = manifest.jobs.get(name)
     errors = validate_job_inputs(
         schema,
         job.inputs,
         job=job.key,
-        location=spec.location if spec else None,
         locate=input_locator(manifest, name),
         redact=job.secrets.mask,
     )

@@ -25,12 +25,18 @@ inputs = { value = "${{ matrix.i }}" }
 
 
 def _for_job_two(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Any], Any]:
-    """A body transform that changes only the job whose `value` input is 2."""
+    """A body transform that changes only the job whose `value` input is 2, wherever it is
+    answered: by itself, or as an item of a list page."""
+
+    def transform_job(job: Any) -> Any:
+        inputs = job.get("inputs") if isinstance(job, dict) else None
+        value = inputs.get("value", {}).get("data") if isinstance(inputs, dict) else None
+        return change(job) if value == 2 else job
 
     def transform(body: Any) -> Any:
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        value = inputs.get("value", {}).get("data") if isinstance(inputs, dict) else None
-        return change(body) if value == 2 else body
+        if isinstance(body, dict) and isinstance(body.get("data"), list):
+            return {**body, "data": [transform_job(job) for job in body["data"]]}
+        return transform_job(body)
 
     return transform
 
@@ -59,8 +65,7 @@ def test_one_job_s_unusable_answers_fail_it_alone_without_a_traceback(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIEVE_", "SIEVEFILE_"))}
     env["SIEVE_API_KEY"] = exec_server.api_key
     with FaultProxy(exec_server.url) as proxy:
-        # /v2/jobs/{id} only: the list endpoint (no trailing slash) is left alone
-        proxy.add_fault(Transform(body=_for_job_two(change)), path="/v2/jobs/", times=10_000)
+        proxy.add_fault(Transform(body=_for_job_two(change)), path="/v2/jobs", times=10_000)
         process = subprocess.run(
             [sys.executable, "-m", "runner", "run", str(manifest), "--api-url", proxy.url,
              "--keep-going", "--json", "--progress", "plain"],

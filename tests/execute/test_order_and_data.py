@@ -164,5 +164,8 @@ def test_each_job_is_pushed_once_and_fetched_once(run_text, exec_server) -> None
         counts = stats.job_requests(outcome.job_id)
         assert counts.get("PUSH") == 1
         assert counts.get("GET", 0) <= 2  # once when it left the lists; twice on a list race
+    # Here the 4 workers end one job every 0.125 s and each end gets a poll aimed at it, after
+    # 0.5 s of looking before the first end teaches the watcher how long a nap takes: about
+    # one list request per job, never one per job per look.
     list_requests = stats.requests("GET /jobs")
-    assert list_requests < 20, "one list request reports on many jobs"
+    assert list_requests < 30, "one list request reports on many jobs"

@@ -127,34 +127,66 @@ def test_a_job_beyond_the_scan_is_fetched_by_itself(exec_server) -> None:
 
 
 def test_the_schedule_aims_at_expected_ends() -> None:
-    clock = FakeClock()
-    watcher = ListWatcher(None, clock=clock, min_interval=0.05, max_interval=10.0)  # type: ignore[arg-type]
+    clock, wall = FakeClock(), FakeClock()
+    wall.now = 1_700_000_000.0  # the service's clock and ours agree
+    watcher = ListWatcher(
+        None,  # type: ignore[arg-type]
+        clock=clock,
+        wall=wall,
+        min_interval=0.02,
+        max_interval=10.0,
+        age_fraction=0.05,
+        min_age_interval=0.05,
+    )
     assert watcher.expected_duration("me/f") is None
-    # Durations of me/f so far (the service's created_at -> completed_at): 0.6 s and longer.
+    # Run times of me/f so far (the service's started_at -> completed_at): 0.6 s and longer.
     for seconds in (0.6, 0.6, 0.7, 0.9, 2.0):
         watcher._durations.setdefault("me/f", deque()).append(seconds)
     assert watcher.expected_duration("me/f") == 0.6  # the 25th percentile
     loop = asyncio.new_event_loop()
     try:
-        watcher._rtt = 0.04
         start = clock.now
-        watcher._last_poll = start
-        due = watcher._expected_end("me/f", start)
-        assert due == pytest.approx(start + 0.6 - 0.04)
-        watcher._watched["a"] = _watched(loop, "me/f", start, due)
-        assert watcher.next_poll_at() == pytest.approx(start + 0.56)
-        # A job of a function with no history yet: polled for with the quiet interval.
-        watcher._watched["b"] = _watched(loop, "me/g", start, None)
-        assert watcher.next_poll_at() == pytest.approx(start + watcher._quiet_interval)
+        watcher._last_poll = watcher._last_answered = start
+        # Pushed at `start`: its poll leaves one run time later (it takes the push's way in).
+        a = _watched(loop, "me/f", start, None)
+        a.due = watcher._aim(a)
+        assert a.due == pytest.approx(start + 0.6 + 0.005)
+        watcher._watched["a"] = a
+        assert watcher.next_poll_at() == pytest.approx(start + 0.605)
+        # A list showed it created 30 ms after the push left (the way in) and started 0.1 s
+        # later (it queued): aimed at its start plus the run time, less the way in.
+        watcher._learn_times("a", {"created_at": _iso(wall.now + 0.03)})
+        watcher._learn_times("a", {"started_at": _iso(wall.now + 0.13)})
+        assert a.due == pytest.approx(start + 0.13 + 0.6 - 0.03 + 0.005)
+        # A job of a function with no history yet: looked for after a fraction of its age.
+        watcher._watched["b"] = _watched(loop, "me/g", start - 10.0, None)
+        assert watcher.next_poll_at() == pytest.approx(start + 0.05 * 10.0)
         del watcher._watched["b"]
+        # A poll that left after its expected end has not answered: no new poll for it yet.
+        clock.now = watcher._last_poll = start + 0.8
+        assert watcher.next_poll_at() == pytest.approx(start + 10.8)
+        # It answered without the job ending: late, so a fraction of its age again (at least
+        # min_age_interval).
+        watcher._last_answered = watcher._last_poll
+        assert watcher.next_poll_at() == pytest.approx(start + 0.8 + 0.05)
+        # A poll saw it still queued: it cannot end before a whole run time from then.
+        a.started = None
+        watcher._saw_queued("a", start + 0.8)
+        assert a.due == pytest.approx(start + 0.8 + 0.6)
         # Nothing about to end (an hour-long job): the next poll is max_interval away.
-        watcher._watched["a"].due = start + 3600
-        assert watcher.next_poll_at() == pytest.approx(start + 10.0)
+        a.due = start + 3600
+        assert watcher.next_poll_at() == pytest.approx(start + 10.8)
         # A hint means now.
         watcher._hints.add("a")
         assert watcher.next_poll_at() == clock.now
     finally:
         loop.close()
+
+
+def _iso(epoch: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
 def _watched(loop: asyncio.AbstractEventLoop, function: str, since: float, due: Any) -> Any:

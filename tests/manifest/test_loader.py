@@ -75,8 +75,8 @@ def test_the_issue_example_loads_into_typed_objects(load: Load) -> None:
     assert dub.env_names == ("OPENAI_API_KEY",)
     assert summary.needs == ("dub",)
     assert summary.dependencies == ("dub", "transcribe")
-    assert fetch.location is not None
-    assert fetch.location.line == 12
+    # where each job is written, found when asked (a manifest without problems is never indexed)
+    assert manifest.locate(("jobs", "fetch")).line == 12
 
 
 def test_name_defaults_to_the_file_stem(write_manifest: Callable[..., Path]) -> None:
