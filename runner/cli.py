@@ -156,4 +156,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def main(argv: list[str] | None = None, prog_name: str = "sievefile") -> None:
     """Console-script entry point."""
+    # httpx imports its own command line (rich and pygments, about 35 ms) whenever those are
+    # installed, as ours are; this process never runs it, so its import is declined.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name=prog_name)

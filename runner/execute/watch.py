@@ -28,7 +28,8 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
 - `hint(job_id)` (the webhook receiver, `runner.execute.receiver`) polls at once: a hint is
   never trusted, the poll confirms it against the job. With `hinted=True` the schedule is a
   slow safety net: a job is polled for only once it is well past its expected end, so a lost
-  webhook delays a job, never loses it.
+  webhook delays a job, never loses it; and polls do not overlap, so the hints that arrive
+  while one is out are confirmed together by the next.
 - `EventWatcher` listens to the embedded local backend, which announces every job change: no
   polling and no requests at all.
 
@@ -150,7 +151,9 @@ class ListWatcher:
         self.max_interval = max_interval
         self.age_fraction = age_fraction
         self.min_age_interval = min_age_interval
-        self.polls_in_flight = max(1, polls_in_flight)
+        # With webhooks a poll confirms hints: one at a time, so that the hints that arrive
+        # while it is out are confirmed together by the next one.
+        self.polls_in_flight = 1 if hinted else max(1, polls_in_flight)
         self.fetch_concurrency = fetch_concurrency
         self.page_size = page_size
         self.await_max = await_max

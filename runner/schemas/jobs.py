@@ -18,7 +18,7 @@ its matrix instance) and the input path, and never show an `${{ env.* }}` value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runner.errors import SourceLocation, ValidationError
@@ -36,15 +36,30 @@ Schemas = Mapping[FunctionRef, FunctionSchema]
 
 def function_locations(
     manifest: Manifest, job_names: Iterable[str] | None = None
-) -> dict[FunctionRef, SourceLocation]:
+) -> Mapping[FunctionRef, SourceLocation]:
     """Each function the jobs (all, or `job_names`) call, located where the manifest first
-    names it; in file order."""
+    names it; in file order. A location is looked up when asked for (only a problem is)."""
     names = set(manifest.jobs if job_names is None else job_names)
-    found: dict[FunctionRef, SourceLocation] = {}
+    first_job: dict[FunctionRef, str] = {}
     for name, job in manifest.jobs.items():
-        if name in names and job.function not in found:
-            found[job.function] = manifest.locate(("jobs", name, "function"), value=True)
-    return found
+        if name in names:
+            first_job.setdefault(job.function, name)
+    return _FunctionLocations(manifest, first_job)
+
+
+class _FunctionLocations(Mapping[FunctionRef, SourceLocation]):
+    def __init__(self, manifest: Manifest, first_job: dict[FunctionRef, str]) -> None:
+        self._manifest = manifest
+        self._first_job = first_job
+
+    def __getitem__(self, ref: FunctionRef) -> SourceLocation:
+        return self._manifest.locate(("jobs", self._first_job[ref], "function"), value=True)
+
+    def __iter__(self) -> Iterator[FunctionRef]:
+        return iter(self._first_job)
+
+    def __len__(self) -> int:
+        return len(self._first_job)
 
 
 async def manifest_schemas(

@@ -40,11 +40,12 @@ async def fetch_latest(
     *,
     backend: str = "the Sieve API",
     not_found_hint: str = "",
-    location: SourceLocation | None = None,
+    locations: Locations | None = None,
     known: Iterable[str] = (),
 ) -> Metadata:
-    """The service's metadata for `ref`; a located ManifestError naming `backend` on a 404,
-    with a "did you mean" among the `known` function names (`owner/name`)."""
+    """The service's metadata for `ref`; a ManifestError naming `backend` on a 404, located
+    where `locations` says the manifest names `ref`, with a "did you mean" among the `known`
+    function names (`owner/name`)."""
     try:
         result = fetch_metadata(ref.owner, ref.name)
         if inspect.isawaitable(result):
@@ -56,7 +57,7 @@ async def fetch_latest(
         close = did_you_mean(ref.slug, [name for name in known if name != ref.slug])
         raise ManifestError(
             f"{ref.slug} is not known to {backend}{close}{hint}",
-            location=location,
+            location=location_of(ref, locations),
             key_path="function",
         ) from None
     return result
@@ -269,7 +270,7 @@ async def _fetch_each_latest(
                 ref,
                 backend=backend,
                 not_found_hint=not_found_hint,
-                location=location_of(ref, locations),
+                locations=locations,
                 known=known,
             )
             for ref in wanted.values()
