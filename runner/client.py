@@ -52,6 +52,7 @@ from runner.manifest.model import (
     DEFAULT_RETRY_DELAY,
     DEFAULT_RETRY_MAX_DELAY,
 )
+from runner.transport import http_transport
 
 logger = logging.getLogger("sievefile.client")
 
@@ -183,8 +184,7 @@ class SieveClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             headers=headers,
-            transport=transport,
-            verify=_tls_context(self.base_url),
+            transport=transport or http_transport(verify=_tls_context(self.base_url)),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,  # the key would follow them to another origin
         )
