@@ -13,6 +13,7 @@ fails to load, is printed once as a `warning:` on stderr.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 import traceback
@@ -159,4 +160,9 @@ def main(argv: list[str] | None = None, prog_name: str = "sievefile") -> None:
     # httpx imports its own command line (rich and pygments, about 35 ms) whenever those are
     # installed, as ours are; this process never runs it, so its import is declined.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name=prog_name)
+    try:
+        cli.main(args=argv if argv is not None else sys.argv[1:], prog_name=prog_name)
+    finally:
+        # The process ends here: out of the cyclic collector's sight, what the command built
+        # is skipped by the interpreter's last full collection (50 ms after 1,000 jobs).
+        gc.freeze()
