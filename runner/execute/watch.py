@@ -19,7 +19,9 @@ A watcher turns "tell me when job X has ended" into as few requests as possible:
   history yet, is looked for again after a fraction (`age_fraction`, at least
   `min_age_interval`) of its age. Polls overlap (at most `polls_in_flight` at once), so a poll
   aimed at one job's end never waits for the answer to another; they leave at least
-  `min_interval` and at most `max_interval` apart. docs/running.md ("Waiting") explains the
+  `min_interval` and at most `max_interval` apart. A poll that needs several pages (thousands
+  of jobs in flight) costs as many requests: it never overlaps another, and the spacing and
+  the fraction of age grow with its pages. docs/running.md ("Waiting") explains the
   model.
 - With few jobs in flight (`await_max`) and a backend that serves it, each job is waited for
   with `GET /v2/jobs/{id}/await` (the live service's long poll): one request per job, plus
@@ -179,6 +181,7 @@ class ListWatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._polls: set[asyncio.Task[None]] = set()
+        self._pages = 1  # how many list requests the last poll for every job took
         self._await_supported: bool | None = None  # None: not tried yet
         self._fetches = asyncio.Semaphore(max(1, fetch_concurrency))
         self._fetching: set[str] = set()
@@ -285,6 +288,8 @@ class ListWatcher:
         if self._hints:
             return now
         last, answered = self._last_poll, self._last_answered
+        # A poll that reads several pages costs as many requests: it leaves as much less often.
+        pages = self._pages
         wanted = last + self.max_interval
         for watched in self._watched.values():
             if watched.awaiting is not None and watched.seen_processing:
@@ -297,9 +302,10 @@ class ListWatcher:
             elif due is not None or not self.hinted:
                 # Late, or nothing known: look again after a fraction of its age, so a job
                 # nobody can predict is noticed within that fraction of its duration.
-                again = last + max(self.min_age_interval, self.age_fraction * (now - watched.sent))
+                age = now - watched.sent
+                again = last + max(self.min_age_interval, self.age_fraction * pages * age)
                 wanted = min(wanted, again)
-        return min(last + self.max_interval, max(last + self.min_interval, wanted))
+        return min(last + self.max_interval, max(last + self.min_interval * pages, wanted))
 
     # -- polling --------------------------------------------------------------------------
 
@@ -317,7 +323,7 @@ class ListWatcher:
                 # Every job has its long poll: the list is only a safety net.
                 self._last_poll = self._last_answered = self._clock()
                 continue
-            if len(self._polls) >= self.polls_in_flight:
+            if len(self._polls) >= (self.polls_in_flight if self._pages == 1 else 1):
                 await asyncio.wait(self._polls, return_when=asyncio.FIRST_COMPLETED)
                 continue
             self._last_poll = self._clock()
@@ -374,7 +380,8 @@ class ListWatcher:
         self.polls += 1
         hints, self._hints = self._hints, set()
         # A poll woken by hints only needs to find them; any other looks for every job.
-        targets = set(hints) if hints and started < self._next_poll else set(self._watched)
+        full = not (hints and started < self._next_poll)
+        targets = set(self._watched) if full else set(hints)
         missing = set(self._watched)
         depth = self._scan_depth()
         seen: set[str] = set()
@@ -385,9 +392,11 @@ class ListWatcher:
         # The first page only as large as the jobs sought (plus a margin): they are usually
         # the newest, and every item costs the service and us a job's JSON with its outputs.
         wanted = len(targets) + len(targets) // 4 + 50
+        pages = 0
         while targets and len(seen) < depth:
             limit = max(1, min(self.page_size, depth - len(seen), wanted if first else depth))
             page = await self.client.list_jobs(limit=limit, offset=offset)
+            pages += 1
             first = False
             for job in page.jobs:
                 job_id = job.get("id")
@@ -418,6 +427,8 @@ class ListWatcher:
             if page.next_offset is None or page.next_offset <= offset or not page.jobs:
                 break
             offset = page.next_offset
+        if full:
+            self._pages = max(1, pages)
         now = self._clock()
         for job_id in missing:
             watched = self._watched.get(job_id)

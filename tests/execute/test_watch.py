@@ -183,6 +183,32 @@ def test_the_schedule_aims_at_expected_ends() -> None:
         loop.close()
 
 
+def test_a_poll_of_many_pages_leaves_as_much_less_often() -> None:
+    clock = FakeClock()
+    watcher = ListWatcher(
+        None,  # type: ignore[arg-type]
+        clock=clock,
+        min_interval=0.02,
+        max_interval=10.0,
+        age_fraction=0.05,
+        min_age_interval=0.05,
+    )
+    loop = asyncio.new_event_loop()
+    try:
+        watcher._last_poll = watcher._last_answered = clock.now
+        # 10,000 jobs of a function with no history, the youngest 20 s old
+        for index in range(10_000):
+            watcher._watched[str(index)] = _watched(loop, "me/f", clock.now - 20.0 - index, None)
+        assert watcher.next_poll_at() == pytest.approx(clock.now + 0.05 * 20.0)  # one page
+        watcher._pages = 20  # the last poll read 20 pages of 500
+        assert watcher.next_poll_at() == pytest.approx(clock.now + 10.0)  # 20 x 5 % of 20 s: capped
+        # an expected end still brings the poll forward, but never closer than 20 x 0.02 s
+        watcher._watched["0"].due = clock.now + 0.1
+        assert watcher.next_poll_at() == pytest.approx(clock.now + 0.4)
+    finally:
+        loop.close()
+
+
 def _iso(epoch: float) -> str:
     from datetime import datetime, timezone
 
