@@ -30,7 +30,11 @@ def main() -> None:
     results: dict[str, Any] = {}
     done = {job["name"]: threading.Event() for job in jobs}
     failures: list[str] = []
-    limits = httpx.Limits(max_connections=len(jobs) + 10, max_keepalive_connections=len(jobs))
+    # keep-alive shorter than the server's (uvicorn closes idle connections after 5 s, httpx
+    # reuses them for 5 s): reusing one the server is closing fails the request
+    limits = httpx.Limits(
+        max_connections=len(jobs) + 10, max_keepalive_connections=len(jobs), keepalive_expiry=2.0
+    )
     client = httpx.Client(
         base_url=f"{args.url}/v2", headers={"X-API-Key": args.key}, timeout=120, limits=limits
     )
