@@ -383,7 +383,6 @@ class ListWatcher:
         full = not (hints and started < self._next_poll)
         targets = set(self._watched) if full else set(hints)
         missing = set(self._watched)
-        depth = self._scan_depth()
         seen: set[str] = set()
         offset = 0
         ended: list[Json] = []
@@ -393,7 +392,8 @@ class ListWatcher:
         # the newest, and every item costs the service and us a job's JSON with its outputs.
         wanted = len(targets) + len(targets) // 4 + 50
         pages = 0
-        while targets and len(seen) < depth:
+        # the depth grows with every push made while this poll pages: those push ours deeper
+        while targets and len(seen) < (depth := self._scan_depth()):
             limit = max(1, min(self.page_size, depth - len(seen), wanted if first else depth))
             page = await self.client.list_jobs(limit=limit, offset=offset)
             pages += 1
