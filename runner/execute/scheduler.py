@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from runner.client import SieveClient, equal_jitter
+from runner.client import RetryPolicy, SieveClient, equal_jitter
 from runner.errors import ApiError, PushOutcomeUnknown, SievefileError
 from runner.execute.journal import RunJournal
 from runner.execute.outcome import JobOutcome, Report, RunEvent, RunSummary, Status
@@ -105,6 +105,10 @@ class Scheduler:
         self._sleep = sleep
         self._jitter = jitter
         self.window = CongestionWindow(self.policy.max_parallel)
+        # a job that ended in error waits as a failed request does (before jitter)
+        self._job_retry = RetryPolicy(
+            base_delay=self.policy.retry_base_delay, max_delay=self.policy.retry_max_delay
+        )
         self._pushing = asyncio.Semaphore(PUSH_CONCURRENCY)
         self._results: dict[str, dict[str, Any]] = {}
         self._outcomes: dict[str, JobOutcome] = {}
@@ -252,11 +256,7 @@ class Scheduler:
                 outcome.job_id = start.job_id
                 outcome.outputs = start.outputs
                 outcome.cached_from = start.cached_from if start.kind == "cached" else None
-                self._results[instance.key] = {
-                    "id": outcome.job_id,
-                    "status": "finished",
-                    "outputs": outcome.outputs,
-                }
+                self._keep_result(outcome)
                 origin = f"outputs of {start.cached_from}" if start.kind == "cached" else ""
                 self._emit(start.kind, instance.key, origin, job_id=start.job_id)
                 return
@@ -294,21 +294,12 @@ class Scheduler:
             if status == "finished":
                 outcome.status = Status.FINISHED
                 outcome.outputs = [item.get("data") for item in final.get("outputs") or []]
-                self._results[instance.key] = {
-                    "id": outcome.job_id,
-                    "status": "finished",
-                    "outputs": outcome.outputs,
-                }
+                self._keep_result(outcome)
                 self._emit("finished", instance.key, job_id=outcome.job_id)
                 return
             message = final.get("error") or f"the job ended {status}"
             if status == "error" and outcome.attempts <= job.retries:
-                delay = self._jitter(
-                    min(
-                        self.policy.retry_max_delay,
-                        self.policy.retry_base_delay * 2 ** (outcome.attempts - 1),
-                    )
-                )
+                delay = self._jitter(self._job_retry.backoff(outcome.attempts))
                 self._emit(
                     "retrying",
                     instance.key,
@@ -325,6 +316,14 @@ class Scheduler:
                 message = f"job {outcome.job_id} was cancelled on the service"
             self._fail(outcome, message, allowed=job.continue_on_error)
             return
+
+    def _keep_result(self, outcome: JobOutcome) -> None:
+        """A finished instance's outputs, for the references of the jobs that need it."""
+        self._results[outcome.key] = {
+            "id": outcome.job_id,
+            "status": "finished",
+            "outputs": outcome.outputs,
+        }
 
     async def _push(
         self, resolved: ResolvedJob, outcome: JobOutcome, intent_at: float | None = None
