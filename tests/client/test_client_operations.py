@@ -12,6 +12,7 @@ from runner.client import SieveClient
 from runner.errors import ApiError
 from tests.client.conftest import Connect
 from tests.support.faultproxy import FaultProxy, Transform
+from tests.support.outputs import serve_directory
 
 if TYPE_CHECKING:
     from tests.conftest import LocalServer
@@ -225,26 +226,10 @@ async def test_ids_with_url_characters_stay_one_path_segment(client: SieveClient
 
 async def test_an_html_error_page_is_summarised_not_dumped(tmp_path: Path) -> None:
     """A URL that points at some other web server: the error says so in one line."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    class QuietHandler(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    handler = functools.partial(QuietHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serve_directory(tmp_path) as url:
         async with SieveClient(url) as client:
             with pytest.raises(ApiError) as caught:
                 await client.list_jobs()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert caught.value.status_code == 404
     message = str(caught.value)
     assert message.endswith(

@@ -5,9 +5,8 @@ sink's folder and no host file is copied."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from runner.execute.delivery import DeliveryPolicy
 from runner.plugins import build_plugin_manager
-from tests.support.outputs import files_under
+from tests.support.outputs import files_under, serve_http
 
 SECRET_FILE_TEXT = "root:x:0:0:this must never be copied"
 
@@ -34,14 +33,8 @@ class _AnyPath(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def any_path_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnyPath)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_AnyPath) as url:
+        yield url
 
 
 def test_hostile_output_urls_and_names_stay_inside_the_sink_folder(

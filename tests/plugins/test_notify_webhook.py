@@ -8,10 +8,9 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from plugins.webhook import WebhookNotifier
 from runner import JobStatus, PluginContext
 from tests.conftest import ReceivedWebhook, WebhookReceiver
 from tests.support.notifications import finished_run, job, job_event
+from tests.support.outputs import serve_http
 from tests.support.ports import free_port
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "notifiers.md"
@@ -85,13 +85,8 @@ def echoing_server() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_http(Handler) as url:
+        yield url
 
 
 def test_webhook_posts_the_notification_json_with_its_headers(

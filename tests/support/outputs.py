@@ -3,7 +3,8 @@
 - `make_delivery(output, job=..., instance=...)`: a Delivery of one output of one job.
 - `file_output(index, url, opener)` / `json_output(index, data)`: the two kinds of output.
 - `disk_opener(path)`: opens a file's bytes (what the embedded backend's `file://` outputs do).
-- `serve_directory(folder)`: a `http.server` on 127.0.0.1 serving `folder`; yields its URL.
+- `serve_http(handler)`: a `http.server` on 127.0.0.1 with `handler`; yields its URL.
+- `serve_directory(folder)`: the same, serving the files of `folder`.
 - `http_opener(url)`: streams a URL's bytes (no proxy: only loopback is ever fetched).
 - `s3_server()`: moto's S3 server on 127.0.0.1 (a free port); yields its URL.
 - `HOSTILE_NAMES`: placeholder values and URL paths a hostile server might send;
@@ -16,8 +17,8 @@ import contextlib
 import functools
 import threading
 import urllib.request
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,15 +100,10 @@ def http_opener(url: str) -> Opener:
 
 
 @contextlib.contextmanager
-def serve_directory(folder: Path) -> Iterator[str]:
-    """Serve `folder` over HTTP on 127.0.0.1 (a free port) for the `with` block; its base URL."""
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def serve_http(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` over HTTP on 127.0.0.1 (a free port) for the `with` block; its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -115,6 +111,18 @@ def serve_directory(folder: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def serve_directory(folder: Path) -> Iterator[str]:
+    """Serve the files of `folder` (`serve_http`); its base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with serve_http(functools.partial(Quiet, directory=str(folder))) as url:
+        yield url
 
 
 @contextlib.contextmanager
