@@ -149,7 +149,7 @@ class RunJournal:
             attempts = max(0, earlier.attempts - unsent)
         # One round trip to the ledger's thread: a cache hit is recorded, or else the first
         # push's intent is, in the same transaction.
-        hit, intent_at = await self._writer.call(
+        return await self._writer.call(
             _reuse_or_intend,
             self.manifest if not (self._force_all or job in self._forced) else None,
             self.run_id,
@@ -157,12 +157,8 @@ class RunJournal:
             job,
             str(resolved.function),
             self._keys[key],
-            attempts + 1,
+            attempts,
         )
-        if hit is not None:
-            origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
-            return Start("cached", job_id=hit.job_id, outputs=hit.outputs, cached_from=origin)
-        return Start("push", attempts=attempts, intent_at=intent_at)
 
     async def intend(self, job: str, resolved: ResolvedJob, attempt: int) -> float:
         """Record that `resolved` is about to be pushed (on disk when this returns); returns
@@ -215,26 +211,28 @@ def _reuse_or_intend(
     job: str,
     function: str,
     cache_key: str,
-    attempt: int,
-) -> tuple[JobRow | None, float | None]:
+    attempts: int,
+) -> Start:
     """`RunJournal.start`'s write, on the ledger's thread: an earlier finished job of
     `manifest` (None: the cache is not used) with `cache_key` is recorded as this instance's
-    outcome and returned; else the intent of push `attempt` is recorded and its time returned."""
+    outcome (`cached`); else the intent of push `attempts + 1` is recorded (`push`)."""
     hit = ledger.cached(manifest, cache_key) if manifest is not None else None
-    if hit is not None and hit.outputs is not None:
-        ledger.record(
-            run_id,
-            key,
-            job,
-            function,
-            states.CACHED,
-            cache_key=cache_key,
-            outputs=hit.outputs,
-            cached_from=hit.cached_from or f"{hit.run_id}/{hit.key}",
-            job_id=hit.job_id,
-        )
-        return hit, None
-    return None, ledger.intend(run_id, key, job, function, cache_key, attempt)
+    if hit is None or hit.outputs is None:
+        intent_at = ledger.intend(run_id, key, job, function, cache_key, attempts + 1)
+        return Start("push", attempts=attempts, intent_at=intent_at)
+    origin = hit.cached_from or f"{hit.run_id}/{hit.key}"
+    ledger.record(
+        run_id,
+        key,
+        job,
+        function,
+        states.CACHED,
+        cache_key=cache_key,
+        outputs=hit.outputs,
+        cached_from=origin,
+        job_id=hit.job_id,
+    )
+    return Start("cached", job_id=hit.job_id, outputs=hit.outputs, cached_from=origin)
 
 
 def _write_outcome(
