@@ -625,6 +625,20 @@ def _gave_up(failure: ApiError, tries: str) -> ApiError:
     )
 
 
+def job_time(value: Any) -> float | None:
+    """A job's timestamp (`created_at`, ...) in epoch seconds; None when missing or not ISO-8601.
+    A time without an offset is UTC, as the service's are."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
 def check_job(job: Json, where: str) -> None:
     """A `ResponseError` naming `where` unless `job` looks like a Job: a string `status`, and
     `outputs` (when present) a list of at most MAX_JOB_OUTPUTS objects."""

@@ -15,10 +15,9 @@ wins; jobs another instance already owns are never adopted.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
-from runner.client import SieveClient
+from runner.client import SieveClient, job_time
 from runner.manifest.model import FunctionRef
 
 #: Seconds of clock difference tolerated between this machine and the service.
@@ -49,7 +48,7 @@ async def find_pushed_job(
     best_distance = float("inf")
     older_in_a_row = 0
     async for job in client.iter_jobs():
-        created = _timestamp(job.get("created_at"))
+        created = job_time(job.get("created_at"))
         if created is not None and created < cutoff:
             older_in_a_row += 1
             if older_in_a_row >= patience:
@@ -85,15 +84,3 @@ def job_inputs(job: Mapping[str, Any]) -> dict[str, Any]:
         name: item.get("data") if isinstance(item, Mapping) else item
         for name, item in inputs.items()
     }
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()

@@ -51,10 +51,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runner.client import API_PREFIX, FINAL_STATUSES, SieveClient, check_job, check_running
+from runner.client import (
+    API_PREFIX,
+    FINAL_STATUSES,
+    SieveClient,
+    check_job,
+    check_running,
+    job_time,
+)
 from runner.errors import ApiError, BackendError, ResponseError, SievefileError
 
 if TYPE_CHECKING:
@@ -510,14 +516,14 @@ class ListWatcher:
             return
         learned = False
         if watched.created is None:
-            watched.created = _timestamp(job.get("created_at"))
+            watched.created = job_time(job.get("created_at"))
             if watched.created is not None:
                 learned = True
                 self._inbound.append(
                     watched.created - (watched.sent + self._wall() - self._clock())
                 )
         if watched.started is None:
-            watched.started = _timestamp(job.get("started_at"))
+            watched.started = job_time(job.get("started_at"))
             learned = learned or watched.started is not None
         if learned:
             watched.due = self._aim(watched)
@@ -546,7 +552,7 @@ class ListWatcher:
         watched = self._watched.get(job_id) if isinstance(job_id, str) else None
         if watched is None or not isinstance(job_id, str):
             return 0
-        started = _timestamp(job.get("started_at"))
+        started = job_time(job.get("started_at"))
         if started is not None:
             self._saw_processing(job_id, started)  # it ran between two looks
         del self._watched[job_id]
@@ -680,17 +686,8 @@ def _function_name(function: str | None) -> str:
 def _service_duration(job: Json) -> float | None:
     """Seconds the job ran by the service's own clock (from `started_at`, else from
     `created_at`, to `completed_at`), if it says."""
-    completed = _timestamp(job.get("completed_at"))
-    began = _timestamp(job.get("started_at")) or _timestamp(job.get("created_at"))
+    completed = job_time(job.get("completed_at"))
+    began = job_time(job.get("started_at")) or job_time(job.get("created_at"))
     if began is None or completed is None or completed < began:
         return None
     return completed - began
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
