@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 from collections import Counter
@@ -98,8 +99,10 @@ def main() -> None:
     app = delayed(create_app(backend, close_backend=True), args.delay, args.seed_only)
     print(f"Serving on {url}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    gc.freeze()  # as runner.local.server.serve does
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         backend.close()
 

