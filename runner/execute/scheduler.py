@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -112,6 +112,16 @@ class Scheduler:
         self._results: dict[str, dict[str, Any]] = {}
         self._outcomes: dict[str, JobOutcome] = {}
         self._job_tasks: dict[str, asyncio.Task[bool]] = {}
+        # jobs not started yet, each with the jobs it needs; and the jobs that ended
+        self._waiting = {name: set(needs) for name, needs in plan.graph.items()}
+        self._needed_by: dict[str, list[str]] = {name: [] for name in plan.graph}
+        for name, needs in plan.graph.items():
+            for need in needs:
+                self._needed_by[need].append(name)
+        self._succeeded: set[str] = set()
+        self._unsuccessful: set[str] = set()
+        self._ended: asyncio.Future[None]
+        self._remote_cancels: set[asyncio.Future[None]] = set()
         self._stopping = False
         self._interrupted = False
         self._detach = False
@@ -131,37 +141,56 @@ class Scheduler:
             stop_listening()
 
     async def _run(self) -> RunSummary:
-        succeeded: set[str] = set()
-        unsuccessful: set[str] = set()
-        waiting = {name: set(deps) for name, deps in self.plan.graph.items()}
-        while True:
-            if not self._stopping:
-                for name in [n for n, deps in waiting.items() if deps <= succeeded]:
-                    del waiting[name]
-                    self._job_tasks[name] = asyncio.create_task(self._run_job(name), name=name)
-            for name in list(waiting):
-                failed_deps = sorted(waiting[name] & unsuccessful)
-                if failed_deps or self._stopping:
-                    del waiting[name]
-                    unsuccessful.add(name)
-                    reason = (
-                        f"needs {', '.join(failed_deps)}, which did not finish"
-                        if failed_deps
-                        else "the run stopped before it started"
-                    )
-                    self._skip_job(name, reason)
-            if not self._job_tasks:
-                break
-            done, _ = await asyncio.wait(
-                self._job_tasks.values(), return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                del self._job_tasks[task.get_name()]
-                if not task.cancelled() and task.result():
-                    succeeded.add(task.get_name())
-                else:
-                    unsuccessful.add(task.get_name())
+        self._ended = asyncio.get_running_loop().create_future()
+        self._advance(self.plan.graph)
+        await self._ended
+        while self._remote_cancels:
+            await asyncio.wait(self._remote_cancels)
         return self._summary()
+
+    def _advance(self, names: Iterable[str]) -> None:
+        """Start each of `names` whose needs have all finished; skip each that can no longer
+        run (a need did not finish, or the run is stopping), and then what needs it.
+
+        Called once with every job, then as each job ends with the jobs that need it: a job's
+        end costs what depends on it, not a look at every job and task of the run.
+        """
+        pending = list(names)
+        for name in pending:  # grows as skipped jobs make the jobs that need them skippable
+            needs = self._waiting.get(name)
+            if needs is None:
+                continue
+            failed_needs = sorted(needs & self._unsuccessful)
+            if failed_needs or self._stopping:
+                del self._waiting[name]
+                self._unsuccessful.add(name)
+                reason = (
+                    f"needs {', '.join(failed_needs)}, which did not finish"
+                    if failed_needs
+                    else "the run stopped before it started"
+                )
+                self._skip_job(name, reason)
+                pending.extend(self._needed_by[name])
+            elif needs <= self._succeeded:
+                del self._waiting[name]
+                task = asyncio.create_task(self._run_job(name), name=name)
+                self._job_tasks[name] = task
+                task.add_done_callback(self._job_ended)
+        if not self._job_tasks and not self._ended.done():
+            self._ended.set_result(None)
+
+    def _job_ended(self, task: asyncio.Task[bool]) -> None:
+        name = task.get_name()
+        del self._job_tasks[name]
+        if not task.cancelled() and task.exception() is not None:
+            if not self._ended.done():  # the run fails with the first error
+                self._ended.set_exception(task.exception())  # type: ignore[arg-type]
+            return
+        if not task.cancelled() and task.result():
+            self._succeeded.add(name)
+        else:
+            self._unsuccessful.add(name)
+        self._advance(list(self._waiting) if self._stopping else self._needed_by[name])
 
     @property
     def interrupted(self) -> bool:
@@ -196,7 +225,17 @@ class Scheduler:
                 detail={"instances": len(instances)},
             )
         instances = self.plan.instances(name)
-        outcomes = await asyncio.gather(*(self._run_instance(i) for i in instances))
+        if len(instances) == 1:  # the usual job: no task of its own, which costs a loop turn
+            outcomes = [await self._run_instance(instances[0])]
+        else:
+            tasks = [asyncio.ensure_future(self._run_instance(i)) for i in instances]
+            try:
+                outcomes = await asyncio.gather(*tasks)
+            except asyncio.CancelledError:
+                # each instance cancels its job on the service as it stops: the job (and so
+                # the run) ends after they have, not as soon as they were told to
+                await asyncio.wait(tasks)
+                raise
         return all(outcome.status is Status.FINISHED for outcome in outcomes)
 
     def _skip_job(self, name: str, reason: str) -> None:
@@ -222,7 +261,12 @@ class Scheduler:
                     return outcome
                 await self._attempts(instance, outcome)
         except asyncio.CancelledError:
-            await asyncio.shield(self._cancel_remote(outcome))
+            # Shielded: a second cancel (another failure's stop) must not leave the job running
+            # on the service; the run waits for it before it returns.
+            cancel = asyncio.ensure_future(self._cancel_remote(outcome))
+            self._remote_cancels.add(cancel)
+            cancel.add_done_callback(self._remote_cancels.discard)
+            await asyncio.shield(cancel)
         except SievefileError as error:
             self._fail(outcome, str(error), allowed=job.continue_on_error)
         finally:

@@ -301,7 +301,7 @@ class LocalBackend:
         self._cancel_events[job_id] = threading.Event()
         self.store.insert(record)
         self.stats.count_push(job_id)
-        self._on_job_event(job_id, "job.queued", None)
+        self._on_job_event(job_id, "job.queued", None, record)
         self._pool.submit(job_id)
         return {
             "id": job_id,
@@ -434,11 +434,19 @@ class LocalBackend:
                     )
                 self._changed.wait(remaining)
 
-    def _on_job_event(self, job_id: str, event: str, output: dict[str, Any] | None) -> None:
-        """Wake `wait()`ers, call listeners, queue the webhooks subscribed to `event`."""
+    def _on_job_event(
+        self,
+        job_id: str,
+        event: str,
+        output: dict[str, Any] | None,
+        record: JobRecord | None = None,
+    ) -> None:
+        """Wake `wait()`ers, call listeners, queue the webhooks subscribed to `event`.
+        `record` is the job as stored, when the caller has it at hand (a push)."""
         with self._changed:
             self._changed.notify_all()
-        record = self.store.record(job_id)
+        if record is None:
+            record = self.store.record(job_id)
         if record is None:
             return
         wanted = {event, "job.complete.no_output"} if event == "job.complete" else {event}

@@ -6,9 +6,9 @@ backend knows its own URL (for output file URLs) before the first job runs.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import ipaddress
-import gc
 import socket
 import threading
 import time

@@ -34,9 +34,11 @@ def fail(message: str = "this job always fails") -> str:
     raise RuntimeError(message)
 
 
-def nap(seconds: float, value: Any = None) -> Any:
-    """Sleep cooperatively (a DELETE stops it), then return `value`."""
+def nap(seconds: float, value: Any = None, fail: bool = False) -> Any:
+    """Sleep cooperatively (a DELETE stops it), then return `value` (or raise, with `fail`)."""
     types.sleep(seconds)
+    if fail:
+        raise RuntimeError(f"failed after {seconds:g}s, as asked")
     return value
 
 

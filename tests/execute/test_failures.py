@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from runner.execute.outcome import Status
+from tests.support.faultproxy import Delay, FaultProxy
 
 FAILING_BRANCH = """
 version = 1
@@ -43,6 +44,31 @@ def test_fail_fast_cancels_jobs_in_flight_and_skips_the_rest(run_text, exec_serv
     assert run.outcome("after_broken").status is Status.SKIPPED
     assert run.outcome("after_slow").status is Status.SKIPPED
     assert run.outcome("after_slow").job_id is None
+
+
+def test_a_run_ends_after_the_instances_it_cancels_are_cancelled_on_the_service(
+    run_text, exec_server
+) -> None:
+    # One instance's failure stops its sibling; the run used to return as soon as the sibling
+    # was told to stop, with its DELETE (slow here) still out: the job ran on, paid for.
+    with FaultProxy(exec_server.url) as proxy:
+        proxy.add_fault(Delay(0.3), method="DELETE", times=10)
+        run = run_text(
+            """
+            version = 1
+            [jobs.pair]
+            function = "exec/nap"
+            matrix.include = [{ seconds = 0.2, fail = true }, { seconds = 30, fail = false }]
+            inputs = { seconds = "${{ matrix.seconds }}", fail = "${{ matrix.fail }}" }
+            """,
+            url=proxy.url,
+        )
+    assert not run.summary.ok
+    statuses = {o.key: o.status for o in run.summary.outcomes}
+    assert statuses == {"pair[include=1]": Status.FAILED, "pair[include=2]": Status.CANCELLED}
+    sibling = run.outcome("pair[include=2]")
+    with exec_server.client() as client:  # asked at once: no waiting for a DELETE still out
+        assert client.get(f"/jobs/{sibling.job_id}").json()["status"] == "cancelled"
 
 
 def test_keep_going_runs_every_branch_that_can_still_run(run_text) -> None:
