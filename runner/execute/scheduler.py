@@ -143,10 +143,26 @@ class Scheduler:
     async def _run(self) -> RunSummary:
         self._ended = asyncio.get_running_loop().create_future()
         self._advance(self.plan.graph)
-        await self._ended
-        while self._remote_cancels:
-            await asyncio.wait(self._remote_cancels)
+        try:
+            await self._ended
+        except BaseException:
+            # An error (the service lost, a bug) ends the run: what is in flight is cancelled
+            # on the service, and the error raised once that is done.
+            self._stop(cancel_in_flight=True)
+            await self._wind_down()
+            raise
+        await self._wind_down()
         return self._summary()
+
+    async def _wind_down(self) -> None:
+        """Wait for the job tasks still running and for the DELETEs of the instances that
+        were cancelled: none may still be out when the run returns and its client closes."""
+        while True:
+            pending: list[asyncio.Future[Any]] = [*self._job_tasks.values()]
+            pending += self._remote_cancels
+            if not pending:
+                return
+            await asyncio.wait(pending)
 
     def _advance(self, names: Iterable[str]) -> None:
         """Start each of `names` whose needs have all finished; skip each that can no longer
@@ -503,8 +519,8 @@ class Scheduler:
         self._report(event)
 
     def _summary(self) -> RunSummary:
-        ordered: list[JobOutcome] = []
-        for wave in self.plan.waves:
-            for name in wave:
-                ordered.extend(o for o in self._outcomes.values() if o.job == name)
+        by_job: dict[str, list[JobOutcome]] = {}
+        for outcome in self._outcomes.values():
+            by_job.setdefault(outcome.job, []).append(outcome)
+        ordered = [o for wave in self.plan.waves for name in wave for o in by_job.get(name, ())]
         return RunSummary(ordered, interrupted=self._interrupted)

@@ -444,10 +444,18 @@ class ListWatcher:
             # its own GET, now when hinted, else with a backoff of its own.
             if job_id in hints or (watched.next_fetch <= now and job_id in targets):
                 fetch.add(job_id)
+        # Oldest first (the order of wait() calls, the order of pushes): its waiter's next job
+        # is pushed first. In page order (newest first) the same jobs were always last out of
+        # a burst of ends, and their chains fell further behind at every link.
+        ended.sort(key=self._push_order)
         count = sum(self._settle(job) for job in ended)
         if fetch:
             count += sum(await asyncio.gather(*(self._fetch(job_id) for job_id in fetch)))
         return count
+
+    def _push_order(self, job: Json) -> int:
+        watched = self._watched.get(job["id"])
+        return -1 if watched is None else watched.seq  # settled meanwhile, by another poll
 
     async def _fetch(self, job_id: str) -> int:
         """`GET /v2/jobs/{id}` for one job, at most `fetch_concurrency` at a time, and never

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import textwrap
 import uuid
+from typing import Any
 
+import pytest
+
+from runner.backend import Backend
 from runner.execute.outcome import Status
+from runner.execute.run import RunRequest, execute
 from tests.support.faultproxy import Delay, FaultProxy
 
 FAILING_BRANCH = """
@@ -69,6 +76,43 @@ def test_a_run_ends_after_the_instances_it_cancels_are_cancelled_on_the_service(
     sibling = run.outcome("pair[include=2]")
     with exec_server.client() as client:  # asked at once: no waiting for a DELETE still out
         assert client.get(f"/jobs/{sibling.job_id}").json()["status"] == "cancelled"
+
+
+def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
+    exec_server, tmp_path
+) -> None:
+    # An error no job handles (here the caller's own report callback) ends the run; the jobs
+    # still running are cancelled on the service first, not left behind a closed client.
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        textwrap.dedent(
+            """
+            version = 1
+            [jobs.slow]
+            function = "exec/nap"
+            inputs = { seconds = 30, value = "slow" }
+            [jobs.quick]
+            function = "exec/nap"
+            inputs = { seconds = 0.2, value = "quick" }
+            [jobs.after_quick]
+            function = "local/echo"
+            inputs.value = "${{ jobs.quick.outputs[0] }}"
+            """
+        )
+    )
+    pushed: dict[str, str] = {}
+
+    def report(event: Any) -> None:
+        if event.kind == "pushed":
+            pushed[event.key] = event.job_id
+            if event.key == "after_quick":
+                raise RuntimeError("the caller broke")
+
+    backend = Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key)
+    with pytest.raises(RuntimeError, match="the caller broke"):
+        asyncio.run(execute(RunRequest(manifest, backend=backend), report=report))
+    with exec_server.client() as client:  # asked at once
+        assert client.get(f"/jobs/{pushed['slow']}").json()["status"] == "cancelled"
 
 
 def test_keep_going_runs_every_branch_that_can_still_run(run_text) -> None:

@@ -56,6 +56,30 @@ def test_outputs_come_from_the_list_pages_without_a_get_per_job(exec_server) -> 
     assert 1 <= requests["list_jobs"] < 12  # one request reports on many jobs
 
 
+def test_jobs_seen_ended_together_are_handed_over_oldest_push_first(exec_server) -> None:
+    # The list is newest first; handing its ends over in that order put the same chains last
+    # out of every burst of ends, and they fell further behind at each link.
+    async def scenario() -> tuple[list[str], list[str]]:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            pushed = [await client.push("exec/nap", {"seconds": 0, "value": i}) for i in range(6)]
+            ids = [job["id"] for job in pushed]
+            await asyncio.sleep(0.3)  # all have ended: one list answer shows them together
+            watcher = ListWatcher(client, sleep=_quick_sleep, await_max=0)
+            handed: list[str] = []
+
+            async def wait(job_id: str) -> None:
+                await watcher.wait(job_id, "exec/nap")
+                handed.append(job_id)
+
+            await asyncio.gather(*(wait(job_id) for job_id in ids))  # watched as pushed
+            await watcher.aclose()
+            assert watcher.polls == 1
+            return ids, handed
+
+    pushed, handed = asyncio.run(scenario())
+    assert handed == pushed
+
+
 def test_items_without_outputs_are_fetched_once_each(exec_server) -> None:
     def strip_outputs(body: dict[str, Any]) -> dict[str, Any]:
         for job in body["data"]:
