@@ -22,6 +22,7 @@ Nothing is written; only 127.0.0.1 is used.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -127,6 +128,35 @@ def report(
     print(f"  list requests                    {len(lists)} "
           f"(round trip {_q([answer - left for left, answer in lists])})")  # fmt: skip
     print("  (quantiles in seconds: median, p90, max)")
+    first, last = _chain_split(args, jobs, first_push)
+    print(f"  the first chain to end, then the last: {first}")
+    print(f"                                         {last}")
+    print("  (a chain: its first push after the run's first, its links and its jobs' run times)")
+
+
+def _chain_split(
+    args: argparse.Namespace, jobs: dict[str, dict[str, Any]], first_push: float
+) -> tuple[str, str]:
+    """The first and the last chain to end, where each spent its time: the makespan is the
+    last one's, so what it lost against the first is what a faster run would win."""
+
+    def split(chain: int) -> tuple[float, str]:
+        steps = [jobs[f"c{chain}_{step}"] for step in range(args.length)]
+        start = _epoch(steps[0]["created_at"]) - first_push
+        links = [
+            _epoch(after["created_at"]) - _epoch(before["completed_at"])
+            for before, after in itertools.pairwise(steps)
+        ]
+        runs = sum(_epoch(job["completed_at"]) - _epoch(job["created_at"]) for job in steps)
+        shown = " ".join(f"{link * 1000:.0f}" for link in links)
+        end = _epoch(steps[-1]["completed_at"]) - first_push
+        return end, (
+            f"c{chain}: ends at +{end:.3f} s = start +{start:.3f} + links {sum(links):.3f} "
+            f"({shown} ms) + runs {runs:.3f}"
+        )
+
+    ends = sorted(split(chain) for chain in range(args.chains))
+    return ends[0][1], ends[-1][1]
 
 
 def _q(values: list[float]) -> str:
