@@ -60,6 +60,15 @@ class KeepAliveServer:
         return Handler
 
 
+def _transport_with(*, max_connections: int, keepalive_expiry: float) -> httpx.AsyncHTTPTransport:
+    """`http_transport`'s, on a pool with these limits."""
+    transport = http_transport(verify=True)
+    transport._pool = StackPool(  # type: ignore[assignment]
+        ssl_context=None, max_connections=max_connections, keepalive_expiry=keepalive_expiry
+    )
+    return transport
+
+
 @pytest.fixture
 def keep_alive_server() -> Iterator[tuple[KeepAliveServer, str]]:
     server = KeepAliveServer(delay=0.05)
@@ -98,9 +107,7 @@ async def test_bursts_of_requests_reuse_the_connections_of_the_first(
 @pytest.mark.anyio
 async def test_at_most_max_connections_requests_are_out_at_once() -> None:
     server = KeepAliveServer(delay=0.1)
-    pool = StackPool(ssl_context=None, max_connections=3, keepalive_expiry=5.0)
-    transport = http_transport(verify=True)
-    transport._pool = pool  # type: ignore[assignment]
+    transport = _transport_with(max_connections=3, keepalive_expiry=5.0)
     with serve_http(server.handler()) as url:
         async with httpx.AsyncClient(transport=transport) as client:
             started = time.monotonic()
@@ -114,8 +121,7 @@ async def test_at_most_max_connections_requests_are_out_at_once() -> None:
 @pytest.mark.anyio
 async def test_a_request_that_finds_no_free_connection_in_time_is_a_pool_timeout() -> None:
     server = KeepAliveServer(delay=0.5)
-    transport = http_transport(verify=True)
-    transport._pool = StackPool(ssl_context=None, max_connections=1, keepalive_expiry=5.0)  # type: ignore[assignment]
+    transport = _transport_with(max_connections=1, keepalive_expiry=5.0)
     with serve_http(server.handler()) as url:
         async with httpx.AsyncClient(transport=transport) as client:
             slow = asyncio.ensure_future(client.get(url))
@@ -130,8 +136,7 @@ async def test_a_request_that_finds_no_free_connection_in_time_is_a_pool_timeout
 @pytest.mark.anyio
 async def test_a_cancelled_request_gives_its_connection_slot_back() -> None:
     server = KeepAliveServer(delay=0.3)
-    transport = http_transport(verify=True)
-    transport._pool = StackPool(ssl_context=None, max_connections=1, keepalive_expiry=5.0)  # type: ignore[assignment]
+    transport = _transport_with(max_connections=1, keepalive_expiry=5.0)
     with serve_http(server.handler()) as url:
         async with httpx.AsyncClient(transport=transport) as client:
             doomed = asyncio.ensure_future(client.get(url))
@@ -160,8 +165,7 @@ async def test_a_connection_the_server_ended_is_not_reused() -> None:
 @pytest.mark.anyio
 async def test_an_idle_connection_past_its_keepalive_expiry_is_closed() -> None:
     server = KeepAliveServer()
-    transport = http_transport(verify=True)
-    transport._pool = StackPool(ssl_context=None, max_connections=4, keepalive_expiry=0.05)  # type: ignore[assignment]
+    transport = _transport_with(max_connections=4, keepalive_expiry=0.05)
     with serve_http(server.handler()) as url:
         async with httpx.AsyncClient(transport=transport) as client:
             assert (await client.get(url)).status_code == 200

@@ -44,16 +44,29 @@ def exec_server(start_local_server: Any) -> Any:
 
 @pytest.fixture
 def run_text(exec_server: Any, tmp_path: Path) -> RunText:
-    """`run_text(toml, url=None, **request_options)`: run a manifest against `exec_server`
-    (or the server at `url`, e.g. a fault proxy in front of it)."""
+    """`run_text(toml, url=None, on_event=None, **request_options)`: run a manifest against
+    `exec_server` (or the server at `url`, e.g. a fault proxy in front of it); `on_event` is
+    told each event as the run reports it."""
 
-    def run(text: str, *, url: str | None = None, **options: Any) -> Run:
+    def run(
+        text: str,
+        *,
+        url: str | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
+        **options: Any,
+    ) -> Run:
         path = tmp_path / "manifest.toml"
         path.write_text(textwrap.dedent(text))
         backend = Backend(kind="remote", url=url or exec_server.url, api_key=exec_server.api_key)
         events: list[RunEvent] = []
+
+        def report(event: RunEvent) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
         request = RunRequest(path, backend=backend, **options)
-        summary = asyncio.run(execute(request, report=events.append, jitter=lambda d: 0.01))
+        summary = asyncio.run(execute(request, report=report, jitter=lambda d: 0.01))
         return Run(summary, events)
 
     return run

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import textwrap
 import uuid
-from typing import Any
 
 import pytest
 
-from runner.backend import Backend
-from runner.execute.outcome import Status
-from runner.execute.run import RunRequest, execute
+from runner.execute.outcome import RunEvent, Status
 from tests.support.faultproxy import Delay, FaultProxy
 
 FAILING_BRANCH = """
@@ -79,13 +74,20 @@ def test_a_run_ends_after_the_instances_it_cancels_are_cancelled_on_the_service(
 
 
 def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
-    exec_server, tmp_path
+    run_text, exec_server
 ) -> None:
     # An error no job handles (here the caller's own report callback) ends the run; the jobs
     # still running are cancelled on the service first, not left behind a closed client.
-    manifest = tmp_path / "manifest.toml"
-    manifest.write_text(
-        textwrap.dedent(
+    pushed: dict[str, str] = {}
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "pushed":
+            pushed[event.key] = event.job_id or ""
+            if event.key == "after_quick":
+                raise RuntimeError("the caller broke")
+
+    with pytest.raises(RuntimeError, match="the caller broke"):
+        run_text(
             """
             version = 1
             [jobs.slow]
@@ -97,20 +99,9 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
             [jobs.after_quick]
             function = "local/echo"
             inputs.value = "${{ jobs.quick.outputs[0] }}"
-            """
+            """,
+            on_event=on_event,
         )
-    )
-    pushed: dict[str, str] = {}
-
-    def report(event: Any) -> None:
-        if event.kind == "pushed":
-            pushed[event.key] = event.job_id
-            if event.key == "after_quick":
-                raise RuntimeError("the caller broke")
-
-    backend = Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key)
-    with pytest.raises(RuntimeError, match="the caller broke"):
-        asyncio.run(execute(RunRequest(manifest, backend=backend), report=report))
     with exec_server.client() as client:  # asked at once
         assert client.get(f"/jobs/{pushed['slow']}").json()["status"] == "cancelled"
 
