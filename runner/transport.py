@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+import sys
 from collections.abc import AsyncIterable, AsyncIterator
 from types import TracebackType
 
@@ -44,7 +45,9 @@ KEEPALIVE_EXPIRY = 5.0
 
 def http_transport(*, verify: ssl.SSLContext | bool) -> httpx.AsyncHTTPTransport:
     """httpx's transport (its request and error mapping) on a `StackPool`."""
-    context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+    context = (
+        verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+    )
     limits = httpx.Limits(
         max_connections=MAX_CONNECTIONS,
         max_keepalive_connections=MAX_CONNECTIONS,
@@ -118,7 +121,11 @@ class StackPool:
             await self._slots.acquire()
             return
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout)
+            if sys.version_info >= (3, 11):  # wait_for there can lose a cancel that races it
+                async with asyncio.timeout(timeout):
+                    await self._slots.acquire()
+            else:
+                await asyncio.wait_for(self._slots.acquire(), timeout)
         except asyncio.TimeoutError:
             raise httpcore.PoolTimeout("no connection became free in time") from None
 

@@ -198,15 +198,19 @@ class Scheduler:
     def _job_ended(self, task: asyncio.Task[bool]) -> None:
         name = task.get_name()
         del self._job_tasks[name]
-        if not task.cancelled() and task.exception() is not None:
-            if not self._ended.done():  # the run fails with the first error
-                self._ended.set_exception(task.exception())  # type: ignore[arg-type]
-            return
-        if not task.cancelled() and task.result():
-            self._succeeded.add(name)
-        else:
-            self._unsuccessful.add(name)
-        self._advance(list(self._waiting) if self._stopping else self._needed_by[name])
+        try:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+            if not task.cancelled() and task.result():
+                self._succeeded.add(name)
+            else:
+                self._unsuccessful.add(name)
+            self._advance(list(self._waiting) if self._stopping else self._needed_by[name])
+        except BaseException as error:
+            # A done-callback's error would only be logged and the run would wait for ever:
+            # the run fails with the first error (a job's, or a report's while skipping).
+            if not self._ended.done():
+                self._ended.set_exception(error)
 
     @property
     def interrupted(self) -> bool:
@@ -247,9 +251,12 @@ class Scheduler:
             tasks = [asyncio.ensure_future(self._run_instance(i)) for i in instances]
             try:
                 outcomes = await asyncio.gather(*tasks)
-            except asyncio.CancelledError:
-                # each instance cancels its job on the service as it stops: the job (and so
-                # the run) ends after they have, not as soon as they were told to
+            except BaseException as error:
+                # Cancelled (gather cancelled them), or one instance broke: each other instance
+                # cancels its job on the service as it stops; the job ends after they have.
+                if not isinstance(error, asyncio.CancelledError):
+                    for task in tasks:
+                        task.cancel()
                 await asyncio.wait(tasks)
                 raise
         return all(outcome.status is Status.FINISHED for outcome in outcomes)

@@ -83,11 +83,6 @@ def test_the_transport_runs_on_the_stack_pool() -> None:
     assert isinstance(transport._pool, StackPool)
 
 
-def test_a_proxy_keeps_httpx_own_pool() -> None:
-    transport = httpx.AsyncHTTPTransport(proxy="http://127.0.0.1:9")
-    assert not isinstance(transport._pool, StackPool)  # what http_transport leaves alone
-
-
 @pytest.mark.anyio
 async def test_bursts_of_requests_reuse_the_connections_of_the_first(
     keep_alive_server: tuple[KeepAliveServer, str],

@@ -106,6 +106,45 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
         assert client.get(f"/jobs/{pushed['slow']}").json()["status"] == "cancelled"
 
 
+def test_a_matrix_instance_that_breaks_cancels_its_siblings_before_the_run_raises(
+    run_text, exec_server
+) -> None:
+    pushed: dict[str, str] = {}
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "pushed":
+            pushed[event.key] = event.job_id or ""
+            if len(pushed) == 2:
+                raise RuntimeError("the caller broke")
+
+    with pytest.raises(RuntimeError, match="the caller broke"):
+        run_text(
+            """
+            version = 1
+            [jobs.pair]
+            function = "exec/nap"
+            matrix = { i = [1, 2] }
+            inputs = { seconds = 30, value = "${{ matrix.i }}" }
+            """,
+            on_event=on_event,
+        )
+    first = next(iter(pushed.values()))  # the instance that was waiting when its sibling broke
+    with exec_server.client() as client:
+        assert client.get(f"/jobs/{first}").json()["status"] == "cancelled"
+
+
+@pytest.mark.timeout(30)
+def test_a_report_that_breaks_while_jobs_are_skipped_fails_the_run(run_text) -> None:
+    # Skips happen in a task's done-callback, whose errors the event loop only logs: the run
+    # used to wait there for ever.
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "skipped":
+            raise RuntimeError("the caller broke")
+
+    with pytest.raises(RuntimeError, match="the caller broke"):
+        run_text(_manifest(), on_event=on_event)
+
+
 def test_keep_going_runs_every_branch_that_can_still_run(run_text) -> None:
     run = run_text(_manifest(), keep_going=True)
     assert not run.summary.ok
