@@ -120,6 +120,7 @@ class Scheduler:
                 self._needed_by[need].append(name)
         self._succeeded: set[str] = set()
         self._unsuccessful: set[str] = set()
+        self._begun: set[str] = set()  # jobs whose task ran its first step
         self._ended: asyncio.Future[None]
         self._remote_cancels: set[asyncio.Future[None]] = set()
         self._stopping = False
@@ -201,6 +202,9 @@ class Scheduler:
         try:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+            if task.cancelled() and name not in self._begun:
+                # cancelled (a stop) in the loop turn that started it, before its first line
+                self._skip_job(name, "the run stopped before it started")
             if not task.cancelled() and task.result():
                 self._succeeded.add(name)
             else:
@@ -228,6 +232,7 @@ class Scheduler:
 
     async def _run_job(self, name: str) -> bool:
         """Run every instance of job `name`; True when all of them finished."""
+        self._begun.add(name)
         job = self.plan.jobs[name]
         if not self.plan.is_expanded(name):
             try:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
+from runner.backend import Backend
 from runner.execute.outcome import RunEvent, Status
+from runner.execute.run import RunRequest, execute
+from runner.execute.scheduler import Scheduler
 from tests.support.faultproxy import Delay, FaultProxy
 
 FAILING_BRANCH = """
@@ -143,6 +147,33 @@ def test_a_report_that_breaks_while_jobs_are_skipped_fails_the_run(run_text) -> 
 
     with pytest.raises(RuntimeError, match="the caller broke"):
         run_text(_manifest(), on_event=on_event)
+
+
+def test_jobs_stopped_before_their_first_step_are_reported_skipped(exec_server, tmp_path) -> None:
+    # Ctrl-C in the loop turn that started them: their tasks were cancelled before they ran a
+    # line, and they used to end with no outcome, no event and no ledger row.
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs.value = 1\n'
+        '[jobs.b]\nfunction = "local/echo"\ninputs.value = 2\n'
+    )
+    backend = Backend(kind="remote", url=exec_server.url, api_key=exec_server.api_key)
+    events: list[RunEvent] = []
+
+    def on_scheduler(scheduler: Scheduler) -> None:
+        asyncio.get_running_loop().call_soon(scheduler.interrupt)
+
+    summary = asyncio.run(
+        execute(
+            RunRequest(manifest, backend=backend), report=events.append, on_scheduler=on_scheduler
+        )
+    )
+    assert summary.interrupted
+    assert {o.key: o.status for o in summary.outcomes} == {
+        "a": Status.SKIPPED,
+        "b": Status.SKIPPED,
+    }
+    assert sorted(e.key for e in events if e.kind == "skipped") == ["a", "b"]
 
 
 def test_keep_going_runs_every_branch_that_can_still_run(run_text) -> None:
