@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,28 @@ inputs.value = "${{{{ jobs.slow.outputs[0] }}}}"
 
 def _manifest(run_extra: str = "", broken_extra: str = "") -> str:
     return FAILING_BRANCH.format(run_extra=run_extra, broken_extra=broken_extra)
+
+
+def _breaking_after_push(
+    breaks: Callable[[str, dict[str, str]], bool],
+) -> tuple[dict[str, str], Callable[[RunEvent], None]]:
+    """The job ids pushed so far (by instance), and an `on_event` that records them and raises
+    RuntimeError("the caller broke") after the push for which `breaks(key, pushed)` is true."""
+    pushed: dict[str, str] = {}
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind == "pushed":
+            pushed[event.key] = event.job_id or ""
+            if breaks(event.key, pushed):
+                raise RuntimeError("the caller broke")
+
+    return pushed, on_event
+
+
+def _status_now(exec_server: Any, job_id: str | None) -> str:
+    """The job's status on the service, asked at once (no waiting for a DELETE still out)."""
+    with exec_server.client() as client:
+        return str(client.get(f"/jobs/{job_id}").json()["status"])
 
 
 def test_fail_fast_cancels_jobs_in_flight_and_skips_the_rest(run_text, exec_server) -> None:
@@ -72,9 +96,7 @@ def test_a_run_ends_after_the_instances_it_cancels_are_cancelled_on_the_service(
     assert not run.summary.ok
     statuses = {o.key: o.status for o in run.summary.outcomes}
     assert statuses == {"pair[include=1]": Status.FAILED, "pair[include=2]": Status.CANCELLED}
-    sibling = run.outcome("pair[include=2]")
-    with exec_server.client() as client:  # asked at once: no waiting for a DELETE still out
-        assert client.get(f"/jobs/{sibling.job_id}").json()["status"] == "cancelled"
+    assert _status_now(exec_server, run.outcome("pair[include=2]").job_id) == "cancelled"
 
 
 def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
@@ -82,13 +104,7 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
 ) -> None:
     # An error no job handles (here the caller's own report callback) ends the run; the jobs
     # still running are cancelled on the service first, not left behind a closed client.
-    pushed: dict[str, str] = {}
-
-    def on_event(event: RunEvent) -> None:
-        if event.kind == "pushed":
-            pushed[event.key] = event.job_id or ""
-            if event.key == "after_quick":
-                raise RuntimeError("the caller broke")
+    pushed, on_event = _breaking_after_push(lambda key, pushed: key == "after_quick")
 
     with pytest.raises(RuntimeError, match="the caller broke"):
         run_text(
@@ -106,20 +122,13 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
             """,
             on_event=on_event,
         )
-    with exec_server.client() as client:  # asked at once
-        assert client.get(f"/jobs/{pushed['slow']}").json()["status"] == "cancelled"
+    assert _status_now(exec_server, pushed["slow"]) == "cancelled"
 
 
 def test_a_matrix_instance_that_breaks_cancels_its_siblings_before_the_run_raises(
     run_text, exec_server
 ) -> None:
-    pushed: dict[str, str] = {}
-
-    def on_event(event: RunEvent) -> None:
-        if event.kind == "pushed":
-            pushed[event.key] = event.job_id or ""
-            if len(pushed) == 2:
-                raise RuntimeError("the caller broke")
+    pushed, on_event = _breaking_after_push(lambda key, pushed: len(pushed) == 2)
 
     with pytest.raises(RuntimeError, match="the caller broke"):
         run_text(
@@ -133,8 +142,7 @@ def test_a_matrix_instance_that_breaks_cancels_its_siblings_before_the_run_raise
             on_event=on_event,
         )
     first = next(iter(pushed.values()))  # the instance that was waiting when its sibling broke
-    with exec_server.client() as client:
-        assert client.get(f"/jobs/{first}").json()["status"] == "cancelled"
+    assert _status_now(exec_server, first) == "cancelled"
 
 
 @pytest.mark.timeout(30)
