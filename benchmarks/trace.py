@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ import httpx
 
 from benchmarks.__main__ import KEY, ROOT, compile_bytecode, delay_server
 from benchmarks.dags import chains
+from runner.client import job_time
 
 
 def main() -> None:
@@ -168,7 +168,10 @@ def _q(values: list[float]) -> str:
 
 
 def _epoch(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    when = job_time(stamp)
+    if when is None:
+        raise SystemExit(f"the server sent a time that is not ISO 8601: {stamp!r}")
+    return when
 
 
 if __name__ == "__main__":

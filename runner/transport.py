@@ -86,7 +86,6 @@ class StackPool:
         self._network_backend = network_backend
         self._slots: asyncio.Semaphore | None = None
         self._idle: dict[OriginKey, collections.deque[httpcore.AsyncHTTPConnection]] = {}
-        self._idle_count = 0
         self._busy: set[httpcore.AsyncHTTPConnection] = set()
 
     @property
@@ -167,7 +166,6 @@ class StackPool:
         stack = self._idle.get(_key(origin))
         while stack:
             connection = stack.pop()
-            self._idle_count -= 1
             if connection.is_idle() and not connection.has_expired():
                 return connection
             await connection.aclose()
@@ -184,15 +182,14 @@ class StackPool:
             return
         stack = self._idle.setdefault(_key(origin), collections.deque())
         stack.append(connection)
-        self._idle_count += 1
-        while stack and (stack[0].has_expired() or self._idle_count > self._max_connections):
-            self._idle_count -= 1
+        idle = sum(len(each) for each in self._idle.values())  # one origin, in practice
+        while stack and (stack[0].has_expired() or idle > self._max_connections):
+            idle -= 1
             await stack.popleft().aclose()
 
     async def aclose(self) -> None:
         connections = self.connections
         self._idle.clear()
-        self._idle_count = 0
         self._busy.clear()
         for connection in connections:
             await connection.aclose()

@@ -52,6 +52,9 @@ from runner.secrets import Secrets
 #: of 100 independent chains went out in two rounds, 0.1 s apart.
 PUSH_CONCURRENCY = 100
 
+#: Why a job or instance the run never started was skipped.
+STOPPED_BEFORE_START = "the run stopped before it started"
+
 #: Called with each resolved job before its push; raises ValidationError to stop it.
 Validate = Callable[[ResolvedJob], None]
 
@@ -184,7 +187,7 @@ class Scheduler:
                 reason = (
                     f"needs {', '.join(failed_needs)}, which did not finish"
                     if failed_needs
-                    else "the run stopped before it started"
+                    else STOPPED_BEFORE_START
                 )
                 self._skip_job(name, reason)
                 pending.extend(self._needed_by[name])
@@ -200,12 +203,12 @@ class Scheduler:
         name = task.get_name()
         del self._job_tasks[name]
         try:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-            if task.cancelled() and name not in self._begun:
-                # cancelled (a stop) in the loop turn that started it, before its first line
-                self._skip_job(name, "the run stopped before it started")
-            if not task.cancelled() and task.result():
+            if task.cancelled():
+                if name not in self._begun:
+                    # cancelled (a stop) in the loop turn that started it, before its first line
+                    self._skip_job(name, STOPPED_BEFORE_START)
+                self._unsuccessful.add(name)
+            elif task.result():  # raises the job's error, if it had one
                 self._succeeded.add(name)
             else:
                 self._unsuccessful.add(name)
@@ -284,7 +287,7 @@ class Scheduler:
             async with self.window:
                 if self._stopping:
                     outcome.status = Status.SKIPPED
-                    outcome.error = "the run stopped before it started"
+                    outcome.error = STOPPED_BEFORE_START
                     self._emit("skipped", instance.key, outcome.error)
                     return outcome
                 await self._attempts(instance, outcome)
@@ -496,7 +499,7 @@ class Scheduler:
         if outcome.job_id is None:
             if not quiet:
                 outcome.status = Status.SKIPPED
-                outcome.error = "the run stopped before it started"
+                outcome.error = STOPPED_BEFORE_START
                 self._emit("skipped", outcome.key, outcome.error)
             return
         self.watcher.forget(outcome.job_id)
