@@ -89,7 +89,8 @@ def create_app(
         limit = _int_query(request, "limit", 500, minimum=1)
         offset = _int_query(request, "offset", 0, minimum=0)
         status = request.query_params.get("status", "")
-        return JSONResponse(served.jobs(limit=limit, offset=offset, status=status))
+        page = served.jobs_text(limit=limit, offset=offset, status=status)
+        return Response(page, media_type="application/json")
 
     async def get_job(request: Request) -> Response:
         job_id = request.path_params["job_id"]

@@ -16,6 +16,7 @@ events, so the backend starts its own threads in `start()`).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -323,6 +324,10 @@ class LocalBackend:
 
     def jobs(self, *, limit: int = 500, offset: int = 0, status: str = "") -> dict[str, Any]:
         """A page of jobs, newest first (`GET /v2/jobs`): `{data, next_offset}`."""
+        return json.loads(self.jobs_text(limit=limit, offset=offset, status=status))
+
+    def jobs_text(self, *, limit: int = 500, offset: int = 0, status: str = "") -> str:
+        """`jobs()` as the JSON text the API answers (built without decoding the jobs)."""
         self._require_started()
         if status and status not in STATUSES:
             message = (
@@ -331,7 +336,7 @@ class LocalBackend:
             )
             raise ApiError(422, [problem(["query", "status"], message, "enum", status)])
         data, next_offset = self.store.page(limit=limit, offset=offset, status=status)
-        return {"data": data, "next_offset": next_offset}
+        return f'{{"data":[{",".join(data)}],"next_offset":{next_offset}}}'
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a job (`DELETE /v2/jobs/{id}`).

@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
 from runner.execute.outcome import RunEvent
 
@@ -90,13 +90,17 @@ def _optional(event: RunEvent) -> dict[str, Any]:
 
 
 class JsonLinesProgress:
-    """Writes one JSON object per event to `stream` (flushed each time, for a reader on the
-    other end of a pipe). `http.request` events only when `verbose`."""
+    """Writes one JSON object per event with `write` (a line, without its newline).
+    `http.request` events only when `verbose`."""
 
     def __init__(
-        self, stream: TextIO, clock: Callable[[], float] = time.time, *, verbose: bool = False
+        self,
+        write: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+        *,
+        verbose: bool = False,
     ):
-        self._stream = stream
+        self._write = write
         self._clock = clock
         self._verbose = verbose
         self.run_id: str | None = None
@@ -107,5 +111,4 @@ class JsonLinesProgress:
         if event.kind == "run-started":
             self.run_id = event.detail.get("run_id")
         record = event_record(event, self.run_id, self._clock())
-        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._stream.flush()
+        self._write(json.dumps(record, ensure_ascii=False))

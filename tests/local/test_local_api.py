@@ -99,6 +99,23 @@ def test_list_jobs_pages_newest_first(api: httpx.Client, server: Any) -> None:
     assert everything["next_offset"] == -1
 
 
+def test_list_items_are_the_jobs_as_get_returns_them(api: httpx.Client, server: Any) -> None:
+    # list pages are assembled from the stored JSON text, GET decodes and encodes it
+    several = push(api, "test/count", n=3)["id"]
+    unicode = push(api, "test/kinds", text="naïve ✓ \"quoted\"\n")["id"]
+    failed = push(api, "test/fail", message="boom")["id"]
+    for job_id in (several, unicode, failed):
+        server.wait_for_job(job_id)
+    response = api.get("/jobs")
+    assert response.headers["content-type"] == "application/json"
+    listed = {job["id"]: job for job in response.json()["data"]}
+    for job_id in (several, unicode, failed):
+        assert listed[job_id] == api.get(f"/jobs/{job_id}").json()
+    assert [o["data"] for o in listed[several]["outputs"]] == [0, 1, 2]
+    assert listed[unicode]["inputs"]["text"]["data"] == "naïve ✓ \"quoted\"\n"
+    assert listed[failed]["status"] == "error" and "boom" in listed[failed]["error"]
+
+
 def test_list_jobs_filters_by_status(api: httpx.Client, server: Any) -> None:
     done = push(api, "test/kinds", text="x")["id"]
     failed = push(api, "test/fail", message="boom")["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -9,7 +10,13 @@ from rich.console import Console
 
 from runner.execute.outcome import RunEvent
 from runner.ui.events import JsonLinesProgress
-from runner.ui.progress import LiveProgress, PlainProgress, Verbosity, render_view
+from runner.ui.progress import (
+    BatchedLines,
+    LiveProgress,
+    PlainProgress,
+    Verbosity,
+    render_view,
+)
 from runner.ui.state import RunState
 
 STARTED = RunEvent(
@@ -77,11 +84,11 @@ def test_quiet_lines_show_only_errors_and_verbose_adds_requests() -> None:
 
 
 def test_json_lines_name_each_event_and_carry_the_run_id() -> None:
-    stream = io.StringIO()
-    report = JsonLinesProgress(stream, clock=lambda: 12.5)
+    lines: list[str] = []
+    report = JsonLinesProgress(lines.append, clock=lambda: 12.5)
     for event in EVENTS:
         report(event)
-    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    records = [json.loads(line) for line in lines]
     assert [r["event"] for r in records] == [
         "run.started",
         "job.pushed",
@@ -185,3 +192,64 @@ def test_jobs_in_flight_are_capped_to_the_screen_longest_first() -> None:
     assert "a[i=0]" in text  # the oldest first
     assert "a[i=9999]" not in text
     assert "more" in text
+
+
+class _CountingStream(io.StringIO):
+    """A stream that counts its writes and flushes (each flush is a system call on a pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.flushes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_batched_lines_write_once_per_interval_inside_an_event_loop() -> None:
+    stream = _CountingStream()
+
+    async def burst() -> tuple[str, str]:
+        lines = BatchedLines(stream, interval=0.05)
+        for number in range(100):
+            lines.write(f"line {number}")
+        before = stream.getvalue()
+        await asyncio.sleep(0.2)
+        return before, stream.getvalue()
+
+    before, after = asyncio.run(burst())
+    assert before == ""  # nothing written while the burst went on
+    assert after == "".join(f"line {number}\n" for number in range(100))
+    assert (stream.writes, stream.flushes) == (1, 1)
+
+
+def test_batched_lines_write_at_once_outside_a_loop_and_the_rest_on_close() -> None:
+    stream = _CountingStream()
+    with BatchedLines(stream, interval=60) as lines:
+        lines.write("before the run")
+        assert stream.getvalue() == "before the run\n"
+
+        async def run() -> None:
+            lines.write("in the run")
+
+        asyncio.run(run())  # the loop ends long before the 60 s timer
+        assert stream.getvalue() == "before the run\n"
+    assert stream.getvalue() == "before the run\nin the run\n"
+
+
+def test_batched_lines_schedule_again_in_a_second_event_loop() -> None:
+    stream = _CountingStream()
+    lines = BatchedLines(stream, interval=0.01)
+
+    async def write(line: str, wait: float) -> None:
+        lines.write(line)
+        await asyncio.sleep(wait)
+
+    asyncio.run(write("first", 0))  # its loop ends before its timer
+    assert stream.getvalue() == ""
+    asyncio.run(write("second", 0.05))  # a timer of this loop writes both
+    assert stream.getvalue() == "first\nsecond\n"
