@@ -394,9 +394,15 @@ class ListWatcher:
         ended: list[Json] = []
         fetch: set[str] = set()
         first = True
-        # The first page only as large as the jobs sought (plus a margin): they are usually
-        # the newest, and every item costs the service and us a job's JSON with its outputs.
-        wanted = len(targets) + len(targets) // 4 + 50
+        # The first page reaches the deepest job sought (plus a margin for other clients'
+        # jobs), and no deeper: every item costs the service and us a job's JSON with its
+        # outputs. Sized by how many were sought, a poll confirming a few hints read a short
+        # page, missed the hinted jobs that the pushes since had moved below it, and needed a
+        # second round trip.
+        deepest = max(
+            (self._last_seq - self._watched[job_id].seq + 1 for job_id in targets), default=0
+        )
+        wanted = deepest + deepest // 4 + 50
         pages = 0
         # the depth grows with every push made while this poll pages: those push ours deeper
         while targets and len(seen) < (depth := self._scan_depth()):

@@ -292,6 +292,33 @@ def test_a_hint_polls_at_once_and_is_confirmed_against_the_job(exec_server) -> N
     assert polls >= 1
 
 
+def test_a_hinted_job_below_newer_pushes_is_confirmed_in_one_request(exec_server) -> None:
+    # A confirming poll's first page was sized by the jobs sought (one hint: 51 items); the
+    # 120 pushes after the hinted job had moved it below that, so every confirmation took a
+    # second round trip.
+    async def scenario() -> tuple[dict[str, Any], int, int]:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            [short] = await _push_naps(client, [0.05])
+            longs = await _push_naps(client, [30.0] * 120)
+            watcher = ListWatcher(client, hinted=True, await_max=0)
+            short_wait = asyncio.create_task(watcher.wait(short["id"], "exec/nap"))
+            long_waits = [asyncio.create_task(watcher.wait(j["id"], "exec/nap")) for j in longs]
+            await asyncio.sleep(0.3)
+            polls, pages = watcher.polls, client.requests["list_jobs"]
+            watcher.hint(short["id"])
+            final = await asyncio.wait_for(short_wait, 5)
+            polls, pages = watcher.polls - polls, client.requests["list_jobs"] - pages
+            await watcher.aclose()
+            await asyncio.gather(*long_waits, return_exceptions=True)
+            await asyncio.gather(*(client.cancel_job(job["id"]) for job in longs))
+            return final, polls, pages
+
+    final, polls, pages = asyncio.run(scenario())
+    assert final["status"] == "finished"
+    assert polls == 1
+    assert pages == 1
+
+
 def test_event_watcher_needs_no_requests(start_local_server) -> None:
     server = start_local_server(plugins=["exec_functions"])
 

@@ -102,7 +102,7 @@ def test_list_jobs_pages_newest_first(api: httpx.Client, server: Any) -> None:
 def test_list_items_are_the_jobs_as_get_returns_them(api: httpx.Client, server: Any) -> None:
     # list pages are assembled from the stored JSON text, GET decodes and encodes it
     several = push(api, "test/count", n=3)["id"]
-    unicode = push(api, "test/kinds", text="naïve ✓ \"quoted\"\n")["id"]
+    unicode = push(api, "test/kinds", text='naïve ✓ "quoted"\n')["id"]
     failed = push(api, "test/fail", message="boom")["id"]
     for job_id in (several, unicode, failed):
         server.wait_for_job(job_id)
@@ -112,8 +112,9 @@ def test_list_items_are_the_jobs_as_get_returns_them(api: httpx.Client, server: 
     for job_id in (several, unicode, failed):
         assert listed[job_id] == api.get(f"/jobs/{job_id}").json()
     assert [o["data"] for o in listed[several]["outputs"]] == [0, 1, 2]
-    assert listed[unicode]["inputs"]["text"]["data"] == "naïve ✓ \"quoted\"\n"
-    assert listed[failed]["status"] == "error" and "boom" in listed[failed]["error"]
+    assert listed[unicode]["inputs"]["text"]["data"] == 'naïve ✓ "quoted"\n'
+    assert listed[failed]["status"] == "error"
+    assert "boom" in listed[failed]["error"]
 
 
 def test_list_jobs_filters_by_status(api: httpx.Client, server: Any) -> None:
