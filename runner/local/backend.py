@@ -447,7 +447,8 @@ class LocalBackend:
         record: JobRecord | None = None,
     ) -> None:
         """Wake `wait()`ers, call listeners, queue the webhooks subscribed to `event`.
-        `record` is the job as stored, when the caller has it at hand (a push)."""
+        `record` is the job as stored at some point, when the caller has it at hand: its
+        webhooks never change, so nobody listening costs no read of the job."""
         with self._changed:
             self._changed.notify_all()
         if record is None:
@@ -459,7 +460,9 @@ class LocalBackend:
         listeners = list(self._listeners)
         if not hooks and not listeners:
             return  # rendering the job (all its outputs) would be wasted
-        job = record.to_json(self.store.outputs(job_id))
+        job = self.store.job_json(job_id)  # as it is now, not as `record` was
+        if job is None:
+            return
         for listener in listeners:
             try:
                 listener(job)

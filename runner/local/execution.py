@@ -29,8 +29,9 @@ from runner.local.types import File, JobCancelled, bind_cancel_event
 
 logger = logging.getLogger("sievefile.local")
 
-#: Called after every change of a job: (job id, event, new output item or None).
-JobEvent = Callable[[str, str, "dict[str, Any] | None"], None]
+#: Called after every change of a job: (job id, event, new output item or None, the job as
+#: stored at some point, for its webhooks).
+JobEvent = Callable[[str, str, "dict[str, Any] | None", JobRecord], None]
 
 SHUTDOWN_MESSAGE = "The local backend shut down while this job was running; push it again."
 
@@ -67,9 +68,9 @@ class JobRunner:
         if not self.store.claim(job_id):
             self.cancel_events.pop(job_id, None)  # cancelled while queued
             return
-        self.on_event(job_id, "job.start", None)
         record = self.store.record(job_id)
         assert record is not None
+        self.on_event(job_id, "job.start", None, record)
         cancel_event = self.cancel_events.setdefault(job_id, threading.Event())
         scratch = self.scratch / job_id
         status, error = FINISHED, ""
@@ -87,7 +88,7 @@ class JobRunner:
             self.cancel_events.pop(job_id, None)
         # A job cancelled meanwhile stays cancelled: `finish` only moves a processing job.
         if self.store.finish(job_id, status, error):
-            self.on_event(job_id, "job.complete", None)
+            self.on_event(job_id, "job.complete", None, record)
 
     def _function(self, record: JobRecord) -> LocalFunction:
         try:
@@ -146,7 +147,7 @@ class JobRunner:
             "run_id": record.run_id,
         }
         if self.store.add_output(record.id, item) is not None:
-            self.on_event(record.id, "job.new_output", item)
+            self.on_event(record.id, "job.new_output", item, record)
 
     def _to_json(self, value: Any, where: str) -> Any:
         """Plain JSON for a returned value, storing every File it contains."""
