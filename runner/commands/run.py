@@ -153,7 +153,14 @@ def run(
     from runner.execute.run import RunRequest, run_manifest
     from runner.manifest.variables import collect_variables
     from runner.secrets import Secrets
-    from runner.ui.progress import LiveProgress, Verbosity, color_wanted, progress_reporter
+    from runner.ui.events import JsonLinesProgress
+    from runner.ui.progress import (
+        LiveProgress,
+        PlainProgress,
+        Verbosity,
+        color_wanted,
+        progress_reporter,
+    )
     from runner.ui.summary import summary_lines
 
     if as_json and progress == "json":
@@ -198,6 +205,8 @@ def run(
         def on_interrupt(presses: int) -> None:
             if isinstance(report, LiveProgress):
                 report.interrupted(final=presses > 1)
+            elif isinstance(report, PlainProgress | JsonLinesProgress):
+                report.flush()  # before the note; a second Ctrl-C exits without flushing
             first = "leaving jobs in flight running" if detach else "cancelling jobs in flight"
             note = f"{first} (Ctrl-C again to exit now)" if presses == 1 else "exit"
             click.echo(f"\ninterrupted: {note}", err=True)

@@ -364,6 +364,7 @@ class ListWatcher:
         return all(w.awaiting is not None and w.seen_processing for w in self._watched.values())
 
     def _fail_all(self, error: BaseException) -> None:
+        self._hints.clear()  # about jobs no longer watched
         for watched in self._watched.values():
             if watched.awaiting is not None:
                 watched.awaiting.cancel()
@@ -387,21 +388,17 @@ class ListWatcher:
         hints, self._hints = self._hints, set()
         # A poll woken by hints only needs to find them; any other looks for every job.
         full = not (hints and started < self._next_poll)
-        targets = set(self._watched) if full else set(hints)
+        targets = set(self._watched) if full else hints & self._watched.keys()
         missing = set(self._watched)
         seen: set[str] = set()
         offset = 0
         ended: list[Json] = []
         fetch: set[str] = set()
         first = True
-        # The first page reaches the deepest job sought (plus a margin for other clients'
-        # jobs), and no deeper: every item costs the service and us a job's JSON with its
-        # outputs. Sized by how many were sought, a poll confirming a few hints read a short
-        # page, missed the hinted jobs that the pushes since had moved below it, and needed a
-        # second round trip.
-        deepest = max(
-            (self._last_seq - self._watched[job_id].seq + 1 for job_id in targets), default=0
-        )
+        # The first page reaches the deepest job sought, plus a margin for other clients'
+        # jobs, and no deeper: every item costs the service and us a job's JSON with its
+        # outputs. (The jobs pushed after a hinted one are above it in the list.)
+        deepest = max((self._last_seq - self._watched[t].seq + 1 for t in targets), default=0)
         wanted = deepest + deepest // 4 + 50
         pages = 0
         # the depth grows with every push made while this poll pages: those push ours deeper

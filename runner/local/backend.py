@@ -299,8 +299,8 @@ class LocalBackend:
             webhooks=request.webhooks,
         )
         self._require_started()
+        self.store.insert(record)  # ValueError for a NaN or infinity: JSON has none
         self._cancel_events[job_id] = threading.Event()
-        self.store.insert(record)
         self.stats.count_push(job_id)
         self._on_job_event(job_id, "job.queued", None, record)
         self._pool.submit(job_id)
@@ -460,9 +460,13 @@ class LocalBackend:
         listeners = list(self._listeners)
         if not hooks and not listeners:
             return  # rendering the job (all its outputs) would be wasted
-        job = self.store.job_json(job_id)  # as it is now, not as `record` was
-        if job is None:
-            return
+        if event == "job.queued":
+            job = record.to_json([])  # the push's own record: as stored, no outputs yet
+        else:
+            current = self.store.job_json(job_id)  # a worker's record is older than its event
+            if current is None:
+                return
+            job = current
         for listener in listeners:
             try:
                 listener(job)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,31 +89,34 @@ class JobRecord:
 
     def to_json(self, outputs: list[dict[str, Any]]) -> dict[str, Any]:
         """The job as `GET /v2/jobs/{id}` returns it."""
-        text = job_text(vars(self), json.dumps(self.inputs), [json.dumps(o) for o in outputs])
-        return json.loads(text)
+        fields = _api_fields(lambda name: getattr(self, name))
+        return {**fields, "inputs": self.inputs, "outputs": outputs}
 
 
-def job_text(fields: Any, inputs: str, outputs: Iterable[str]) -> str:
-    """A job's API JSON as text: the scalar `fields` (a JobRecord's, or a row of the jobs
-    table) with its `inputs` and `outputs` items spliced in as the JSON text they are stored
-    as. A list page is mostly inputs and outputs: decoding and encoding them again for every
-    page was most of a list request's time."""
-    head = json.dumps(
-        {
-            "id": fields["id"],
-            "function_id": fields["function_id"],
-            "organization_id": LOCAL_ORGANIZATION_ID,
-            "function": {"name": fields["function_name"], "owner_name": fields["owner_name"]},
-            "status": fields["status"],
-            "created_at": fields["created_at"],
-            "started_at": fields["started_at"],
-            "completed_at": fields["completed_at"],
-            "error": fields["error"],
-            "visibility": "private",
-            "run_id": fields["run_id"],
-        }
-    )
-    return f'{head[:-1]},"inputs":{inputs},"outputs":[{",".join(outputs)}]}}'
+def _api_fields(column: Callable[[str], Any]) -> dict[str, Any]:
+    """A job's API fields but its inputs and outputs (which follow them), in the live
+    service's order; `column(name)` reads a column of the jobs table."""
+    return {
+        "id": column("id"),
+        "function_id": column("function_id"),
+        "organization_id": LOCAL_ORGANIZATION_ID,
+        "function": {"name": column("function_name"), "owner_name": column("owner_name")},
+        "status": column("status"),
+        "created_at": column("created_at"),
+        "started_at": column("started_at"),
+        "completed_at": column("completed_at"),
+        "error": column("error"),
+        "visibility": "private",
+        "run_id": column("run_id"),
+    }
+
+
+def _job_text(row: sqlite3.Row, outputs: Iterable[str]) -> str:
+    """`JobRecord.to_json` of a jobs table `row` as JSON text, its inputs and output items
+    spliced in as the JSON text they are stored as: a list page is mostly inputs and
+    outputs, and decoding them only to encode them again was most of its cost."""
+    head = json.dumps(_api_fields(row.__getitem__))
+    return f'{head[:-1]},"inputs":{row["inputs"]},"outputs":[{",".join(outputs)}]}}'
 
 
 class JobStore:
@@ -179,7 +182,8 @@ class JobStore:
                 record.completed_at,
                 record.error,
                 record.run_id,
-                json.dumps(record.inputs),
+                # stored as JSON text that list pages splice in as it is: strict JSON only
+                json.dumps(record.inputs, allow_nan=False),
                 json.dumps(record.webhooks),
             ),
         )
@@ -206,8 +210,8 @@ class JobStore:
             return record.to_json(self.outputs(job_id, output_offset))
 
     def page(self, *, limit: int, offset: int, status: str = "") -> tuple[list[str], int]:
-        """Jobs newest first, each as its JSON text (`job_text`), and the offset of the next
-        page (-1 when this is the last)."""
+        """Jobs newest first, each as its JSON text (`JobRecord.to_json`'s), and the offset of
+        the next page (-1 when this is the last)."""
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
         page = f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
         with self._lock:
@@ -221,7 +225,7 @@ class JobStore:
         outputs: dict[str, list[str]] = {}
         for job_id, item in output_rows:
             outputs.setdefault(job_id, []).append(item)
-        data = [job_text(row, row["inputs"], outputs.get(row["id"], ())) for row in rows[:limit]]
+        data = [_job_text(row, outputs.get(row["id"], ())) for row in rows[:limit]]
         next_offset = offset + limit if len(rows) > limit else -1
         return data, next_offset
 
@@ -283,7 +287,7 @@ class JobStore:
             ).fetchone()[0]
             self._db.execute(
                 "INSERT INTO outputs (job_id, position, item) VALUES (?, ?, ?)",
-                (job_id, position, json.dumps(item)),
+                (job_id, position, json.dumps(item, allow_nan=False)),
             )
             return int(position)
 

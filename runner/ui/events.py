@@ -99,10 +99,13 @@ class JsonLinesProgress:
         clock: Callable[[], float] = time.time,
         *,
         verbose: bool = False,
+        flush: Callable[[], None] = lambda: None,
     ):
         self._write = write
         self._clock = clock
         self._verbose = verbose
+        #: writes what `write` holds back (a second Ctrl-C exits the process at once)
+        self.flush = flush
         self.run_id: str | None = None
 
     def __call__(self, event: RunEvent) -> None:

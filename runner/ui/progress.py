@@ -85,12 +85,14 @@ def _of_total(state: RunState) -> str:
 
 class BatchedLines:
     """Writes lines to `stream` a batch at a time: at most `interval` seconds after the first
-    line of a batch while an event loop runs, at once outside one, and the rest on close.
+    line of a batch while an event loop runs, at once outside one, and the rest on `flush()`
+    or close. Use it from the event loop's thread only.
 
-    A run reports two or three events per job from its event loop, and a write with a flush
-    costs a system call each (about 70 µs on a pipe here): a line at a time took 0.2 s of a
-    1,000-job run's event loop, in the bursts where jobs end together. A tenth of a second
-    late is still live for a log or a reader at the other end of a pipe.
+    A run reports two or three events per job from its event loop, in bursts when jobs end
+    together, and a write with a flush is a system call: one per line took that loop's time
+    from the jobs. A tenth of a second late is still live for a log, or for a reader at the
+    other end of a pipe. A reader that went away (a closed pipe) stops the lines, not the run:
+    its jobs and their record go on.
     """
 
     def __init__(self, stream: TextIO, interval: float = 0.1):
@@ -99,8 +101,11 @@ class BatchedLines:
         self._lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._closed_by_reader = False
 
     def write(self, line: str) -> None:
+        if self._closed_by_reader:
+            return
         self._lines.append(line)
         try:
             loop = asyncio.get_running_loop()
@@ -115,11 +120,15 @@ class BatchedLines:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._lines:
-            text = "".join(f"{line}\n" for line in self._lines)
-            self._lines.clear()
+        if not self._lines:
+            return
+        text = "".join(f"{line}\n" for line in self._lines)
+        self._lines.clear()
+        try:
             self._stream.write(text)
             self._stream.flush()
+        except OSError:  # BrokenPipeError, or the disk behind a redirect is full
+            self._closed_by_reader = True
 
     def __enter__(self) -> BatchedLines:
         return self
@@ -137,10 +146,13 @@ class PlainProgress:
         write: Callable[[str], None],
         clock: Callable[[], float] = time.time,
         verbosity: Verbosity = Verbosity.NORMAL,
+        flush: Callable[[], None] = lambda: None,
     ):
         self._write = write
         self._clock = clock
         self._verbosity = verbosity
+        #: writes what `write` holds back (a second Ctrl-C exits the process at once)
+        self.flush = flush
         self.state = RunState()
 
     def __call__(self, event: RunEvent) -> None:
@@ -382,9 +394,10 @@ def progress_reporter(
             yield live
     elif kind == "plain":
         with BatchedLines(stream or (sys.stderr if lines_to_stderr else sys.stdout)) as lines:
-            yield PlainProgress(lines.write, verbosity=verbosity)
+            yield PlainProgress(lines.write, verbosity=verbosity, flush=lines.flush)
     elif kind == "json":
         with BatchedLines(stream or sys.stdout) as lines:
-            yield JsonLinesProgress(lines.write, verbose=verbosity is Verbosity.VERBOSE)
+            verbose = verbosity is Verbosity.VERBOSE
+            yield JsonLinesProgress(lines.write, verbose=verbose, flush=lines.flush)
     else:
         yield None

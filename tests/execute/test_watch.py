@@ -319,6 +319,24 @@ def test_a_hinted_job_below_newer_pushes_is_confirmed_in_one_request(exec_server
     assert pages == 1
 
 
+def test_a_hint_about_a_job_no_longer_watched_is_ignored(exec_server) -> None:
+    # A poll that fails every waiter leaves the hints that came while it was out; the next
+    # hints-only poll must look only for the jobs still watched.
+    async def scenario() -> dict[str, Any]:
+        async with SieveClient(exec_server.url, exec_server.api_key) as client:
+            [job] = await _push_naps(client, [0.05])
+            watcher = ListWatcher(client, hinted=True, await_max=0)
+            waiting = asyncio.create_task(watcher.wait(job["id"], "exec/nap"))
+            await asyncio.sleep(0.2)
+            watcher._hints.add("a-job-of-a-failed-poll")
+            watcher.hint(job["id"])
+            final = await asyncio.wait_for(waiting, 5)
+            await watcher.aclose()
+            return final
+
+    assert asyncio.run(scenario())["status"] == "finished"
+
+
 def test_event_watcher_needs_no_requests(start_local_server) -> None:
     server = start_local_server(plugins=["exec_functions"])
 

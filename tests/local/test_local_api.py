@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import pickle
 from typing import Any
 
@@ -113,8 +114,18 @@ def test_list_items_are_the_jobs_as_get_returns_them(api: httpx.Client, server: 
         assert listed[job_id] == api.get(f"/jobs/{job_id}").json()
     assert [o["data"] for o in listed[several]["outputs"]] == [0, 1, 2]
     assert listed[unicode]["inputs"]["text"]["data"] == 'naïve ✓ "quoted"\n'
+    assert listed[unicode]["outputs"][0]["data"]["text"] == 'naïve ✓ "quoted"\n'
     assert listed[failed]["status"] == "error"
     assert "boom" in listed[failed]["error"]
+
+
+def test_a_value_json_cannot_carry_is_refused_at_push(server: Any) -> None:
+    # HTTP bodies cannot carry NaN (refused as they are read); an in-process push can, and it
+    # must not be stored where a list page would splice it in as invalid JSON
+    before = server.backend.jobs()["data"]
+    with pytest.raises(ValueError, match="JSON"):
+        server.backend.push({"function": "test/kinds", "inputs": {"text": "a", "ratio": math.nan}})
+    assert server.backend.jobs()["data"] == before
 
 
 def test_list_jobs_filters_by_status(api: httpx.Client, server: Any) -> None:

@@ -15,6 +15,7 @@ from runner.ui.progress import (
     LiveProgress,
     PlainProgress,
     Verbosity,
+    progress_reporter,
     render_view,
 )
 from runner.ui.state import RunState
@@ -253,3 +254,33 @@ def test_batched_lines_schedule_again_in_a_second_event_loop() -> None:
     assert stream.getvalue() == ""
     asyncio.run(write("second", 0.05))  # a timer of this loop writes both
     assert stream.getvalue() == "first\nsecond\n"
+
+
+class _ClosedPipe(_CountingStream):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_batched_lines_stop_when_the_reader_went_away() -> None:
+    stream = _ClosedPipe()
+    with BatchedLines(stream, interval=60) as lines:
+        lines.write("nobody reads this")  # outside a loop: written at once, and refused
+        lines.write("nor this")
+    assert stream.writes == 0  # refused once, then never tried again
+
+
+def test_line_reporters_flush_what_they_hold_back() -> None:
+    # a second Ctrl-C exits the process at once: the command flushes the reporter first
+    stream = _CountingStream()
+
+    async def report_and_flush() -> tuple[str, str]:
+        with progress_reporter("json", lines_to_stderr=False, stream=stream) as report:
+            assert isinstance(report, JsonLinesProgress)
+            report(EVENTS[0])
+            held = stream.getvalue()
+            report.flush()
+            return held, stream.getvalue()
+
+    held, flushed = asyncio.run(report_and_flush())
+    assert held == ""
+    assert json.loads(flushed)["event"] == "run.started"
