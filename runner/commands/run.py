@@ -15,7 +15,8 @@ from runner.commands.options import (
 
 
 @click.command()
-@click.argument("manifest", type=click.Path(dir_okay=False))
+# Not required by click: `run --resume m.toml` gives the manifest to --resume's optional value.
+@click.argument("manifest", type=click.Path(dir_okay=False), required=False, metavar="MANIFEST")
 @selection_options
 @vars_options
 @backend_options
@@ -98,7 +99,7 @@ from runner.commands.options import (
     "http://HOST:PORT].",
 )
 def run(
-    manifest: str,
+    manifest: str | None,
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     var_options: tuple[str, ...],
@@ -163,6 +164,10 @@ def run(
     )
     from runner.ui.summary import summary_lines
 
+    if manifest is None:
+        if not (resume and resume.endswith(".toml") and Path(resume).is_file()):
+            raise click.UsageError("Missing argument 'MANIFEST'.")
+        manifest, resume = resume, ""  # `--resume m.toml`: resume the newest run of m.toml
     if as_json and progress == "json":
         raise ConfigError("--json and --progress json both write to stdout; choose one")
     if verbose and quiet:

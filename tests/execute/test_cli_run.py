@@ -117,6 +117,19 @@ def test_two_machine_formats_on_stdout_are_a_usage_error(tmp_path: Path) -> None
     assert "--json and --progress json both write to stdout" in result.output
 
 
+def test_resume_followed_by_the_manifest_resumes_that_manifest(tmp_path: Path) -> None:
+    # --resume takes an optional RUN, so click hands it the manifest's path
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs = { value = 1 }\n')
+    resumed = CliRunner().invoke(cli, ["run", "--resume", str(manifest), "--local"])
+    assert resumed.exit_code == 2, resumed.output
+    assert "m.toml: no interrupted run to resume" in resumed.output
+    missing = CliRunner().invoke(cli, ["run", "--resume", str(tmp_path / "gone.toml")])
+    assert missing.exit_code == 2
+    assert "Missing argument 'MANIFEST'" in missing.output
+    assert "Missing argument 'MANIFEST'" in CliRunner().invoke(cli, ["run"]).output
+
+
 DELIVER = REPO / "manifests" / "deliver.toml"
 
 
