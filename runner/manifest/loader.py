@@ -41,12 +41,17 @@ from runner.manifest.references import Reference, ReferenceSyntaxError, Template
 from runner.manifest.rows import Row as MatrixRow
 from runner.manifest.rows import RowFileError, RowTable, check_used_columns, label_rows, read_rows
 from runner.manifest.structure import Locator, problem, structural_problems
-from runner.manifest.values import KEEP, StepError, compile_value, follow_steps, substitute
+from runner.manifest.values import (
+    KEEP,
+    TOO_DEEP,
+    TOO_DEEP_TO_READ,
+    StepError,
+    compile_value,
+    follow_steps,
+    substitute,
+    too_deep,
+)
 from runner.suggest import did_you_mean
-
-#: How deeply arrays and tables may nest in a manifest (hostile input must not exhaust the
-#: stack of the passes that walk values recursively).
-MAX_NESTING = 64
 
 #: The matrix key that lists combinations to leave out (not an axis).
 EXCLUDE = "exclude"
@@ -195,12 +200,12 @@ class _Loader:
         data = self.parse_toml()
         if data is None:
             return None, self.problems
-        deep = _too_deep(data)
+        deep = too_deep(data)
         if deep is not None:
             # every later pass walks values recursively: stop before one of them overflows
             where = ".".join(str(part) for part in deep[:4])
             location = SourceLocation(str(self.path), 1, 1)
-            message = f"{where}: values nest more than {MAX_NESTING} levels deep"
+            message = f"{where}: {TOO_DEEP}"
             self.problems.append(ManifestError(message, location=location))
             return None, self.problems
         self.positions = index_positions(self.text)
@@ -217,7 +222,7 @@ class _Loader:
             return toml_loads(self.text)
         except RecursionError:
             location = SourceLocation(str(self.path), 1, 1)
-            message = f"values nest too deeply to read (at most {MAX_NESTING} levels)"
+            message = TOO_DEEP_TO_READ
             self.problems.append(ManifestError(message, location=location))
             return None
         except TOMLDecodeError as error:
@@ -795,17 +800,3 @@ def _sort_key(error: ManifestError) -> tuple[int, int]:
 def _or(value: float | None, default: float) -> float:
     """`value` unless it is None (a broken setting, reported already)."""
     return default if value is None else value
-
-
-def _too_deep(data: Any) -> KeyPath | None:
-    """The path of a value nested deeper than MAX_NESTING, or None (iterative: no recursion)."""
-    stack: list[tuple[KeyPath, Any]] = [((), data)]
-    while stack:
-        path, value = stack.pop()
-        if len(path) > MAX_NESTING:
-            return path
-        if isinstance(value, dict):
-            stack.extend(((*path, key), item) for key, item in value.items())
-        elif isinstance(value, list):
-            stack.extend(((*path, index), item) for index, item in enumerate(value))
-    return None

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from runner.errors import ManifestError, SourceLocation
 from runner.manifest.matrix import plain_label
-from runner.manifest.values import kind_of
+from runner.manifest.values import TOO_DEEP, TOO_DEEP_TO_READ, kind_of, too_deep
 
 #: The suffixes `matrix.rows` reads, and how.
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
@@ -302,6 +302,9 @@ def _read_json_lines(text: IO[str], table: RowTable) -> None:
         except json.JSONDecodeError as error:
             table.problem(line, f"not valid JSON: {error.msg} (column {error.colno})")
             continue
+        except RecursionError:
+            table.problem(line, TOO_DEEP_TO_READ)
+            continue
         if _add_object(table, value, line, source):
             columns.update(dict.fromkeys(value))
     table.columns = list(columns)
@@ -329,6 +332,10 @@ def _read_json_array(text: IO[str], table: RowTable) -> None:
             value, end = decoder.raw_decode(document, position)
         except json.JSONDecodeError as error:
             table.problem(error.lineno, f"not valid JSON: {error.msg} (column {error.colno})")
+            return
+        except RecursionError:  # where this row ends is unknown: the rest cannot be read
+            table.problem(line, TOO_DEEP_TO_READ)
+            table.columns = list(columns)
             return
         if _add_object(table, value, line, source):
             columns.update(dict.fromkeys(value))
@@ -363,6 +370,11 @@ def _add_object(table: RowTable, value: Any, line: int, source: str) -> bool:
             line, f'a row must be a JSON object ({{"column": value, ...}}), got {kind_of(value)}'
         )
         return False
+    deep = too_deep(value)
+    if deep is not None:
+        column = deep[0]
+        table.problem(line, f"column {column!r}: {TOO_DEEP}")
+        return False
     table.rows.append(Row(value, "", source, line))
     return True
 
@@ -392,9 +404,14 @@ def _converter(declared: str | None) -> Any:
 
 def _parse_json_cell(cell: str) -> Any:
     try:
-        return json.loads(cell)
+        value = json.loads(cell)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON: {error.msg}") from None
+    except RecursionError:
+        raise ValueError(TOO_DEEP_TO_READ) from None
+    if too_deep(value) is not None:
+        raise ValueError(TOO_DEEP)
+    return value
 
 
 def _parse_typed(text: str, kind: str) -> Any:

@@ -30,6 +30,14 @@ class _Keep:
 
 KEEP: Any = _Keep()
 
+#: How deeply arrays and tables may nest in a manifest or a matrix's data file (hostile input
+#: must not exhaust the stack of the passes that walk values recursively).
+MAX_NESTING = 64
+#: What a value nested deeper than MAX_NESTING is told, after its path.
+TOO_DEEP = f"values nest more than {MAX_NESTING} levels deep"
+#: What a file that cannot even be parsed for its nesting is told.
+TOO_DEEP_TO_READ = f"values nest too deeply to read (at most {MAX_NESTING} levels)"
+
 #: reference -> its value, or KEEP to leave it unresolved.
 Lookup = Callable[[Reference], Any]
 
@@ -154,3 +162,17 @@ _KIND_NAMES = (
     (list, "an array"),
     (dict, "a table"),
 )
+
+
+def too_deep(data: Any) -> KeyPath | None:
+    """The path of a value nested deeper than MAX_NESTING, or None (iterative: no recursion)."""
+    stack: list[tuple[KeyPath, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > MAX_NESTING:
+            return path
+        if isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return None

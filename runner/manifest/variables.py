@@ -16,6 +16,7 @@ from typing import Any
 
 from runner.errors import ConfigError
 from runner.manifest._toml import TOMLDecodeError, toml_loads
+from runner.manifest.values import TOO_DEEP, TOO_DEEP_TO_READ, too_deep
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -35,6 +36,10 @@ def parse_var_options(options: Iterable[str]) -> dict[str, Any]:
             values[name] = json.loads(text)
         except ValueError:
             values[name] = text
+        except RecursionError:
+            raise ConfigError(f"--var {name}: {TOO_DEEP_TO_READ}") from None
+        if too_deep(values[name]) is not None:
+            raise ConfigError(f"--var {name}: {TOO_DEEP}")
     return values
 
 
@@ -49,6 +54,12 @@ def read_vars_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         data: Any = json.loads(text) if path.suffix == ".json" else toml_loads(text)
     except (ValueError, TOMLDecodeError) as error:
         raise ConfigError(f"--vars-file {path}: not valid {_format(path)}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"--vars-file {path}: {TOO_DEEP_TO_READ}") from None
+    deep = too_deep(data)
+    if deep is not None:
+        where = ".".join(str(part) for part in deep[:4])
+        raise ConfigError(f"--vars-file {path}: {where}: {TOO_DEEP}")
     if not isinstance(data, dict):
         raise ConfigError(f"--vars-file {path}: expected a JSON object of vars")
     # a vars file may be a whole manifest-like document with a [vars] table

@@ -55,6 +55,61 @@ def test_a_hostile_manifest_is_a_located_error(tmp_path: Path, text: str, messag
         assert message in output
 
 
+DEEP = "[" * 5000 + "1" + "]" * 5000  # past Python's recursion limit
+DEEP_65 = "[" * 65 + "1" + "]" * 65
+JSON_COLUMN = ', columns = { x = "json" }'
+
+
+def _json_rows(value: str) -> str:
+    return '[{"x": 1},\n {"x": ' + value + "}]"
+
+
+def _jsonl_rows(value: str) -> str:
+    return '{"x": 1}\n{"x": ' + value + "}\n"
+
+
+def _csv_rows(value: str) -> str:
+    return 'x\n1\n"' + value + '"\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "columns", "message"),
+    [
+        ("rows.json", _json_rows(DEEP), "", "rows.json:2: values nest too deeply"),
+        ("rows.json", _json_rows(DEEP_65), "", "rows.json:2: column 'x': values nest"),
+        ("rows.jsonl", _jsonl_rows(DEEP), "", "rows.jsonl:2: values nest too deeply"),
+        ("rows.jsonl", _jsonl_rows(DEEP_65), "", "rows.jsonl:2: column 'x': values"),
+        ("rows.csv", _csv_rows(DEEP), JSON_COLUMN, "rows.csv:3: column 'x': values nest too"),
+        ("rows.csv", _csv_rows(DEEP_65), JSON_COLUMN, "rows.csv:3: column 'x': values nest more"),
+    ],
+    ids=["json", "json-65", "jsonl", "jsonl-65", "csv-json-cell", "csv-json-cell-65"],
+)
+def test_deep_values_in_a_data_file_are_a_located_error(
+    tmp_path: Path, name: str, text: str, columns: str, message: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    path = tmp_path / "rows.toml"
+    path.write_text(
+        HEAD + f'matrix = {{ rows = "{name}"{columns} }}\ninputs.value = "${{{{ matrix.x }}}}"\n'
+    )
+    for command in ("validate", "plan"):
+        code, output = _invoke(command, str(path))
+        assert code == 1, output
+        assert message in output
+
+
+@pytest.mark.parametrize("value", [DEEP, DEEP_65], ids=["unreadable", "65"])
+def test_deep_vars_from_the_command_line_are_a_clear_error(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "vars.toml"
+    path.write_text("version = 1\n[vars]\nx = 1\n" + HEAD + 'inputs.value = "${{ vars.x }}"\n')
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text('{"x": ' + value + "}")
+    for option in (["--var", f"x={value}"], ["--vars-file", str(vars_file)]):
+        code, output = _invoke("validate", str(path), *option)
+        assert code == 2, output
+        assert "values nest" in output
+
+
 def test_bytes_that_are_not_utf8_are_a_located_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes(HEAD.encode() + b'inputs.value = "caf\xe9 \xff"\n')
