@@ -11,9 +11,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from runner.errors import ManifestError, ValidationError
+from runner.hooktypes import DEFAULT_EVENTS
 from runner.manifest.durations import format_duration
 from runner.manifest.matrix import JobInstance
-from runner.manifest.model import JobSpec
+from runner.manifest.model import JobSpec, Manifest
 from runner.manifest.plan import Plan
 
 #: How many instances of one job the text plan lists before summarising the rest.
@@ -138,6 +139,15 @@ def plan_to_dict(
             "fail_fast": plan.manifest.run.fail_fast,
         },
         "waves": waves,
+        # which kind and for what, not their settings: those may hold credentials
+        "sinks": [
+            {"index": entry.index, "use": entry.use, "jobs": list(entry.jobs)}
+            for entry in plan.manifest.sinks
+        ],
+        "notify": [
+            {"index": entry.index, "use": entry.use, "on": list(entry.on)}
+            for entry in plan.manifest.notify
+        ],
     }
 
 
@@ -173,7 +183,24 @@ def format_plan(
         lines.append(f"wave {number}")
         for name in wave:
             lines.extend(_format_job(plan, name, all_instances, finished, cached))
+    lines.extend(_format_deliveries(plan.manifest))
     return "\n".join(lines)
+
+
+def _format_deliveries(manifest: Manifest) -> list[str]:
+    """Where outputs go and who is told, without the entries' settings (credentials)."""
+    lines = []
+    if manifest.sinks:
+        lines += ["", "outputs"]
+        for entry in manifest.sinks:
+            jobs = ", ".join(entry.jobs) if entry.jobs else "every job"
+            lines.append(f"  {entry.label}: {jobs}")
+    if manifest.notify:
+        lines += ["", "notifications"]
+        for entry in manifest.notify:
+            events = ", ".join(entry.on or DEFAULT_EVENTS)
+            lines.append(f"  {entry.label}: on {events}")
+    return lines
 
 
 def _format_rows(summary: dict[str, Any], finished: Collection[str] | None) -> list[str]:

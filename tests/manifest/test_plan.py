@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from runner.cli import cli
 from runner.errors import ManifestError
 from runner.manifest import Manifest, Plan, build_plan
 from runner.manifest.matrix import axis_labels
@@ -302,3 +306,33 @@ def test_resolved_values_can_be_changed_without_touching_the_manifest(plan: Plan
     transcribe = plan.resolve(plan.instances("transcribe")[0], results)
     transcribe.inputs["file"]["url"] = "changed"
     assert results["fetch"]["outputs"][0] == {"url": "https://cdn/video.mp4"}
+
+
+def test_the_plan_names_its_sinks_and_notifiers_but_not_their_settings(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(
+        'version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs = { value = 1 }\n'
+        '[jobs.b]\nfunction = "local/echo"\ninputs = { value = 2 }\n'
+        '[[sinks]]\nuse = "local"\npath = "out/{job}"\njobs = ["b"]\n'
+        '[[sinks]]\nuse = "local"\npath = "all/{job}"\n'
+        '[[notify]]\nuse = "webhook"\nurl = "https://hooks.example.com/t0ken-in-the-path"\n'
+        '[[notify]]\nuse = "webhook"\nurl = "https://hooks.example.com/x"\n'
+        'on = ["run.started", "job.error"]\n'
+    )
+    text = CliRunner().invoke(cli, ["plan", str(manifest)])
+    assert text.exit_code == 0, text.output
+    assert "outputs\n  sinks[0] (local): b\n  sinks[1] (local): every job\n" in text.output
+    assert "notifications\n  notify[0] (webhook): on run.finished\n" in text.output
+    assert "notify[1] (webhook): on run.started, job.error" in text.output
+    assert "t0ken" not in text.output
+    document = json.loads(CliRunner().invoke(cli, ["plan", str(manifest), "--json"]).output)
+    assert document["sinks"] == [
+        {"index": 0, "use": "local", "jobs": ["b"]},
+        {"index": 1, "use": "local", "jobs": []},
+    ]
+    assert document["notify"][1] == {
+        "index": 1,
+        "use": "webhook",
+        "on": ["run.started", "job.error"],
+    }
+    assert "t0ken" not in json.dumps(document)
