@@ -178,6 +178,8 @@ class SieveClient:
         self._deadline = timeout * 4
         # whether the service ever answered: until then connect errors get a short budget
         self._answered = False
+        # while noting sends (`note_sends`): each request's "written out" future
+        self._unsent: set[asyncio.Future[None]] | None = None
         headers = {"User-Agent": f"sievefile/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["X-API-Key"] = api_key
@@ -227,6 +229,21 @@ class SieveClient:
             "request": [*hooks.get("request", []), sent],
             "response": [*hooks.get("response", []), answered],
         }
+
+    def note_sends(self) -> None:
+        """Note, from now on, when each request has been written out; see `until_sent`."""
+        if self._unsent is None:
+            self._unsent = set()
+
+    async def until_sent(self, timeout: float) -> None:
+        """Return once every request begun since `note_sends` has been written out to its
+        connection (its answer may still be on the way) or has ended, or after `timeout`
+        seconds; then stop noting. A caller about to keep the event loop busy (checking a
+        manifest) calls it first, so that its requests travel meanwhile."""
+        await asyncio.sleep(0)  # the operations just started reach their requests
+        unsent, self._unsent = self._unsent, None
+        if unsent:
+            await asyncio.wait(unsent, timeout=timeout)
 
     async def __aenter__(self) -> SieveClient:
         return self
@@ -477,7 +494,15 @@ class SieveClient:
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
     ) -> httpx.Response:
         """Send one request and read its whole answer, within the deadline and size limit."""
-        request = self._http.build_request(method, path, params=params, json=json)
+        written: asyncio.Future[None] | None = None
+        extensions: dict[str, Any] = {}
+        if self._unsent is not None:
+            written = asyncio.get_running_loop().create_future()
+            self._unsent.add(written)
+            extensions["trace"] = _on_written(written)
+        request = self._http.build_request(
+            method, path, params=params, json=json, extensions=extensions
+        )
 
         async def exchange() -> tuple[httpx.Response, bytes]:
             response = await self._http.send(request, stream=True)
@@ -493,6 +518,9 @@ class SieveClient:
             raise httpx.ReadTimeout(
                 f"no complete answer within {self._deadline:g} s", request=request
             ) from None
+        finally:
+            if written is not None and not written.done():
+                written.set_result(None)
         # the body was decoded while streaming: the new response must not decode it again
         headers = [
             (name, value)
@@ -679,6 +707,16 @@ def endpoint_missing(error: ApiError) -> bool:
     if error.status_code == 405:
         return True
     return error.status_code == 404 and str(error.detail).startswith("Not Found")
+
+
+def _on_written(written: asyncio.Future[None]) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpcore `trace` extension that resolves `written` once the request is sent."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_body.complete") and not written.done():
+            written.set_result(None)
+
+    return trace
 
 
 def _tls_context(base_url: str) -> ssl.SSLContext | bool:

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,12 @@ import pluggy
 
 from runner.backend import Backend, Connection, check_http_url, open_connection
 from runner.client import RequestRecord, RetryPolicy, equal_jitter
-from runner.concurrency import configured_parallelism, default_parallelism, service_concurrency
+from runner.concurrency import (
+    Concurrency,
+    configured_parallelism,
+    default_parallelism,
+    service_concurrency,
+)
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
 from runner.execute.journal import RunJournal
@@ -38,15 +43,52 @@ from runner.execute.scheduler import RunPolicy, Scheduler
 from runner.execute.validation import prepare_validation
 from runner.execute.watch import EventWatcher, JobWatcher, ListWatcher, OnProcessing
 from runner.hooktypes import JobRecord, JobStatus, RunInfo, RunResult
-from runner.manifest import build_plan, load_manifest
+from runner.manifest import build_plan
+from runner.manifest.loader import start_loading
 from runner.manifest.model import FunctionRef, Manifest
 from runner.manifest.plan import Plan
 from runner.plugins import call_hook, get_plugin_manager
+from runner.schemas.lock import lock_path_for
 from runner.schemas.service import BackendFetcher
 from runner.secrets import Secrets
 
 if TYPE_CHECKING:
     from runner.execute.receiver import WebhookReceiver
+
+
+#: How long a run waits for its early requests to be sent before it checks the manifest (the
+#: checks keep the event loop busy): a backend that takes longer to connect holds up no more.
+_EARLY_SEND_WAIT = 0.5
+
+
+@dataclass
+class _EarlyRequests:
+    """What `_Pipeline._send_early` started: metadata fetches and the concurrency probe."""
+
+    fetcher: BackendFetcher | None = None
+    probe: asyncio.Future[Concurrency | None] | None = None
+
+    async def discard(self) -> None:
+        """Cancel what nobody took (the manifest was broken, or a step failed), quietly."""
+        if self.fetcher is not None:
+            await self.fetcher.discard_early()
+        if self.probe is not None and not self.probe.done():
+            self.probe.cancel()
+            await asyncio.gather(self.probe, return_exceptions=True)
+
+
+def _unpinned_functions(document: dict[str, Any]) -> list[FunctionRef]:
+    """The functions without a version that the jobs of an unchecked manifest name."""
+    jobs = document.get("jobs")
+    found: dict[str, FunctionRef] = {}
+    for raw in jobs.values() if isinstance(jobs, dict) else ():
+        text = raw.get("function") if isinstance(raw, dict) else None
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):
+                ref = FunctionRef.parse(text)
+                if ref.version is None:
+                    found.setdefault(ref.slug, ref)
+    return list(found.values())
 
 
 @dataclass
@@ -151,44 +193,43 @@ class _Pipeline:
         started = time.time()
         # a resume runs what its run was started with, whatever this command says
         options = durability.options if durability is not None else {}
-        manifest = load_manifest(
+        select = options.get("select", request.select)
+        exclude = options.get("exclude", request.exclude)
+        pending = start_loading(
             request.manifest,
             variables=options.get("variables", request.variables),
             environ=request.environ,
         )
-        plan = build_plan(
-            manifest,
-            select=options.get("select", request.select),
-            exclude=options.get("exclude", request.exclude),
-            environ=request.environ,
-        )
-        delivery = configure_delivery(manifest, self.plugins, self.environ)
-        self.shown_secrets.update(delivery.secrets)
-        delivery.create()
-        retry = RetryPolicy(
-            budget=manifest.run.retry_budget,
-            base_delay=manifest.run.retry_delay,
-            max_delay=manifest.run.retry_max_delay,
-        )
-        async with open_connection(
-            request.backend,
-            files_dir=request.files_dir,
-            # an embedded backend reads input files from the manifest's folder only
-            input_roots=[Path(request.manifest).resolve().parent],
-            plugins=self.plugins,
-            retry=retry,
-        ) as connection:
-            if request.trace_requests:
-                connection.client.observe_requests(self._traced)
+        async with contextlib.AsyncExitStack() as stack:
+            connection: Connection | None = None
+            early = _EarlyRequests()
+            if request.backend.kind == "remote" and pending.document is not None:
+                # A remote backend's first requests need only what the manifest names: sent
+                # now, they travel while it is checked (docs/running.md, "Start-up").
+                connection = await stack.enter_async_context(self._connect())
+                stack.push_async_callback(early.discard)
+                await self._send_early(early, pending.document, connection, select or exclude)
+            manifest = pending.finish()
+            plan = build_plan(manifest, select=select, exclude=exclude, environ=request.environ)
+            delivery = configure_delivery(manifest, self.plugins, self.environ)
+            self.shown_secrets.update(delivery.secrets)
+            delivery.create()
+            if connection is None:
+                connection = await stack.enter_async_context(self._connect())
+            connection.client.retry = RetryPolicy(
+                budget=manifest.run.retry_budget,
+                base_delay=manifest.run.retry_delay,
+                max_delay=manifest.run.retry_max_delay,
+            )
             # asked while the schemas are fetched: a round trip less before the first push
-            probe = asyncio.ensure_future(self._parallelism(manifest, connection))
+            probe = asyncio.ensure_future(self._parallelism(manifest, connection, early.probe))
             validate = None
             try:
                 if request.check_inputs:
                     validate = await prepare_validation(
                         manifest,
                         plan,
-                        BackendFetcher(request.backend, client=connection.client),
+                        early.fetcher or BackendFetcher(request.backend, client=connection.client),
                         schemas_dir=request.schemas_dir,
                         locked=request.locked,
                         offline=request.offline,
@@ -370,13 +411,66 @@ class _Pipeline:
             message += " (X-API-Key: ***)"
         self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
 
-    async def _parallelism(self, manifest: Manifest, connection: Connection) -> int:
+    def _connect(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        request = self.request
+
+        @contextlib.asynccontextmanager
+        async def connect() -> AsyncIterator[Connection]:
+            async with open_connection(
+                request.backend,
+                files_dir=request.files_dir,
+                # an embedded backend reads input files from the manifest's folder only
+                input_roots=[Path(request.manifest).resolve().parent],
+                plugins=self.plugins,
+            ) as connection:
+                if request.trace_requests:
+                    connection.client.observe_requests(self._traced)
+                yield connection
+
+        return connect()
+
+    async def _send_early(
+        self,
+        early: _EarlyRequests,
+        document: dict[str, Any],
+        connection: Connection,
+        selection: Sequence[str],
+    ) -> None:
+        """Start (into `early`) the requests the run makes before its first push that the
+        unchecked `document` already tells: each unpinned function's metadata (when nothing
+        else decides what is fetched: no lock file, no selection) and the service's
+        concurrency (when neither `-j` nor the manifest sets `max_parallel`). Returns once
+        they are sent."""
+        request, client = self.request, connection.client
+        client.note_sends()
+        if (
+            request.check_inputs
+            and not request.offline
+            and not selection
+            and not lock_path_for(Path(request.manifest)).is_file()
+        ):
+            early.fetcher = BackendFetcher(request.backend, client=client)
+            for ref in _unpinned_functions(document):
+                early.fetcher.fetch_early(ref.owner, ref.name)
+        run_table = document.get("run")
+        if request.max_parallel is None and not (
+            isinstance(run_table, dict) and "max_parallel" in run_table
+        ):
+            early.probe = asyncio.ensure_future(service_concurrency(client))
+        await client.until_sent(_EARLY_SEND_WAIT)
+
+    async def _parallelism(
+        self,
+        manifest: Manifest,
+        connection: Connection,
+        early_probe: asyncio.Future[Concurrency | None] | None = None,
+    ) -> int:
         """`-j`, else `[run] max_parallel`, else the default capped by the service's
         concurrency limit when it reports one (see docs/running.md)."""
         configured = configured_parallelism(manifest, self.request.max_parallel)
         if configured is not None or connection.local is not None:
             return configured or manifest.run.max_parallel
-        concurrency = await service_concurrency(connection.client)
+        concurrency = await (early_probe or service_concurrency(connection.client))
         parallelism = default_parallelism(configured, concurrency)
         if concurrency is not None:
             self._notices.append(

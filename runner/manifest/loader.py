@@ -78,10 +78,49 @@ def load_manifest(
     missing environment variable is not a problem (for checks in CI without secrets).
     Raises ManifestError carrying every problem in `problems`.
     """
-    manifest, problems = _load_path(Path(path), variables, environ, require_env)
-    if problems or manifest is None:
-        raise _combined(problems)
-    return manifest
+    return start_loading(
+        path, variables=variables, environ=environ, require_env=require_env
+    ).finish()
+
+
+class PendingManifest:
+    """A manifest read and parsed as TOML, not yet checked: what `start_loading` returns.
+
+    `document` is its top-level table as written (None when it could not be read or parsed),
+    for a caller that starts work on what the manifest names (a run's first requests) while
+    `finish()` checks it. Nothing in `document` has been checked yet.
+    """
+
+    def __init__(self, loader: _Loader | None, problems: list[ManifestError]) -> None:
+        self._loader = loader
+        self._problems = problems
+        self.document: dict[str, Any] | None = None
+        if loader is not None:
+            self.document = loader.parse_toml()
+            if self.document is None:
+                self._problems = loader.problems
+
+    def finish(self) -> Manifest:
+        """Check and build the manifest, as `load_manifest` does; raises ManifestError."""
+        manifest = None
+        if self._loader is not None and self.document is not None:
+            manifest, self._problems = self._loader.load(self.document)
+        if self._problems or manifest is None:
+            raise _combined(self._problems)
+        return manifest
+
+
+def start_loading(
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> PendingManifest:
+    """Read the manifest at `path` and parse its TOML; `finish()` does the rest of
+    `load_manifest` (same arguments, same errors, raised only then)."""
+    loader, problems = _open_path(Path(path), variables, environ, require_env)
+    return PendingManifest(loader, problems)
 
 
 def load_manifest_text(
@@ -107,15 +146,19 @@ def check_manifest(
     require_env: bool = True,
 ) -> list[ManifestError]:
     """Every problem in the manifest at `path` (empty when it is valid); never raises for it."""
-    return _load_path(Path(path), variables, environ, require_env)[1]
+    try:
+        start_loading(path, variables=variables, environ=environ, require_env=require_env).finish()
+    except ManifestError as error:
+        return list(error.problems)
+    return []
 
 
-def _load_path(
+def _open_path(
     path: Path,
     variables: Mapping[str, Any] | None,
     environ: Mapping[str, str] | None,
     require_env: bool,
-) -> tuple[Manifest | None, list[ManifestError]]:
+) -> tuple[_Loader | None, list[ManifestError]]:
     try:
         # utf-8-sig: editors on Windows may start the file with a byte-order mark
         text = path.read_text(encoding="utf-8-sig")
@@ -127,7 +170,7 @@ def _load_path(
         return None, [
             ManifestError(f"cannot read the manifest: {reason}", location=SourceLocation(str(path)))
         ]
-    return _Loader(text, path, variables, environ, require_env).load()
+    return _Loader(text, path, variables, environ, require_env), []
 
 
 def _combined(problems: list[ManifestError]) -> ManifestError:
@@ -196,8 +239,12 @@ class _Loader:
 
     # --- passes ----------------------------------------------------------------------------
 
-    def load(self) -> tuple[Manifest | None, list[ManifestError]]:
-        data = self.parse_toml()
+    def load(
+        self, data: dict[str, Any] | None = None
+    ) -> tuple[Manifest | None, list[ManifestError]]:
+        """Every pass; `data` is the parsed TOML when `parse_toml` was already called."""
+        if data is None:
+            data = self.parse_toml()
         if data is None:
             return None, self.problems
         deep = too_deep(data)

@@ -44,7 +44,26 @@ def manifest_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(manifest_schema())
+    # jsonschema resolves a `$ref` anew each time it meets one: once per job for `#/$defs/job`,
+    # a third of the check. The schema's own `$defs` are not recursive, so they are put in
+    # place once; every error is the same, its `schema_path` without the `$ref` steps.
+    return jsonschema.Draft202012Validator(_with_local_refs_inlined(manifest_schema()))
+
+
+def _with_local_refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        reference = node.get("$ref")
+        if len(node) == 1 and isinstance(reference, str) and reference.startswith("#/$defs/"):
+            return inline(definitions[reference.removeprefix("#/$defs/")])
+        return {key: inline(value) for key, value in node.items()}
+
+    return {key: inline(value) for key, value in schema.items() if key != "$defs"}
 
 
 def structural_problems(

@@ -4,11 +4,13 @@
 `SieveClient.get_function`, and `fetch.fetch_version(owner, name, version)` for a version other
 than the latest (None when the backend does not serve the versions endpoint). The client (and
 an embedded backend) is opened on the first fetch only, so a manifest whose schemas are all
-locked and cached needs no backend at all.
+locked and cached needs no backend at all. A run starts its fetches early
+(`fetch_early`), while its manifest is still being checked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,6 +33,7 @@ class BackendFetcher:
         self.fetches = 0
         self._stack = contextlib.AsyncExitStack()
         self._client: SieveClient | None = client
+        self._early: dict[tuple[str, str], asyncio.Task[Any]] = {}
 
     @property
     def name(self) -> str:
@@ -48,9 +51,28 @@ class BackendFetcher:
         )
 
     async def __call__(self, owner: str, name: str) -> dict[str, Any]:
+        early = self._early.pop((owner, name), None)
+        if early is not None:
+            return dict(await early)
         client = await self._open()
         self.fetches += 1
         return dict(await client.get_function(owner, name))
+
+    def fetch_early(self, owner: str, name: str) -> None:
+        """Start fetching `owner/name` now (on the client given at creation); the next
+        `fetcher(owner, name)` takes its answer, or its error."""
+        if self._client is None:
+            raise RuntimeError("fetch_early needs the client the fetcher was created with")
+        if (owner, name) not in self._early:
+            self.fetches += 1
+            self._early[owner, name] = asyncio.ensure_future(self._client.get_function(owner, name))
+
+    async def discard_early(self) -> None:
+        """Cancel the early fetches nobody took (the manifest turned out broken), quietly."""
+        early, self._early = list(self._early.values()), {}
+        for task in early:
+            task.cancel()
+        await asyncio.gather(*early, return_exceptions=True)
 
     async def fetch_version(self, owner: str, name: str, version: str) -> dict[str, Any] | None:
         """`GET /v2/functions/{owner}/{name}/versions/{version}`; None when not served."""

@@ -3,6 +3,7 @@ loader; the shipped JSON Schema accepts every example manifest."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -125,3 +126,27 @@ def test_schema_defaults_match_the_loader_defaults() -> None:
     assert definitions["max_instances"]["default"] == Defaults().max_instances
     assert run["max_parallel"]["default"] == RunSettings().max_parallel
     assert run["fail_fast"]["default"] == RunSettings().fail_fast
+
+
+def test_the_loader_checks_with_the_shipped_schema_refs_and_all() -> None:
+    """The loader's validator has the schema's `$defs` put in place (a `$ref` costs a lookup
+    per job): it must find exactly what the shipped schema finds."""
+    from runner.manifest.structure import _validator
+
+    assert "$ref" not in json.dumps(_validator().schema)
+    shipped = jsonschema.Draft202012Validator(manifest_schema())
+    bad = {
+        "version": 1,
+        "defaults": {"retries": -1, "timeout": True},
+        "run": {"max_parallel": 0},
+        "jobs": {
+            "a": {"function": "x", "fucntion": "y", "retries": "3", "timeout": []},
+            "b c": {"function": "o/n"},
+        },
+        "sinks": [{"use": 3}, {"jobs": ["a"]}],
+        "notify": [{"use": "slack", "on": "never"}],
+    }
+    found = sorted((list(e.absolute_path), e.message) for e in _validator().iter_errors(bad))
+    expected = sorted((list(e.absolute_path), e.message) for e in shipped.iter_errors(bad))
+    assert found == expected
+    assert len(found) >= 8
