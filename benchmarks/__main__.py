@@ -14,7 +14,9 @@ each way, and only the seed spec's five operations: no `/await`, no `/user/concu
   baselines in `benchmarks/baselines/` (sequential push-then-poll; a thread per job polling
   its own job). Every contestant is a fresh process, timed from start to exit; the server
   counts its requests. Reported: wall time, wall / critical path, requests per job, and
-  sievefile / baseline. The embedded backend (4 workers, in process) runs 4 chains x 10.
+  sievefile / baseline. On the chains (where the targets are read) each contestant but the
+  sequential script runs `--repeat` times (default 3), in turns, and its median run counts.
+  The embedded backend (4 workers, in process) runs 4 chains x 10.
 - `inflight`: 10,000 jobs in flight from one `sievefile run -j 10000 --detach` (jobs that
   sleep an hour, 100 server workers): its peak RSS and CPU seconds per job, and its CPU and
   requests per second while it holds them all; then Ctrl-C leaves them (detached).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import dataclasses
 import datetime
 import json
 import os
@@ -125,6 +128,8 @@ class Result:
     requests: int | None
     ok: bool
     note: str = ""
+    #: every run's wall time when the contestant ran more than once (`wall` is their median)
+    walls: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -141,39 +146,58 @@ def timed(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedPro
     return time.perf_counter() - started, done
 
 
-def run_dag(dag: Dag, folder: Path, proxy_url: str, contestants: list[str]) -> list[Result]:
-    results = []
-    for runner in contestants:
-        work = folder / f"{dag.name}-{runner.replace(' ', '_').replace('-', '')}"
-        work.mkdir()
-        manifest, dag_file = dag.write(work)
-        base = [sys.executable, "-m", "runner", "run", str(manifest), "--progress", "none"]
-        remote = ["--api-url", proxy_url, "--api-key", KEY]
-        command = {
-            "sievefile": [*base, *remote, "--json"],
-            "sievefile --listen": [*base, *remote, "--json", "--listen", "127.0.0.1:0"],
-            "sievefile embedded": [*base, "--local", "--json"],
-            "script: sequential": [sys.executable, "-m", "benchmarks.baselines.sequential"],
-            "script: thread per job": [sys.executable, "-m", "benchmarks.baselines.threads"],
-        }[runner]
-        if runner.startswith("script"):
-            command += ["--url", proxy_url, "--key", KEY, "--dag", str(dag_file)]
-        if proxy_url:
-            proxy_reset(proxy_url)
-        wall, done = timed(command, ROOT)
-        requests = proxy_requests(proxy_url) if proxy_url else None
-        note = ""
-        if runner == "sievefile embedded":
-            summary = json.loads(done.stdout) if done.returncode == 0 else {}
-            requests = summary.get("requests")
-        ok = done.returncode == 0
-        if not ok:
-            note = (done.stderr or done.stdout).strip().splitlines()[-1:][0][:120]
-        results.append(Result(dag, runner, wall, requests, ok, note))
-        print(f"  {dag.name:22} {runner:24} {wall:7.2f} s  {results[-1].ratio:5.2f} x  "
-              f"req/job {results[-1].per_job or 0:.2f}  {'ok' if ok else 'FAILED ' + note}",
-              flush=True)  # fmt: skip
-    return results
+def run_dag(
+    dag: Dag, folder: Path, proxy_url: str, contestants: list[str], repeat: int = 1
+) -> list[Result]:
+    """Each contestant on `dag`; with `repeat`, every contestant but the sequential script
+    (80 s a run) runs that many times, in turns, and its median run is reported."""
+    runs: dict[str, list[Result]] = {}
+    for turn in range(repeat):
+        for runner in contestants:
+            if turn == 0 or runner != "script: sequential":
+                runs.setdefault(runner, []).append(run_one(dag, folder, proxy_url, runner, turn))
+    return [_median_run(each) for each in runs.values()]
+
+
+def _median_run(runs: list[Result]) -> Result:
+    if len(runs) == 1:
+        return runs[0]
+    ordered = sorted(runs, key=lambda run: (not run.ok, run.wall))
+    median = ordered[(len(ordered) - 1) // 2]
+    return dataclasses.replace(median, walls=sorted(run.wall for run in runs))
+
+
+def run_one(dag: Dag, folder: Path, proxy_url: str, runner: str, turn: int) -> Result:
+    work = folder / f"{dag.name}-{runner.replace(' ', '_').replace('-', '')}-{turn}"
+    work.mkdir()
+    manifest, dag_file = dag.write(work)
+    base = [sys.executable, "-m", "runner", "run", str(manifest), "--progress", "none"]
+    remote = ["--api-url", proxy_url, "--api-key", KEY]
+    command = {
+        "sievefile": [*base, *remote, "--json"],
+        "sievefile --listen": [*base, *remote, "--json", "--listen", "127.0.0.1:0"],
+        "sievefile embedded": [*base, "--local", "--json"],
+        "script: sequential": [sys.executable, "-m", "benchmarks.baselines.sequential"],
+        "script: thread per job": [sys.executable, "-m", "benchmarks.baselines.threads"],
+    }[runner]
+    if runner.startswith("script"):
+        command += ["--url", proxy_url, "--key", KEY, "--dag", str(dag_file)]
+    if proxy_url:
+        proxy_reset(proxy_url)
+    wall, done = timed(command, ROOT)
+    requests = proxy_requests(proxy_url) if proxy_url else None
+    note = ""
+    if runner == "sievefile embedded":
+        summary = json.loads(done.stdout) if done.returncode == 0 else {}
+        requests = summary.get("requests")
+    ok = done.returncode == 0
+    if not ok:
+        note = (done.stderr or done.stdout).strip().splitlines()[-1:][0][:120]
+    result = Result(dag, runner, wall, requests, ok, note)
+    print(f"  {dag.name:22} {runner:24} {wall:7.2f} s  {result.ratio:5.2f} x  "
+          f"req/job {result.per_job or 0:.2f}  {'ok' if ok else 'FAILED ' + note}",
+          flush=True)  # fmt: skip
+    return result
 
 
 # -- the in-flight case ----------------------------------------------------------------------
@@ -282,7 +306,10 @@ def dag_table(results: list[Result]) -> list[str]:
                     vs.append(f"{result.wall / other.wall:.2f}")
                 else:
                     vs.append("")
-            wall = f"{result.wall:.1f} s" + ("" if result.ok else " (failed)")
+            wall = f"{result.wall:.2f} s" + ("" if result.ok else " (failed)")
+            if result.walls:
+                low, high = result.walls[0], result.walls[-1]
+                wall += f" (median of {len(result.walls)}: {low:.2f}-{high:.2f})"
             lines.append(
                 f"| {name} ({result.dag.critical_path:g} s) | {runner} | {wall} | "
                 f"{result.ratio:.2f} | {_fmt(result.per_job)} | {vs[0]} | {vs[1]} |"
@@ -349,11 +376,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--runner", action="append", help="only these runners (e.g. 'sievefile')")
     parser.add_argument(
+        "--repeat", type=int, help="runs of each contestant on the chains (default 3; --quick 1)"
+    )
+    parser.add_argument(
         "--dag", action="append", choices=["chains", "fan", "independent"], help="only these DAGs"
     )
     args = parser.parse_args()
     cases = args.case or ["dags", "inflight"]
     quick = args.quick
+    args.repeat = max(1, args.repeat or (1 if quick else 3))
     seconds = 0.2 if quick else 0.6
     dags = (
         [chains(10, 3, seconds), fan(50, seconds), independent(50, seconds)]
@@ -378,7 +409,9 @@ def main() -> None:
                   "request, seed-spec endpoints only", flush=True)  # fmt: skip
             with delay_server(workers, args.delay, True) as proxy_url:
                 for dag in dags:
-                    results += run_dag(dag, folder, proxy_url, contestants)
+                    # the targets are read on the chains: their runs are repeated
+                    repeat = args.repeat if dag.name.startswith("chains") else 1
+                    results += run_dag(dag, folder, proxy_url, contestants, repeat)
             if not args.runner or "sievefile embedded" in args.runner:
                 results += run_dag(embedded, folder, "", ["sievefile embedded"])
         if "inflight" in cases:
