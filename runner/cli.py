@@ -155,21 +155,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-#: Allocations between two collections of the youngest generation in a sievefile process
-#: (CPython's default is 700).
-YOUNG_COLLECTION_THRESHOLD = 50_000
-
-
 def main(argv: list[str] | None = None, prog_name: str = "sievefile") -> None:
     """Console-script entry point."""
     # httpx imports its own command line (rich and pygments, about 35 ms) whenever those are
     # installed, as ours are; this process never runs it, so its import is declined.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    # Start-up (imports, a manifest's thousands of small objects) allocates much and frees
-    # little: a young-generation collection every 700 allocations only costs time there (17
-    # ms of the 0.3 s before a 1,000-job run's first push). Every 50,000 is still often enough
-    # for what a command leaves behind.
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     try:
         cli.main(args=argv if argv is not None else sys.argv[1:], prog_name=prog_name)
     finally:
