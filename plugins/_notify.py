@@ -1,11 +1,12 @@
 """What the built-in notifiers (`webhook`, `slack`, `email`) share; not a plugin itself.
 
-- `NotifyError`: what a notifier raises when an event could not be sent. Its message says
-  what failed and where (scheme, host and port only: a webhook URL's path and query often carry
-  its token) and never holds a secret.
+- Every notifier raises `runner.DeliveryError` when an event could not be sent. Its message
+  says what failed and where (scheme, host and port only: a webhook URL's path and query often
+  carry its token) and never holds a secret.
 - `Redactor`: the secret strings of one notifier, masked out of any text that goes into an error.
 - `delivery_id(notification)`: the stable id of an event, the same every time it is sent again.
-- `post_json(...)`: one POST with a timeout, no redirects, a `NotifyError` for anything but 2xx.
+- `post_json(...)`: one POST with a timeout, no redirects, a `DeliveryError` for anything but
+  2xx (permanent for a 3xx or a 4xx, honouring a 429's or 503's `Retry-After`).
 - `check_url(url, key=, label=)`: a ConfigError unless `url` is an http(s) URL.
 - `timeout_schema(default)`: the `timeout` key of each notifier's configuration schema, and the
   defaults `HTTP_TIMEOUT` and `SMTP_TIMEOUT`.
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner import ConfigError, Notification, Secrets, __version__
+from runner import ConfigError, DeliveryError, Notification, Secrets, __version__
 
 USER_AGENT = f"sievefile/{__version__}"
 #: Default seconds each network operation may take: an HTTP POST, an SMTP exchange (SMTP
@@ -30,10 +31,6 @@ HTTP_TIMEOUT = 10.0
 SMTP_TIMEOUT = 30.0
 #: How much of a failed response's body an error message quotes (Slack says why in it).
 _BODY_SNIPPET = 200
-
-
-class NotifyError(Exception):
-    """An event could not be sent (the framework retries it, then reports this message)."""
 
 
 class Redactor:
@@ -130,10 +127,12 @@ def post_json(
     label: str,
     redact: Redactor,
 ) -> None:
-    """POST `body` (JSON bytes) to `url`; a `NotifyError` unless the answer is 2xx.
+    """POST `body` (JSON bytes) to `url`; a `DeliveryError` unless the answer is 2xx.
 
     Redirects are not followed: a 3xx is an error (a signed body must reach the URL the user
-    wrote). The error names the status and quotes the start of the answer, secrets masked.
+    wrote). The error names the status and quotes the start of the answer, secrets masked; it
+    is permanent for a 3xx or a 4xx (the same event would be refused again) and carries a
+    429's or 503's `Retry-After` (`DeliveryError.for_http_answer`).
     """
     import httpx
 
@@ -143,10 +142,14 @@ def post_json(
             response = client.post(url, content=body, headers={"User-Agent": USER_AGENT, **headers})
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         # `from None`: the httpx error holds the request, and with it the whole URL.
-        raise NotifyError(
+        raise DeliveryError(
             redact(f"{label}: POST to {where} failed: {type(error).__name__}: {error}")
         ) from None
     if not response.is_success:
         snippet = " ".join(response.text[:_BODY_SNIPPET].split())
         message = f"{label}: {where} answered {response.status_code} {response.reason_phrase}"
-        raise NotifyError(redact(f"{message}: {snippet}" if snippet else message))
+        raise DeliveryError.for_http_answer(
+            redact(f"{message}: {snippet}" if snippet else message),
+            response.status_code,
+            response.headers.get("Retry-After"),
+        )

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plugins._notify import SMTP_TIMEOUT, NotifyError, Redactor, delivery_id, timeout_schema
+from plugins._notify import SMTP_TIMEOUT, Redactor, delivery_id, timeout_schema
 from plugins._summary import render_text, status_word
 from runner import (
     ConfigError,
+    DeliveryError,
     Notification,
     NotifierKind,
     PluginContext,
@@ -184,8 +185,9 @@ class EmailNotifier:
                 refused = smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as error:
             # OSError covers refused connections, timeouts and certificate failures.
-            raise NotifyError(
-                self.redact(f"{self._failed()}: {type(error).__name__}: {error}")
+            raise DeliveryError(
+                self.redact(f"{self._failed()}: {type(error).__name__}: {error}"),
+                permanent=_refused_for_good(error),
             ) from None
         if refused:
             # Some got it, some did not: fail, so that it is retried and then reported. The
@@ -194,7 +196,10 @@ class EmailNotifier:
                 f"{address}: {code} {reply.decode(errors='replace')}"
                 for address, (code, reply) in refused.items()
             )
-            raise NotifyError(self.redact(f"{self._failed()}: recipients refused: {reasons}"))
+            raise DeliveryError(
+                self.redact(f"{self._failed()}: recipients refused: {reasons}"),
+                permanent=all(_permanent_reply(code) for code, _ in refused.values()),
+            )
 
     def _failed(self) -> str:
         return f"email: sending through {self.host}:{self.port} failed"
@@ -275,3 +280,17 @@ def register_notifiers(register: RegisterNotifier) -> None:
             description="Mail a plain-text summary through an SMTP server (STARTTLS or TLS).",
         )
     )
+
+
+def _permanent_reply(code: int) -> bool:
+    """An SMTP reply code that sending again cannot change (5xx: a bad login, a mailbox that
+    does not exist); 4xx replies are temporary."""
+    return 500 <= code < 600
+
+
+def _refused_for_good(error: Exception) -> bool:
+    import smtplib
+
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(_permanent_reply(code) for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and _permanent_reply(error.smtp_code)

@@ -28,9 +28,9 @@ from plugins._sinks import PLACEHOLDERS, PathTemplate, fit, open_output, sink_la
 from runner import (
     ConfigError,
     Delivery,
+    DeliveryError,
     PluginContext,
     RegisterSink,
-    SievefileError,
     SinkKind,
     hookimpl,
 )
@@ -137,8 +137,20 @@ class S3Sink:
                     source, self.bucket, key, ExtraArgs=extra, Config=self.transfer
                 )
         except (BotoCoreError, ClientError) as error:
-            message = f"{self.label}: cannot upload to {location}: {_describe(error)}"
-            raise SievefileError(_mask(message, self.secrets)) from error
+            message = _mask(
+                f"{self.label}: cannot upload to {location}: {_describe(error)}", self.secrets
+            )
+            if isinstance(error, ClientError):  # S3 answered: a missing bucket, a bad key, ...
+                answer = error.response.get("ResponseMetadata", {})
+                raise DeliveryError.for_http_answer(
+                    message,
+                    int(answer.get("HTTPStatusCode") or 500),
+                    answer.get("HTTPHeaders", {}).get("retry-after"),
+                ) from error
+            # without credentials no later try can sign its request
+            raise DeliveryError(
+                message, permanent=type(error).__name__ == "NoCredentialsError"
+            ) from error
         return location
 
 

@@ -5,13 +5,15 @@ Plugin authors import from here: `hookimpl`, the records hooks receive (`RunInfo
 `JobRecord`, `OutputRecord`, `RunResult`), what sinks and notifiers are (`Sink`, `SinkKind`,
 `Delivery`, `Notifier`, `NotifierKind`, `Notification`), what local functions use (`File`,
 `Video`, `Audio`, `Image`, `check_cancelled`, `sleep`), `Secrets` for masking, and the errors
-(see docs/plugins.md).
+(`DeliveryError` is how a sink or notifier says "wait" or "do not try again"; see
+docs/plugins.md).
 """
 
 from runner.errors import (
     ApiError,
     BackendError,
     ConfigError,
+    DeliveryError,
     Interrupted,
     LocalFunctionError,
     ManifestError,
@@ -55,6 +57,7 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "Delivery",
+    "DeliveryError",
     "DeliveryStats",
     "File",
     "Image",

@@ -29,7 +29,6 @@ without waiting. The API key is sent in the `X-API-Key` header and nowhere else:
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import ssl
@@ -44,7 +43,13 @@ from urllib.parse import quote
 import httpx
 
 from runner import __version__
-from runner.errors import ApiError, BackendError, PushOutcomeUnknown, ResponseError
+from runner.errors import (
+    ApiError,
+    BackendError,
+    PushOutcomeUnknown,
+    ResponseError,
+    parse_retry_after,
+)
 
 # the retry defaults live with the `[run]` settings that change them, in one place
 from runner.manifest.model import (
@@ -785,17 +790,4 @@ def _api_error(response: httpx.Response, method: str, url: str, hint: str = "") 
 
 def _retry_after(response: httpx.Response) -> float | None:
     """The `Retry-After` header in seconds (it may be a number or an HTTP date)."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return parse_retry_after(response.headers.get("Retry-After"))

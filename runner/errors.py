@@ -10,6 +10,7 @@ SievefileError                 exit 1 unless a subclass says otherwise
 │   ├── ResponseError          an answer it cannot use: a redirect, wrong types, too much
 │   └── PushOutcomeUnknown     a push was sent but its answer was lost: the job may exist
 ├── LocalFunctionError         exit 1: a local function could not do its work (bad media, ...)
+├── DeliveryError              a sink or notifier could not deliver: wait, or do not retry
 ├── RunError                   exit 1: a run finished with failed jobs
 └── Interrupted                exit 130: the user pressed Ctrl-C
 ```
@@ -20,8 +21,10 @@ They subclass `click.ClickException` so a command can raise them as they are; th
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import IO, Any
 
 import click
@@ -203,6 +206,57 @@ class LocalFunctionError(SievefileError):
 
     The local backend records the message as the job's `error`.
     """
+
+
+class DeliveryError(SievefileError):
+    """What a sink's `deliver` or a notifier's `notify` raises to say how sievefile should try
+    again. Any other exception is tried again as the delivery policy says (4 tries, backoff).
+
+    `retry_after`: seconds the receiver asked to be left alone (an HTTP 429 or 503 with
+    `Retry-After`): the next try waits at least that long, or, when that is longer than a run
+    waits (`DeliveryPolicy.max_retry_after`, 60 s), there is no next try. `permanent`: no try
+    can succeed (the receiver refused the request itself: a 404, a bad token, a recipient that
+    does not exist): not tried again. Either way the message is what the run reports.
+    `DeliveryError.for_http_answer` builds one from an HTTP answer.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = None if retry_after is None else max(0.0, retry_after)
+        self.permanent = permanent
+
+    @classmethod
+    def for_http_answer(
+        cls, message: str, status: int, retry_after: str | None = None
+    ) -> DeliveryError:
+        """The error for an HTTP receiver's answer `status` (`retry_after`: its Retry-After
+        header, seconds or an HTTP date). A 3xx or a 4xx other than 408, 425 and 429 is
+        permanent: the same request would get the same answer; a 429 or 503 waits as long as
+        Retry-After says; anything else is tried again as usual."""
+        if status in (429, 503):
+            return cls(message, retry_after=parse_retry_after(retry_after))
+        permanent = 300 <= status < 500 and status not in (408, 425, 429)
+        return cls(message, permanent=permanent)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """An HTTP `Retry-After` value in seconds from now (it may be a number or an HTTP date);
+    None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class RunError(SievefileError):

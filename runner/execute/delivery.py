@@ -36,7 +36,7 @@ import jsonschema
 import pluggy
 
 from runner.client import equal_jitter
-from runner.errors import ConfigError, ManifestError, SievefileError
+from runner.errors import ConfigError, DeliveryError, ManifestError, SievefileError
 from runner.execute import ledger as states
 from runner.execute.ledger import Ledger
 from runner.execute.outcome import Report, RunEvent
@@ -78,6 +78,9 @@ class DeliveryPolicy:
     attempts: int = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
+    #: The longest a receiver's `Retry-After` (a `DeliveryError.retry_after`) is waited for;
+    #: one that asks for longer is not tried again in this run.
+    max_retry_after: float = 60.0
     #: Deliveries and notifications in progress at once (each one a worker thread).
     concurrency: int = 8
 
@@ -668,6 +671,7 @@ class Deliverer:
         policy = self.policy
         message = ""
         for attempt in range(1, policy.attempts + 1):
+            said: DeliveryError | None = None  # how the plugin asked to go on, if it did
             try:
                 async with self._slots:
                     return True, await asyncio.to_thread(work, argument), attempt
@@ -677,10 +681,19 @@ class Deliverer:
                     if isinstance(error, SievefileError)
                     else f"{type(error).__name__}: {error}"
                 )
+                if isinstance(error, DeliveryError):
+                    said = error
             if self.stopping():
                 return False, f"{message} (not tried again: the run was interrupted)", attempt
+            if said is not None and said.permanent:
+                return False, f"{message} (not tried again: the receiver refused it)", attempt
+            wait = said.retry_after if said is not None else None
+            if wait is not None and wait > policy.max_retry_after:
+                asked = f"the receiver asked to wait {wait:g}s, longer than a run waits"
+                return False, f"{message} (not tried again: {asked})", attempt
             if attempt < policy.attempts:
                 delay = self._jitter(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
+                delay = max(delay, wait or 0.0)
                 self._report(
                     RunEvent(
                         "retrying",

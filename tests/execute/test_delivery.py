@@ -16,6 +16,7 @@ import pytest
 
 from runner import (
     Delivery,
+    DeliveryError,
     JobRecord,
     Notification,
     NotifierKind,
@@ -38,6 +39,9 @@ COLLECT_SCHEMA = {
     "properties": {
         "label": {"type": "string", "pattern": "^[a-z0-9-]+$"},
         "fail": {"type": "integer", "minimum": 0},
+        # how a failure says to go on (a DeliveryError), instead of an OSError
+        "retry_after": {"type": "number"},
+        "permanent": {"type": "boolean"},
     },
     "required": ["label"],
     "additionalProperties": False,
@@ -68,6 +72,12 @@ class Recorder:
                     left = recorder.failures.setdefault(which, settings.get("fail", 0))
                     if left > 0:
                         recorder.failures[which] = left - 1
+                        if "retry_after" in settings or "permanent" in settings:
+                            raise DeliveryError(
+                                "the store said no",
+                                retry_after=settings.get("retry_after"),
+                                permanent=settings.get("permanent", False),
+                            )
                         raise OSError("the store is down")
                 content = None
                 if delivery.output.is_file:
@@ -279,6 +289,37 @@ def test_a_failing_sink_is_retried_by_the_framework(run_text, manager, recorder)
     retries = [e for e in run.events if e.kind == "retrying" and "sinks[0]" in e.message]
     assert len(retries) == 3 * 2  # three outputs go to sinks[0], each failing twice
     assert "OSError: the store is down" in retries[0].message
+
+
+def test_a_permanent_failure_is_not_tried_again(run_text, manager, recorder) -> None:
+    text = WRITE.replace('label = "all"', 'label = "all"\nfail = 1\npermanent = true')
+    run = run_text(text, plugins=manager, delivery=FAST)
+    assert not [e for e in run.events if e.kind == "retrying" and "sinks[0]" in e.message]
+    assert run.summary.deliveries.failed == 3  # one try each: FAST would allow three
+    assert run.summary.deliveries.delivered == 1  # only-echo
+    assert all(
+        "the store said no (not tried again: the receiver refused it)" in error
+        for error in run.summary.deliveries.errors
+    )
+
+
+def test_a_retry_after_is_waited_for_however_short_the_backoff(run_text, manager, recorder) -> None:
+    text = WRITE.replace('label = "all"', 'label = "all"\nfail = 1\nretry_after = 0.3')
+    run = run_text(text, plugins=manager, delivery=FAST)  # FAST backs off 0.01 s
+    retries = [e for e in run.events if e.kind == "retrying" and "sinks[0]" in e.message]
+    assert len(retries) == 3
+    assert all(e.message.endswith("try 2 of 3 in 0.3s") for e in retries)
+    assert run.summary.delivered
+
+
+def test_a_retry_after_longer_than_a_run_waits_is_not_tried_again(
+    run_text, manager, recorder
+) -> None:
+    text = WRITE.replace('label = "all"', 'label = "all"\nfail = 1\nretry_after = 3600')
+    run = run_text(text, plugins=manager, delivery=FAST)
+    assert not [e for e in run.events if e.kind == "retrying" and "sinks[0]" in e.message]
+    assert run.summary.deliveries.failed == 3
+    assert "asked to wait 3600s, longer than a run waits" in run.summary.deliveries.errors[0]
 
 
 def test_a_sink_that_keeps_failing_ends_delivered_with_errors_and_resume_redelivers(

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from plugins._notify import NotifyError, delivery_id
+from plugins._notify import delivery_id
 from plugins._summary import render_text
 from plugins.email import EmailNotifier
-from runner import JobStatus, PluginContext
+from runner import DeliveryError, JobStatus, PluginContext
 from tests.support.notifications import finished_run, job, job_event
 from tests.support.ports import free_port
 from tests.support.smtp import Certificate, SmtpServer
@@ -119,7 +119,7 @@ def test_a_wrong_password_fails_without_showing_it(
 ) -> None:
     server = start_smtp(tls=certificate, require_starttls=True, logins={USER: "the-right-one"})
     email = notifier(server.port, certificate, username=USER, password=PASSWORD)
-    with pytest.raises(NotifyError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         email.notify(finished_run())
 
     message = str(raised.value)
@@ -131,6 +131,7 @@ def test_a_wrong_password_fails_without_showing_it(
     for shown in (message, repr(raised.value), repr(email)):
         assert PASSWORD not in shown
     assert raised.value.__cause__ is None
+    assert raised.value.permanent  # 535: the same password will be refused again
 
 
 def test_an_untrusted_certificate_is_refused(
@@ -141,7 +142,7 @@ def test_an_untrusted_certificate_is_refused(
     email = notifier(
         server.port, certificate, ca_file=str(stranger.cert), username=USER, password=PASSWORD
     )
-    with pytest.raises(NotifyError, match="SSLCertVerificationError") as raised:
+    with pytest.raises(DeliveryError, match="SSLCertVerificationError") as raised:
         email.notify(finished_run())
     assert PASSWORD not in str(raised.value)
     assert server.messages == []
@@ -154,7 +155,7 @@ def test_the_server_refuses_login_without_tls(
     # A server that requires STARTTLS, a notifier told not to use it: nothing is sent.
     server = start_smtp(tls=certificate, require_starttls=True, logins={USER: PASSWORD})
     email = notifier(server.port, starttls=False, username=USER, password=PASSWORD)
-    with pytest.raises(NotifyError, match=f"127.0.0.1:{server.port} failed") as raised:
+    with pytest.raises(DeliveryError, match=f"127.0.0.1:{server.port} failed") as raised:
         email.notify(finished_run())
     assert PASSWORD not in str(raised.value)
     assert server.messages == []
@@ -162,14 +163,17 @@ def test_the_server_refuses_login_without_tls(
 
 def test_an_unreachable_server_raises() -> None:
     port = free_port()
-    with pytest.raises(NotifyError, match=f"127.0.0.1:{port} failed: ConnectionRefusedError"):
+    with pytest.raises(
+        DeliveryError, match=f"127.0.0.1:{port} failed: ConnectionRefusedError"
+    ) as raised:
         notifier(port, starttls=False).notify(finished_run())
+    assert not raised.value.permanent  # the server may be back for the next try
 
 
 def test_a_refused_recipient_fails_the_notification(start_smtp: StartSmtp) -> None:
     server = start_smtp(unknown=frozenset({"ghost@example.com"}))
     email = notifier(server.port, starttls=False, to=["ops@example.com", "ghost@example.com"])
-    with pytest.raises(NotifyError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         email.notify(finished_run())
     assert str(raised.value) == (
         f"email: sending through 127.0.0.1:{server.port} failed: recipients refused: "
@@ -177,3 +181,4 @@ def test_a_refused_recipient_fails_the_notification(start_smtp: StartSmtp) -> No
     )
     (mail,) = server.messages  # the others got it: a retry may send them a copy
     assert mail.recipients == ["ops@example.com"]
+    assert raised.value.permanent  # 550: no such mailbox, whatever the next try

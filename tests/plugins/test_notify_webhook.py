@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from plugins._notify import NotifyError, delivery_id
+from plugins._notify import delivery_id
 from plugins._summary import render_text
 from plugins.slack import SlackNotifier
 from plugins.webhook import WebhookNotifier
-from runner import JobStatus, PluginContext
+from runner import DeliveryError, JobStatus, PluginContext
 from tests.conftest import ReceivedWebhook, WebhookReceiver
 from tests.support.notifications import finished_run, job, job_event
 from tests.support.outputs import serve_http
@@ -175,7 +175,7 @@ def test_a_failing_receiver_raises_with_its_status_and_no_secret(
     notification = job_event(job("a", JobStatus.ERROR, error="boom"))
     webhook_receiver.fail_first(1)
 
-    with pytest.raises(NotifyError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         notifier.notify(notification)
     message = str(raised.value)
     assert message == f"webhook: {webhook_receiver.url} answered 500 Internal Server Error"
@@ -195,7 +195,7 @@ def test_an_answer_that_quotes_the_request_is_shown_with_its_secrets_masked(
 ) -> None:
     url = f"{echoing_server}/hook/{SECRET}?token=q-31337"
     notifier = webhook(url, headers={"Authorization": TOKEN})
-    with pytest.raises(NotifyError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         notifier.notify(finished_run())
     message = str(raised.value)
     assert message.startswith(f"webhook: {echoing_server} answered 403 Forbidden: forbidden: ***")
@@ -207,7 +207,7 @@ def test_an_answer_that_quotes_the_request_is_shown_with_its_secrets_masked(
 
 def test_an_unreachable_receiver_raises_without_the_url_path() -> None:
     url = closed_port_url(f"/hook/{SECRET}")
-    with pytest.raises(NotifyError) as raised:
+    with pytest.raises(DeliveryError) as raised:
         webhook(url, secret=SECRET).notify(finished_run())
     message = str(raised.value)
     assert message.startswith(f"webhook: POST to {url.split('/hook')[0]} failed: ConnectError")
@@ -262,7 +262,7 @@ def test_slack_failures_hide_the_webhook_token(webhook_receiver: WebhookReceiver
     )
     webhook_receiver.fail_first(1)
     with pytest.raises(
-        NotifyError, match=r"^slack: http://127\.0\.0\.1:\d+ answered 500"
+        DeliveryError, match=r"^slack: http://127\.0\.0\.1:\d+ answered 500"
     ) as raised:
         notifier.notify(finished_run())
     assert "s3cr3tT0k3n" not in str(raised.value)
@@ -270,8 +270,69 @@ def test_slack_failures_hide_the_webhook_token(webhook_receiver: WebhookReceiver
 
     unreachable = SlackNotifier.from_config({"webhook_url": closed_port_url(token_path)}, context())
     with pytest.raises(
-        NotifyError, match=r"^slack: POST to http://127\.0\.0\.1:\d+ failed"
+        DeliveryError, match=r"^slack: POST to http://127\.0\.0\.1:\d+ failed"
     ) as raised:
         unreachable.notify(finished_run())
     assert "s3cr3tT0k3n" not in str(raised.value)
     assert "s3cr3tT0k3n" not in repr(unreachable)
+
+
+@pytest.fixture
+def answering_server() -> Iterator[Callable[[int, dict[str, str]], str]]:
+    """`answer(status, headers)`: the URL of a server on 127.0.0.1 that answers every POST so."""
+    answers: list[tuple[int, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status, headers = answers[-1]
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with serve_http(Handler) as url:
+
+        def answer(status: int, headers: dict[str, str]) -> str:
+            answers.append((status, headers))
+            return f"{url}/hook"
+
+        yield answer
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "permanent", "retry_after"),
+    [
+        (404, {}, True, None),  # Slack: channel_not_found; the same POST is refused again
+        (403, {}, True, None),
+        (302, {"Location": "http://127.0.0.1:9/elsewhere"}, True, None),
+        (429, {"Retry-After": "7"}, False, 7.0),  # rate limited: wait as long as it says
+        (503, {"Retry-After": "2"}, False, 2.0),
+        (429, {}, False, None),
+        (500, {}, False, None),  # the receiver's trouble: tried again as usual
+        (408, {}, False, None),
+    ],
+)
+@pytest.mark.parametrize("kind", ["webhook", "slack"])
+def test_an_answer_says_whether_and_when_to_try_again(
+    answering_server: Callable[[int, dict[str, str]], str],
+    kind: str,
+    status: int,
+    headers: dict[str, str],
+    permanent: bool,
+    retry_after: float | None,
+) -> None:
+    url = answering_server(status, headers)
+    notifier = (
+        webhook(url)
+        if kind == "webhook"
+        else SlackNotifier.from_config({"webhook_url": url}, context())
+    )
+    with pytest.raises(DeliveryError, match=f"answered {status}") as raised:
+        notifier.notify(finished_run())
+    assert raised.value.permanent is permanent
+    assert raised.value.retry_after == retry_after

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from plugins._sinks import PathTemplate
 from plugins.s3 import MIN_MULTIPART_THRESHOLD, S3Sink
-from runner import ConfigError, OutputRecord, PluginContext, SievefileError
+from runner import ConfigError, DeliveryError, OutputRecord, PluginContext
 from runner.plugins import build_plugin_manager, sink_kinds
 from tests.support.outputs import (
     HOSTILE_NAMES,
@@ -196,8 +196,9 @@ def test_hostile_names_and_urls_make_no_climbing_keys(
 
 def test_a_missing_bucket_is_one_line_naming_the_sink_and_the_destination(endpoint: str) -> None:
     sink = s3_sink(endpoint, "no-such-bucket-here", index=2)
-    with pytest.raises(SievefileError) as caught:
+    with pytest.raises(DeliveryError) as caught:
         sink.deliver(make_delivery(json_output(0, {"a": 1})))
+    assert caught.value.permanent  # S3's 404: no later try finds the bucket either
     message = str(caught.value)
     assert message.startswith("sinks[2] (s3): cannot upload to s3://no-such-bucket-here/podcast/")
     assert "NoSuchBucket" in message
@@ -211,8 +212,9 @@ def test_an_unreachable_endpoint_is_reported_with_secrets_masked() -> None:
     endpoint = f"http://127.0.0.1:{port}"
     # a secret that the error would otherwise show: the configuration's endpoint
     sink = s3_sink(endpoint, "bucket", secrets=frozenset({f"127.0.0.1:{port}"}))
-    with pytest.raises(SievefileError) as caught:
+    with pytest.raises(DeliveryError) as caught:
         sink.deliver(make_delivery(json_output(0, 1)))
+    assert not caught.value.permanent  # the endpoint may be up for the next try
     message = str(caught.value)
     assert message.startswith("sinks[0] (s3): cannot upload to s3://bucket/")
     assert "***" in message
@@ -230,8 +232,9 @@ def test_credentials_come_from_the_aws_chain_when_the_entry_has_none(
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     anonymous = s3_sink(endpoint, bucket, access_key_id=None, secret_access_key=None)
-    with pytest.raises(SievefileError, match="no AWS credentials"):
+    with pytest.raises(DeliveryError, match="no AWS credentials") as caught:
         anonymous.deliver(make_delivery(json_output(0, 1)))
+    assert caught.value.permanent
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
