@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runner import JobRecord, Notification, RunResult
+from runner import JobRecord, Notification, RunResult, format_duration
 
 #: At most this many failed jobs, destinations or delivery errors are listed.
 MAX_LINES = 10
@@ -89,20 +89,12 @@ def render_text(notification: Notification) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _duration(seconds: float) -> str:
-    """`5400` -> `1h30m`: the manifest's own duration format, for a person to read."""
-    # Imported here: runner.manifest loads jsonschema, and plugin modules must import light.
-    from runner.manifest.durations import format_duration
-
-    return format_duration(seconds)
-
-
 def _outcome(summary: RunResult) -> str:
     failed = len(summary.failed)
     total = len(summary.jobs)
     jobs = f"{total} job{'s' if total != 1 else ''}"
     counted = f"{failed} of {jobs} failed" if failed else jobs
-    return f"{counted}, {_duration(summary.duration)}"
+    return f"{counted}, {format_duration(summary.duration)}"
 
 
 def _facts(notification: Notification, summary: RunResult) -> tuple[str, ...]:
@@ -110,7 +102,7 @@ def _facts(notification: Notification, summary: RunResult) -> tuple[str, ...]:
     facts = [
         f"Status: {summary.status}",
         f"Jobs: {counts}",
-        f"Duration: {_duration(summary.duration)}",
+        f"Duration: {format_duration(summary.duration)}",
     ]
     deliveries = summary.deliveries
     if deliveries.delivered or deliveries.failed:

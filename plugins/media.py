@@ -4,7 +4,7 @@ Registers `local/test-pattern`, `local/probe`, `local/extract-audio`, `local/thu
 `local/trim` and `local/transcode`. Each is a plain Python callable (call it directly in a test);
 file inputs arrive as `File` values with a local `path`, file outputs are written into a fresh
 temporary directory and returned as `File(path=...)` for the server to store. A cancelled job
-stops ffmpeg at once (see `runner.local.ffmpeg.run_ffmpeg`); an ffmpeg failure or unreadable
+stops ffmpeg at once (see `plugins._ffmpeg.run_ffmpeg`); an ffmpeg failure or unreadable
 media raises `LocalFunctionError`, which becomes the job's `error`.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
+from plugins import _ffmpeg as ffmpeg
 from runner import Audio, File, Image, LocalFunctionError, RegisterFunction, Video, hookimpl
-from runner.local import ffmpeg
 
 Container = Literal["mp4", "webm", "mkv", "mov"]
 VideoCodec = Literal["auto", "h264", "vp9", "mpeg4"]

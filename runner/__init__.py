@@ -4,11 +4,13 @@ The public API is what this module exports; everything else is internal and may 
 Plugin authors import from here: `hookimpl`, the records hooks receive (`RunInfo`,
 `JobRecord`, `OutputRecord`, `RunResult`), what sinks and notifiers are (`Sink`, `SinkKind`,
 `Delivery`, `Notifier`, `NotifierKind`, `Notification`), what local functions use (`File`,
-`Video`, `Audio`, `Image`, `check_cancelled`, `sleep`), `Secrets` for masking, and the errors
+`Video`, `Audio`, `Image`, `check_cancelled`, `sleep`), `Secrets` for masking, durations as
+manifests write them (`parse_duration`, `format_duration`), and the errors
 (`DeliveryError` is how a sink or notifier says "wait" or "do not try again"; see
 docs/plugins.md).
 """
 
+from runner.durations import format_duration, parse_duration
 from runner.errors import (
     ApiError,
     BackendError,
@@ -87,7 +89,9 @@ __all__ = [
     "Video",
     "__version__",
     "check_cancelled",
+    "format_duration",
     "hookimpl",
+    "parse_duration",
     "safe_path_part",
     "sleep",
 ]

@@ -9,7 +9,6 @@ plan = build_plan(manifest, select=["+summary"])
 See docs/manifest.md for the language and `runner.manifest.plan` for the executor's API.
 """
 
-from runner.manifest.durations import format_duration, parse_duration
 from runner.manifest.loader import check_manifest, load_manifest, load_manifest_text
 from runner.manifest.matrix import JobInstance
 from runner.manifest.model import Defaults, FunctionRef, JobSpec, Manifest, Matrix, RunSettings
@@ -37,12 +36,10 @@ __all__ = [
     "build_plan",
     "check_manifest",
     "collect_variables",
-    "format_duration",
     "load_manifest",
     "load_manifest_text",
     "load_plan",
     "manifest_schema",
-    "parse_duration",
     "parse_reference",
     "parse_template",
     "parse_var_options",

@@ -10,9 +10,9 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from runner.durations import format_duration
 from runner.errors import ManifestError, ValidationError
 from runner.hooktypes import DEFAULT_EVENTS
-from runner.manifest.durations import format_duration
 from runner.manifest.matrix import JobInstance
 from runner.manifest.model import JobSpec, Manifest
 from runner.manifest.plan import Plan

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from runner.durations import format_duration
 from runner.execute.outcome import Report, RunEvent
-from runner.manifest.durations import format_duration
 from runner.ui.events import JsonLinesProgress
 from runner.ui.state import RunState
 

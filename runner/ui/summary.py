@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from runner.durations import format_duration
 from runner.execute.outcome import RunSummary, Status
-from runner.manifest.durations import format_duration
 
 
 def file_locations(value: Any) -> list[str]:

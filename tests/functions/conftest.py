@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from plugins import _ffmpeg as ffmpeg
 from plugins import media
-from runner.local import ffmpeg
 from runner.local.types import File
 
 

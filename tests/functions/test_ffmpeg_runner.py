@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from plugins import _ffmpeg as ffmpeg
 from plugins import media
 from runner.errors import LocalFunctionError
-from runner.local import ffmpeg
 from runner.local.types import JobCancelled, bind_cancel_event
 from tests.support.waiting import wait_until
 

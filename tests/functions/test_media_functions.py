@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from plugins import _ffmpeg as ffmpeg
 from plugins import media
 from runner.errors import LocalFunctionError
-from runner.local import ffmpeg
 from runner.local.types import Audio, File, Image, Video
 
 

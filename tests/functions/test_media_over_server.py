@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from plugins import _ffmpeg as ffmpeg
 from runner.client import SieveClient
-from runner.local import ffmpeg
 
 if TYPE_CHECKING:
     from tests.conftest import LocalServer

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from runner import format_duration, parse_duration
 from runner.errors import ConfigError
-from runner.manifest import format_duration, parse_duration, parse_var_options
+from runner.manifest import parse_var_options
 from runner.manifest.variables import collect_variables, read_vars_file
 
 

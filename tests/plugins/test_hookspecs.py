@@ -105,3 +105,22 @@ def test_the_allow_list_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> No
     assert manager.get_plugin("plugins.media") is None
     monkeypatch.setenv(ALLOW_LIST_ENV, "")
     assert build_plugin_manager(load_entry_points=False).get_plugins() == set()
+
+
+def test_the_built_in_plugins_use_only_the_public_api() -> None:
+    """Built-in features are plugins written as a third party would write them: from sievefile
+    they import `runner` (its `__all__`) and their own helpers in `plugins`, nothing else."""
+    import ast
+
+    import runner
+
+    plugins_dir = Path(__file__).resolve().parents[2] / "plugins"
+    for path in sorted(plugins_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "runner":
+                assert node.module == "runner", f"{path.name}:{node.lineno} imports {node.module}"
+                for alias in node.names:
+                    assert alias.name in runner.__all__, f"{path.name}: runner.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:  # `import runner` is the public API; `runner.x` is not
+                    assert not alias.name.startswith("runner."), f"{path.name}: {alias.name}"

@@ -1,11 +1,12 @@
-"""The bundled ffmpeg: running it cancellably, and reading media metadata from what it prints.
+"""The bundled ffmpeg, for the `plugins.media` functions; not a plugin itself: running it
+cancellably, and reading media metadata from what it prints.
 
 sievefile uses the ffmpeg binary shipped in the `imageio-ffmpeg` wheel, so no system ffmpeg and no
 download is needed. That wheel has no ffprobe, so `probe` parses the stream summary that
 `ffmpeg -i FILE` prints, and `decoded_duration` decodes the whole file to measure it exactly.
 
-Every run polls `runner.local.types.cancellation_requested()`: when the job that runs it is
-cancelled, ffmpeg is killed within `POLL_INTERVAL` and `JobCancelled` is raised.
+Every run polls `runner.check_cancelled()`: when the job that runs it is cancelled, ffmpeg is
+killed within `POLL_INTERVAL` and `JobCancelled` is raised. Only the public API is used.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from runner.errors import LocalFunctionError
-from runner.local.types import JobCancelled, cancellation_requested
+from runner import JobCancelled, LocalFunctionError, check_cancelled
 
 #: How often a running ffmpeg is checked for cancellation, in seconds.
 POLL_INTERVAL = 0.05
@@ -69,7 +69,9 @@ def run_ffmpeg(arguments: Sequence[str | os.PathLike[str]], *, check: bool = Tru
                     returncode = process.wait(timeout=POLL_INTERVAL)
                     break
                 except subprocess.TimeoutExpired:
-                    if cancellation_requested():
+                    try:
+                        check_cancelled()
+                    except JobCancelled:
                         raise JobCancelled("job was cancelled; ffmpeg was stopped") from None
         finally:
             if process.poll() is None:
