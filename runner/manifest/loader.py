@@ -132,10 +132,7 @@ def load_manifest_text(
     require_env: bool = True,
 ) -> Manifest:
     """Like `load_manifest`, for text already in memory; `path` is used in messages."""
-    manifest, problems = _Loader(text, Path(path), variables, environ, require_env).load()
-    if problems or manifest is None:
-        raise _combined(problems)
-    return manifest
+    return PendingManifest(_Loader(text, Path(path), variables, environ, require_env), []).finish()
 
 
 def check_manifest(
