@@ -25,7 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from run_requests import MATRIX_VALUE, sleep_manifest, start_server
+from run_requests import MATRIX_VALUE, sleep_manifest, start_server  # type: ignore[import-not-found]
 
 from runner.backend import Backend
 from runner.client import SieveClient
@@ -91,14 +91,15 @@ def main() -> None:
                 )
             )
             backend = Backend(kind="remote", url=url, api_key=key)
-            for label, options in (
-                ("without ledger", {"durable": False}),
-                ("with ledger", {}),
-                ("cached re-run", {}),
+            for label, durable in (
+                ("without ledger", False),
+                ("with ledger", True),
+                ("cached re-run", True),
             ):
                 before = pushes(url, key)
                 started = time.perf_counter()
-                summary = asyncio.run(execute(RunRequest(manifest, backend=backend, **options)))
+                request = RunRequest(manifest, backend=backend, durable=durable)
+                summary = asyncio.run(execute(request))
                 elapsed = time.perf_counter() - started
                 print(
                     f"{label:15} {elapsed:6.2f} s  ok={summary.ok}  "
