@@ -36,6 +36,24 @@ from runner import (
 )
 
 KIND = "s3"
+#: S3 error codes that a later try can get past, whatever their HTTP status (some are 4xx):
+#: timeouts, throttling, a conflicting operation still running, credentials that refresh.
+_TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "OperationAborted",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+    }
+)
 DEFAULT_PREFIX = "{name}/{run}/{key}/"
 _MIB = 1024 * 1024
 #: S3 refuses parts under 5 MiB (but the last), so no smaller threshold can work.
@@ -142,10 +160,11 @@ class S3Sink:
             )
             if isinstance(error, ClientError):  # S3 answered: a missing bucket, a bad key, ...
                 answer = error.response.get("ResponseMetadata", {})
+                status = int(answer.get("HTTPStatusCode") or 500)
+                if error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES:
+                    status = 503  # what they mean, whatever status S3 sent them with
                 raise DeliveryError.for_http_answer(
-                    message,
-                    int(answer.get("HTTPStatusCode") or 500),
-                    answer.get("HTTPHeaders", {}).get("retry-after"),
+                    message, status, answer.get("HTTPHeaders", {}).get("retry-after")
                 ) from error
             # without credentials no later try can sign its request
             raise DeliveryError(

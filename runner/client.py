@@ -499,15 +499,12 @@ class SieveClient:
         self, method: str, path: str, params: Mapping[str, Any] | None, json: Any
     ) -> httpx.Response:
         """Send one request and read its whole answer, within the deadline and size limit."""
+        request = self._http.build_request(method, path, params=params, json=json)
         written: asyncio.Future[None] | None = None
-        extensions: dict[str, Any] = {}
         if self._unsent is not None:
             written = asyncio.get_running_loop().create_future()
             self._unsent.add(written)
-            extensions["trace"] = _on_written(written)
-        request = self._http.build_request(
-            method, path, params=params, json=json, extensions=extensions
-        )
+            request.extensions["trace"] = _on_written(written)
 
         async def exchange() -> tuple[httpx.Response, bytes]:
             response = await self._http.send(request, stream=True)

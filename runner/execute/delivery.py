@@ -693,7 +693,10 @@ class Deliverer:
                 return False, f"{message} (not tried again: {asked})", attempt
             if attempt < policy.attempts:
                 delay = self._jitter(min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
-                delay = max(delay, wait or 0.0)
+                if wait is not None:
+                    # spread out: the deliveries the receiver held back must not all come back
+                    # in the same instant
+                    delay = max(delay, wait + self._jitter(policy.base_delay))
                 self._report(
                     RunEvent(
                         "retrying",
@@ -702,8 +705,17 @@ class Deliverer:
                         f"{delay:.1f}s",
                     )
                 )
-                await self._sleep(delay)
+                await self._pause(delay)
         return False, message, policy.attempts
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when the run is stopping meanwhile (a receiver's
+        Retry-After can be a minute: a Ctrl-C must not wait for it)."""
+        left = seconds
+        while left > 0 and not self.stopping():
+            step = min(left, 0.5)
+            await self._sleep(step)
+            left -= step
 
     def _record(
         self,

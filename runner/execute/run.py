@@ -72,7 +72,7 @@ class _EarlyRequests:
         """Cancel what nobody took (the manifest was broken, or a step failed), quietly."""
         if self.fetcher is not None:
             await self.fetcher.discard_early()
-        if self.probe is not None and not self.probe.done():
+        if self.probe is not None:
             self.probe.cancel()
             await asyncio.gather(self.probe, return_exceptions=True)
 
@@ -206,9 +206,11 @@ class _Pipeline:
             if request.backend.kind == "remote" and pending.document is not None:
                 # A remote backend's first requests need only what the manifest names: sent
                 # now, they travel while it is checked (docs/running.md, "Start-up").
-                connection = await stack.enter_async_context(self._connect())
-                stack.push_async_callback(early.discard)
-                await self._send_early(early, pending.document, connection, select or exclude)
+                with contextlib.suppress(Exception):  # a bad URL is reported after the checks
+                    connection = await stack.enter_async_context(self._connect())
+                if connection is not None:
+                    stack.push_async_callback(early.discard)
+                    await self._send_early(early, pending.document, connection, select or exclude)
             manifest = pending.finish()
             plan = build_plan(manifest, select=select, exclude=exclude, environ=request.environ)
             delivery = configure_delivery(manifest, self.plugins, self.environ)
@@ -443,21 +445,24 @@ class _Pipeline:
         they are sent."""
         request, client = self.request, connection.client
         client.note_sends()
-        if (
-            request.check_inputs
-            and not request.offline
-            and not selection
-            and not lock_path_for(Path(request.manifest)).is_file()
-        ):
-            early.fetcher = BackendFetcher(request.backend, client=client)
-            for ref in _unpinned_functions(document):
-                early.fetcher.fetch_early(ref.owner, ref.name)
-        run_table = document.get("run")
-        if request.max_parallel is None and not (
-            isinstance(run_table, dict) and "max_parallel" in run_table
-        ):
-            early.probe = asyncio.ensure_future(service_concurrency(client))
-        await client.until_sent(_EARLY_SEND_WAIT)
+        try:
+            if (
+                request.check_inputs
+                and not request.offline
+                and not request.locked  # a lock is required: without one, nothing is fetched
+                and not selection
+                and not lock_path_for(Path(request.manifest)).is_file()
+            ):
+                early.fetcher = BackendFetcher(request.backend, client=client)
+                for ref in _unpinned_functions(document):
+                    early.fetcher.fetch_early(ref.owner, ref.name)
+            run_table = document.get("run")
+            if request.max_parallel is None and not (
+                isinstance(run_table, dict) and "max_parallel" in run_table
+            ):
+                early.probe = asyncio.ensure_future(service_concurrency(client))
+        finally:
+            await client.until_sent(_EARLY_SEND_WAIT)  # and stops noting sends
 
     async def _parallelism(
         self,

@@ -59,9 +59,12 @@ def _with_local_refs_inlined(schema: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         reference = node.get("$ref")
+        if reference is None:
+            return {key: inline(value) for key, value in node.items()}
         if len(node) == 1 and isinstance(reference, str) and reference.startswith("#/$defs/"):
             return inline(definitions[reference.removeprefix("#/$defs/")])
-        return {key: inline(value) for key, value in node.items()}
+        # only `{"$ref": "#/$defs/NAME"}` can be put in place as it is
+        raise ValueError(f"the manifest schema's $ref {reference!r} has siblings or goes deeper")
 
     return {key: inline(value) for key, value in schema.items() if key != "$defs"}
 

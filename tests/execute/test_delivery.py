@@ -465,8 +465,12 @@ def test_a_sink_setting_in_a_jobs_outputs_leaves_them_reusable_but_masked_when_s
     assert exec_server.backend.stats.pushes == 2  # the first run's two pushes only
 
 
+# a receiver's Retry-After of 50 s is not waited for once the run is stopping (the timeout
+# catches a run that would wait it out)
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("failure", ["fail = 99", "fail = 99\nretry_after = 50"])
 def test_an_interrupted_run_tries_no_delivery_again(
-    exec_server, manager, recorder, tmp_path: Path
+    exec_server, manager, recorder, tmp_path: Path, failure: str
 ) -> None:
     import asyncio
     import textwrap
@@ -475,7 +479,7 @@ def test_an_interrupted_run_tries_no_delivery_again(
     from runner.execute.run import RunRequest, execute
 
     path = tmp_path / "manifest.toml"
-    path.write_text(textwrap.dedent(WRITE.replace('label = "all"', 'label = "all"\nfail = 99')))
+    path.write_text(textwrap.dedent(WRITE.replace('label = "all"', f'label = "all"\n{failure}')))
     schedulers: list[Any] = []
     events: list[Any] = []
 

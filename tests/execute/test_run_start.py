@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runner.backend import Backend
-from runner.errors import ManifestError
+from runner.errors import ManifestError, SievefileError
 from runner.schemas.actions import lock_manifest
 from tests.support.faultproxy import FaultProxy, Respond
 
@@ -94,3 +94,15 @@ def test_a_parallelism_the_manifest_sets_sends_no_concurrency_request(
         )
     assert run.summary.ok
     assert _gets(proxy)["/v2/user/concurrency"] == 0
+
+
+def test_a_bad_backend_url_does_not_hide_a_broken_manifest(run_text) -> None:
+    broken = MANIFEST.replace("inputs = { count = 2 }", "inptus = { count = 2 }")
+    with pytest.raises(ManifestError, match="unknown key 'inptus'"):
+        run_text(broken, url="http://127.0.0.1:notaport")
+
+
+def test_locked_without_a_lock_file_sends_no_early_fetch(run_text, exec_server) -> None:
+    with FaultProxy(exec_server.url) as proxy, pytest.raises(SievefileError, match="lock"):
+        run_text(MANIFEST, url=proxy.url, locked=True)
+    assert not [path for path in _gets(proxy) if path.startswith("/v2/functions/")]

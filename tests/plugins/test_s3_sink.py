@@ -29,6 +29,7 @@ from tests.support.outputs import (
     make_delivery,
     s3_server,
     serve_directory,
+    serve_http,
 )
 from tests.support.ports import free_port
 
@@ -301,3 +302,43 @@ def test_an_empty_file_from_a_stream_is_an_empty_object(
     assert location.endswith("/output_0.srt")
     key = location.removeprefix(f"s3://{bucket}/")
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b""
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "headers", "permanent", "retry_after"),
+    [
+        (400, "RequestTimeout", {}, False, None),  # a 4xx S3 means as "try again"
+        (409, "OperationAborted", {}, False, None),
+        (503, "SlowDown", {"Retry-After": "3"}, False, 3.0),
+        (403, "AccessDenied", {}, True, None),
+        (400, "InvalidArgument", {}, True, None),
+    ],
+)
+def test_s3s_answer_decides_whether_to_try_again(
+    status: int, code: str, headers: dict[str, str], permanent: bool, retry_after: float | None
+) -> None:
+    """A real HTTP server on 127.0.0.1 answering every upload as S3 does when it refuses."""
+    from http.server import BaseHTTPRequestHandler
+
+    body = (
+        f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+        f"<Message>as S3 says it</Message><RequestId>r1</RequestId></Error>"
+    ).encode()
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/xml", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with serve_http(Refusing) as url, pytest.raises(DeliveryError, match=code) as caught:
+        s3_sink(url, "bucket").deliver(make_delivery(json_output(0, {"a": 1})))
+    assert caught.value.permanent is permanent
+    assert caught.value.retry_after == retry_after
