@@ -323,8 +323,9 @@ class Sink(Protocol):
     `deliver` is called once per (job instance, output) in a worker thread, possibly
     concurrently for different outputs; it returns where the output went (a path or URL, shown
     to the user and kept in the run ledger). Raise on failure: sievefile retries with backoff,
-    then reports it. Delivering the same output twice must leave the same result (a resume or a
-    retry may redeliver): write to a stable name, atomically.
+    then reports it; raise `DeliveryError` to say "do not try again" or "wait N seconds".
+    Delivering the same output twice must leave the same result (a resume or a retry may
+    redeliver): write to a stable name, atomically.
     """
 
     def deliver(self, delivery: Delivery) -> str: ...
@@ -335,8 +336,9 @@ class Notifier(Protocol):
     """Tells someone what happened. Made by a NotifierKind's factory from one `[[notify]]` entry.
 
     `notify` is called in a worker thread for each event the entry listens to (`on`). Raise on
-    failure: sievefile retries with backoff, then reports it. Delivery is at least once: a
-    resume or a retry may send an event again.
+    failure: sievefile retries with backoff, then reports it; raise `DeliveryError` to say "do
+    not try again" or "wait N seconds". Delivery is at least once: a resume or a retry may send
+    an event again.
     """
 
     def notify(self, notification: Notification) -> None: ...
