@@ -144,7 +144,7 @@ class S3Sink:
     def deliver(self, delivery: Delivery) -> str:
         """Upload one output; returns `s3://bucket/key`."""
         # botocore is there: the factory imported boto3 (an optional dependency) to build us
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         key = self.key(delivery)
         location = f"s3://{self.bucket}/{key}"
@@ -167,9 +167,7 @@ class S3Sink:
                     message, status, answer.get("HTTPHeaders", {}).get("retry-after")
                 ) from error
             # without credentials no later try can sign its request
-            raise DeliveryError(
-                message, permanent=type(error).__name__ == "NoCredentialsError"
-            ) from error
+            raise DeliveryError(message, permanent=isinstance(error, NoCredentialsError)) from error
         return location
 
 

@@ -413,23 +413,19 @@ class _Pipeline:
             message += " (X-API-Key: ***)"
         self.report(RunEvent("request", f"{record.method} {path}", message, detail=detail))
 
-    def _connect(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[Connection]:
         request = self.request
-
-        @contextlib.asynccontextmanager
-        async def connect() -> AsyncIterator[Connection]:
-            async with open_connection(
-                request.backend,
-                files_dir=request.files_dir,
-                # an embedded backend reads input files from the manifest's folder only
-                input_roots=[Path(request.manifest).resolve().parent],
-                plugins=self.plugins,
-            ) as connection:
-                if request.trace_requests:
-                    connection.client.observe_requests(self._traced)
-                yield connection
-
-        return connect()
+        async with open_connection(
+            request.backend,
+            files_dir=request.files_dir,
+            # an embedded backend reads input files from the manifest's folder only
+            input_roots=[Path(request.manifest).resolve().parent],
+            plugins=self.plugins,
+        ) as connection:
+            if request.trace_requests:
+                connection.client.observe_requests(self._traced)
+            yield connection
 
     async def _send_early(
         self,
