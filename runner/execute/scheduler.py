@@ -292,14 +292,17 @@ class Scheduler:
                     return outcome
                 await self._attempts(instance, outcome)
         except asyncio.CancelledError:
-            # Shielded: a second cancel (another failure's stop) must not leave the job running
-            # on the service; the run waits for it before it returns.
-            cancel = asyncio.ensure_future(self._cancel_remote(outcome))
-            self._remote_cancels.add(cancel)
-            cancel.add_done_callback(self._remote_cancels.discard)
-            await asyncio.shield(cancel)
+            await self._cancel_shielded(outcome)
         except SievefileError as error:
             self._fail(outcome, str(error), allowed=job.continue_on_error)
+        except Exception as error:
+            # A bug (sievefile's, a plugin's, a caller's report) ends the run with it, but not
+            # with this instance's job still running, and paid for, on the service.
+            if outcome.job_id is not None and outcome.status is not Status.FINISHED:
+                outcome.status = Status.CANCELLED
+                outcome.error = self.secrets.mask(f"cancelled: the run failed ({error!r})")
+                await self._cancel_shielded(outcome, quiet=True)
+            raise
         finally:
             outcome.duration = time.monotonic() - started
             self._settle(outcome)
@@ -488,6 +491,14 @@ class Scheduler:
         if cancel_in_flight:
             for task in self._job_tasks.values():
                 task.cancel()
+
+    async def _cancel_shielded(self, outcome: JobOutcome, *, quiet: bool = False) -> None:
+        """`_cancel_remote`, shielded: a second cancel (another failure's stop) must not leave
+        the job running on the service; the run waits for it before it returns."""
+        cancel = asyncio.ensure_future(self._cancel_remote(outcome, quiet=quiet))
+        self._remote_cancels.add(cancel)
+        cancel.add_done_callback(self._remote_cancels.discard)
+        await asyncio.shield(cancel)
 
     async def _cancel_remote(self, outcome: JobOutcome, *, quiet: bool = False) -> None:
         """DELETE the job of `outcome` if one was pushed; record it as cancelled."""

@@ -125,6 +125,24 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
     assert _status_now(exec_server, pushed["slow"]) == "cancelled"
 
 
+def test_the_job_whose_own_push_broke_the_run_is_cancelled_too(run_text, exec_server) -> None:
+    # The error is raised inside that job's own step, after its push: its task ends with the
+    # error, so the wind-down's cancels never reached it and the job ran on, paid for.
+    pushed, on_event = _breaking_after_push(lambda key, pushed: key == "slow")
+
+    with pytest.raises(RuntimeError, match="the caller broke"):
+        run_text(
+            """
+            version = 1
+            [jobs.slow]
+            function = "exec/nap"
+            inputs = { seconds = 30, value = "slow" }
+            """,
+            on_event=on_event,
+        )
+    assert _status_now(exec_server, pushed["slow"]) == "cancelled"
+
+
 def test_a_matrix_instance_that_breaks_cancels_its_siblings_before_the_run_raises(
     run_text, exec_server
 ) -> None:
