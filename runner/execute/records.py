@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from runner._toml import toml_loads
 from runner.errors import ConfigError
 from runner.execute.ledger import DeliveryRow, JobRow, Ledger, RunLock, RunRow
 from runner.schemas.lock import lock_path_for
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 RUNS_DIR = "runs"
 
@@ -138,8 +133,7 @@ def list_records(state_dir: Path) -> list[dict[str, Any]]:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    with path.open("rb") as handle:
-        return tomllib.load(handle)
+    return toml_loads(path.read_text(encoding="utf-8"))
 
 
 def find_record(state_dir: Path, run_id: str) -> dict[str, Any]:

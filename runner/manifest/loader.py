@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runner._toml import TOMLDecodeError, toml_loads
 from runner.durations import parse_duration
 from runner.errors import ManifestError, SourceLocation
-from runner.manifest._toml import TOMLDecodeError, toml_loads
 from runner.manifest.graph import find_cycle
 from runner.manifest.matrix import size_text
 from runner.manifest.model import (

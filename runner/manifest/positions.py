@@ -18,7 +18,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-from runner.manifest._toml import toml_loads
+from runner._toml import toml_loads
 
 #: A path into the parsed document: table keys (str) and array indexes (int).
 KeyPath = tuple["str | int", ...]

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runner._toml import TOMLDecodeError, toml_loads
 from runner.errors import ConfigError
-from runner.manifest._toml import TOMLDecodeError, toml_loads
 from runner.manifest.values import TOO_DEEP, TOO_DEEP_TO_READ, too_deep
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

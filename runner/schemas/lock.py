@@ -15,7 +15,6 @@ diffs cleanly. `check_lock` compares it with the service's latest metadata and r
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,16 +22,12 @@ from typing import Any
 
 import tomli_w
 
+from runner._toml import TOMLDecodeError, toml_loads
 from runner.errors import ConfigError, ManifestError, SourceLocation
 from runner.manifest.model import FunctionRef
 from runner.schemas.derive import derive_schema
 from runner.schemas.model import FunctionSchema
 from runner.schemas.refs import Locations, location_of, parse_ref
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 LOCK_FORMAT = 1
 LOCK_SUFFIX = ".lock"
@@ -136,8 +131,8 @@ def read_lock(path: str | Path) -> Lockfile:
             location=SourceLocation(str(path)),
         ) from None
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+        document = toml_loads(text)
+    except TOMLDecodeError as error:
         raise ManifestError(
             f"not valid TOML ({error}); run `sievefile lock` to rewrite it",
             location=SourceLocation(str(path)),

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from runner.manifest._toml import toml_loads
+from runner._toml import toml_loads
 from tests.support.ports import free_port
 
 JOBS = int(os.environ.get("SIEVEFILE_CRASH_JOBS", "200"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from runner._toml import toml_loads
 from runner.errors import ManifestError
 from runner.manifest import (
     Defaults,
@@ -19,7 +20,6 @@ from runner.manifest import (
     load_manifest_text,
     manifest_schema,
 )
-from runner.manifest._toml import toml_loads
 from runner.resources import resource_path
 
 ROOT = Path(__file__).resolve().parents[2]

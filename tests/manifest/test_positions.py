@@ -16,7 +16,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.manifest._toml import toml_loads
+from runner._toml import toml_loads
 from runner.manifest.positions import format_key_path, index_positions
 
 BARE = re.compile(r"[A-Za-z0-9_-]+")

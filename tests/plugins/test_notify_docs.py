@@ -11,7 +11,7 @@ import pytest
 
 from plugins._summary import render_text
 from runner import PluginContext
-from runner.manifest._toml import toml_loads
+from runner._toml import toml_loads
 from runner.plugins import build_plugin_manager, notifier_kinds
 from tests.support.notifications import finished_run
 

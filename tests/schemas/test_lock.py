@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
+from runner._toml import toml_loads
 from runner.errors import ManifestError
 from runner.manifest.model import FunctionRef
 from runner.schemas import (
@@ -19,11 +19,6 @@ from runner.schemas import (
     write_lock,
 )
 from tests.schemas.conftest import load_metadata, schema_of
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 REFS = [FunctionRef.parse("sieve/dubbing"), FunctionRef.parse("sieve/translate")]
 
@@ -51,7 +46,7 @@ def test_lock_text_is_sorted_stable_and_commented(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# sievefile lock file")
     assert text.index('[functions."sieve/dubbing"]') < text.index('[functions."sieve/translate"]')
-    assert tomllib.loads(text)["format"] == 1
+    assert toml_loads(text)["format"] == 1
     write_lock(path, {ref: schema_of(ref.slug) for ref in REFS})
     assert path.read_text(encoding="utf-8") == text
     assert text.endswith("\n")

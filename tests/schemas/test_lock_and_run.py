@@ -7,19 +7,14 @@ pushed, and an unknown function on the embedded backend."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from runner._toml import toml_loads
 from runner.cli import cli
 from tests.schemas.test_local_backend import NewTranslate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MANIFEST = """version = 1
 
@@ -56,7 +51,7 @@ def _version(server, slug: str) -> str:
 def test_lock_then_validate_offline_with_the_server_gone(project: Path, public_server) -> None:
     result = invoke("lock", str(project), "--api-url", public_server.url)
     assert result.exit_code == 0, result.output
-    lock = tomllib.loads(Path(f"{project}.lock").read_text())
+    lock = toml_loads(Path(f"{project}.lock").read_text())
     versions = {key: entry["version"] for key, entry in lock["functions"].items()}
     assert versions == {
         "sieve/tiktoken": _version(public_server, "sieve/tiktoken"),
