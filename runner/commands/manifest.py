@@ -51,6 +51,7 @@ def validate(
     with its file:line:column.
     """
     from runner.backend import resolve_backend
+    from runner.errors import EXIT_FAILURE
     from runner.execute.delivery import delivery_problems
     from runner.manifest.loader import check_manifest, load_manifest
     from runner.manifest.render import problems_to_json
@@ -118,7 +119,7 @@ def validate(
                 err=True,
             )
     if any(problems for _, problems in reports):
-        raise SystemExit(1)
+        click.get_current_context().exit(EXIT_FAILURE)
 
 
 @click.command()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from runner.commands.options import (
@@ -245,9 +243,11 @@ def run(
             secrets.mask(lines[-1]), bold=True, fg="green" if summary.ok else "red"
         )
         click.echo(verdict, err=human_err, color=None if color else False)
+    # the summary said why: only the exit code is left to give
+    ctx = click.get_current_context()
     if summary.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
+        ctx.exit(EXIT_INTERRUPTED)
     if not summary.ok:
-        sys.exit(EXIT_FAILURE)
+        ctx.exit(EXIT_FAILURE)
     if not summary.delivered:
-        sys.exit(EXIT_UNDELIVERED)
+        ctx.exit(EXIT_UNDELIVERED)

@@ -34,6 +34,7 @@ from runner.concurrency import (
     default_parallelism,
     service_concurrency,
 )
+from runner.errors import EXIT_INTERRUPTED
 from runner.execute.delivery import Deliverer, DeliveryPolicy, OutputFiles, configure_delivery
 from runner.execute.durability import Durability
 from runner.execute.journal import RunJournal
@@ -597,7 +598,7 @@ def run_manifest(
                 on_interrupt(presses)
             if presses > 1:
                 sys.stderr.flush()
-                os._exit(130)
+                os._exit(EXIT_INTERRUPTED)  # a second Ctrl-C: no clean-up, at once
             for scheduler in holder:
                 scheduler.interrupt(detach=request.detach)
 
