@@ -99,12 +99,22 @@ def test_a_run_ends_after_the_instances_it_cancels_are_cancelled_on_the_service(
     assert _status_now(exec_server, run.outcome("pair[include=2]").job_id) == "cancelled"
 
 
+@pytest.mark.parametrize(
+    "breaking",
+    [
+        "after_quick",
+        # The error is raised in slow's own step, after its push: its task ended with the
+        # error, so the wind-down's cancels never reached it and the job ran on, paid for.
+        "slow",
+    ],
+    ids=["another-job-breaks", "its-own-push-breaks"],
+)
 def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
-    run_text, exec_server
+    run_text, exec_server, breaking: str
 ) -> None:
     # An error no job handles (here the caller's own report callback) ends the run; the jobs
     # still running are cancelled on the service first, not left behind a closed client.
-    pushed, on_event = _breaking_after_push(lambda key, pushed: key == "after_quick")
+    pushed, on_event = _breaking_after_push(lambda key, pushed: key == breaking)
 
     with pytest.raises(RuntimeError, match="the caller broke"):
         run_text(
@@ -119,24 +129,6 @@ def test_a_run_that_breaks_cancels_its_jobs_in_flight_before_it_raises(
             [jobs.after_quick]
             function = "local/echo"
             inputs.value = "${{ jobs.quick.outputs[0] }}"
-            """,
-            on_event=on_event,
-        )
-    assert _status_now(exec_server, pushed["slow"]) == "cancelled"
-
-
-def test_the_job_whose_own_push_broke_the_run_is_cancelled_too(run_text, exec_server) -> None:
-    # The error is raised inside that job's own step, after its push: its task ends with the
-    # error, so the wind-down's cancels never reached it and the job ran on, paid for.
-    pushed, on_event = _breaking_after_push(lambda key, pushed: key == "slow")
-
-    with pytest.raises(RuntimeError, match="the caller broke"):
-        run_text(
-            """
-            version = 1
-            [jobs.slow]
-            function = "exec/nap"
-            inputs = { seconds = 30, value = "slow" }
             """,
             on_event=on_event,
         )
