@@ -346,17 +346,32 @@ def _collect(
                 return
             mine[kind.name] = (kind, plugin)
 
-        try:
-            implementation.function(
-                *({"register": register}[arg] for arg in implementation.argnames)
-            )
-        except ConfigError:
-            raise
-        except Exception as error:  # a plugin's bug: skip its kinds, keep the others
-            _report(manager, LoadProblem(plugin, describe_error(error), what=f"failed in {hook}"))
-            continue
-        found.update(mine)
+        if call_registration(manager, implementation, hook, register):
+            found.update(mine)
     return found
+
+
+def call_registration(
+    manager: pluggy.PluginManager,
+    implementation: pluggy.HookImpl,
+    hook: str,
+    register: Callable[..., Any],
+) -> bool:
+    """Call one plugin's registration hook `hook` (`register_sinks`, ...) with `register`.
+
+    Returns False when it raised: a plugin's bug is reported with its name and the caller skips
+    what it registered, keeping the other plugins'. A ConfigError (a name taken twice, a
+    function that cannot be described) propagates: the configuration is wrong, not the plugin.
+    """
+    try:
+        implementation.function(*({"register": register}[arg] for arg in implementation.argnames))
+    except ConfigError:
+        raise
+    except Exception as error:
+        plugin = _plugin_name(manager, implementation)
+        _report(manager, LoadProblem(plugin, describe_error(error), what=f"failed in {hook}"))
+        return False
+    return True
 
 
 def sink_kinds(manager: pluggy.PluginManager) -> dict[str, tuple[SinkKind, str]]:

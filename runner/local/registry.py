@@ -34,6 +34,7 @@ from runner.local.typemap import (
     yielded_annotation,
 )
 from runner.local.types import File
+from runner.plugins import call_registration
 from runner.suggest import close_matches, did_you_mean
 
 _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -199,10 +200,13 @@ class LocalFunction:
 
 
 class FunctionRegistry:
-    """The functions one local backend serves, by `owner/name`."""
+    """The functions one local backend serves, by `owner/name`. `taken`: a registry whose
+    names this one may not register again (one plugin's functions, staged before they join
+    the others)."""
 
-    def __init__(self) -> None:
+    def __init__(self, taken: FunctionRegistry | None = None) -> None:
         self._functions: dict[str, LocalFunction] = {}
+        self._taken = taken
 
     def __iter__(self) -> Iterator[LocalFunction]:
         return iter(self._functions.values())
@@ -273,7 +277,7 @@ class FunctionRegistry:
                 f"local function name {name!r} must look like 'owner/name' "
                 "(letters, digits, '.', '_' and '-')"
             )
-        if name in self._functions:
+        if name in self._functions or (self._taken is not None and name in self._taken._functions):
             raise ConfigError(f"local function {name!r} is registered twice")
         if not callable(function):
             raise ConfigError(f"local function {name!r}: {function!r} is not callable")
@@ -292,9 +296,13 @@ class FunctionRegistry:
 
 
 def build_registry(plugin_manager: pluggy.PluginManager) -> FunctionRegistry:
-    """A registry filled by every plugin's `register_functions` hook."""
+    """A registry filled by every plugin's `register_functions` hook, built-ins first. A
+    plugin whose hook raises is reported with its name and none of its functions is served."""
     registry = FunctionRegistry()
-    plugin_manager.hook.register_functions(register=registry.register)
+    for implementation in plugin_manager.hook.register_functions.get_hookimpls():
+        staged = FunctionRegistry(taken=registry)
+        if call_registration(plugin_manager, implementation, "register_functions", staged.register):
+            registry._functions.update(staged._functions)
     return registry
 
 

@@ -19,6 +19,7 @@ import runner
 from runner import (
     ConfigError,
     NotifierKind,
+    RegisterFunction,
     RegisterNotifier,
     RegisterSink,
     RunInfo,
@@ -27,6 +28,7 @@ from runner import (
     hookimpl,
 )
 from runner.cli import cli
+from runner.local.registry import build_registry
 from runner.plugins import (
     ALLOW_LIST_ENV,
     BUILTIN_SOURCE,
@@ -237,6 +239,35 @@ def test_a_raising_registration_is_reported_and_only_its_kinds_are_skipped() -> 
     assert load_problems(manager) == [
         LoadProblem("broken", "RuntimeError: no notifier for you", "failed in register_notifiers")
     ]
+
+
+def test_a_raising_function_registration_is_reported_and_only_its_functions_are_skipped() -> None:
+    # It used to be called without a guard: any run or `sievefile serve` ended in a traceback.
+    def fine(register: RegisterFunction) -> None:
+        register(lambda text: text, name="fine/echo")
+
+    def broken(register: RegisterFunction) -> None:
+        register(lambda text: text, name="broken/half")
+        raise RuntimeError("no function for you")
+
+    manager = build_plugin_manager((), load_entry_points=False)
+    manager.register(_plugin(register_functions=fine), name="fine")
+    manager.register(_plugin(register_functions=broken), name="broken")
+    assert build_registry(manager).names() == ["fine/echo"]
+    assert load_problems(manager) == [
+        LoadProblem("broken", "RuntimeError: no function for you", "failed in register_functions")
+    ]
+
+
+def test_a_function_name_taken_by_another_plugin_is_still_an_error() -> None:
+    def echo(register: RegisterFunction) -> None:
+        register(lambda text: text, name="same/echo")
+
+    manager = build_plugin_manager((), load_entry_points=False)
+    manager.register(_plugin(register_functions=echo), name="one")
+    manager.register(_plugin(register_functions=echo), name="two")
+    with pytest.raises(ConfigError, match="'same/echo' is registered twice"):
+        build_registry(manager)
 
 
 def test_call_hook_isolates_a_raising_plugin() -> None:
