@@ -130,15 +130,16 @@ class DeliveryPlan:
     unset: set[tuple[str, int]] = field(default_factory=set)
 
     def create(self) -> None:
-        """Build each sink and notifier from its settings, but those with an `unset` variable.
+        """Build each sink and notifier from its settings, but those with an `unset` variable
+        and those built already (a factory is called once a run: it may open a connection).
         Raises one ManifestError listing what every factory refused, located at its entry (or
         at the setting its message names)."""
         problems: list[ManifestError] = []
         for sink in self.sinks:
-            if sink.entry.key_path not in self.unset:
+            if sink.sink is None and sink.entry.key_path not in self.unset:
                 sink.sink = self._build(sink.entry, sink.kind.factory, sink.settings, problems)
         for item in self.notifiers:
-            if item.entry.key_path not in self.unset:
+            if item.notifier is None and item.entry.key_path not in self.unset:
                 item.notifier = self._build(item.entry, item.kind.factory, item.settings, problems)
         if problems:
             raise _combined(problems, self.manifest)

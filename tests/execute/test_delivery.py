@@ -195,6 +195,8 @@ def test_outputs_reach_each_sink_that_takes_their_job(run_text, manager, recorde
     assert by_key[("all", "write", 0)][1] == b"hello sinks"  # streamed over HTTP
     assert by_key[("all", "write", 1)] == ({"name": "greeting.txt", "length": 11}, None)
     assert run.summary.deliveries.delivered == 4
+    # each sink's factory ran once (it was called again when the deliveries started)
+    assert [settings["label"] for settings in recorder.settings] == ["all", "only-echo"]
     # where the outputs went: the prefix each sink's locations share
     assert run.summary.deliveries.destinations == (
         "collect: collect://all/",
