@@ -107,6 +107,22 @@ def test_the_allow_list_limits_what_loads(monkeypatch: pytest.MonkeyPatch) -> No
     assert build_plugin_manager(load_entry_points=False).get_plugins() == set()
 
 
+def test_every_public_name_is_listed_for_plugin_authors() -> None:
+    """docs/plugins.md lists the public API: every name of `runner.__all__`, and no other
+    name presented as one of them."""
+    import re
+
+    import runner
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    table = text[text.index("| for | names |") : text.index("## A plugin, start to finish")]
+    missing = [name for name in runner.__all__ if f"`{name}`" not in table]
+    assert missing == []
+    listed = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", table))
+    # the rest are attributes and arguments shown beside the names
+    assert {name for name in listed if name[0].isupper() and name not in runner.__all__} == set()
+
+
 def test_the_built_in_plugins_use_only_the_public_api() -> None:
     """Built-in features are plugins written as a third party would write them: from sievefile
     they import `runner` (its `__all__`) and their own helpers in `plugins`, nothing else."""
