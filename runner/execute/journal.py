@@ -134,6 +134,7 @@ class RunJournal:
                     str(resolved.function),
                     resolved.inputs,
                     earlier.intent_at,
+                    defaults=resolved.input_defaults,
                     exclude=claimed,
                 )
                 if found is not None and found["id"] not in claimed:

@@ -4,7 +4,9 @@ A push whose answer was lost (a timeout, a dropped connection, a 5xx after sendi
 intent the ledger holds without a job id (the runner died mid-push) may or may not have created
 a job. `find_pushed_job` lists recent jobs (`GET /v2/jobs`, newest first) back to the intent's
 time minus `margin` (clocks of this machine and the service differ) and returns the one whose
-function and inputs equal what was pushed. Only when none matches may the caller push again.
+function and inputs equal what was pushed: the inputs recorded on the job are those pushed, plus
+only inputs left to their known default (a service may record those too). Only when none
+matches may the caller push again.
 
 The list's order is not trusted alone: listing stops only after `patience` jobs in a row were
 older than the cutoff, so a few out-of-order jobs do not hide the match. Among several matches
@@ -32,14 +34,16 @@ async def find_pushed_job(
     inputs: Mapping[str, Any],
     since: float,
     *,
+    defaults: Mapping[str, Any] | None = None,
     exclude: Collection[str] = (),
     margin: float = DEFAULT_MARGIN,
     patience: int = DEFAULT_PATIENCE,
 ) -> dict[str, Any] | None:
     """The job created by pushing `inputs` to `function` at `since` (epoch seconds), or None.
 
-    Jobs whose id is in `exclude` (already owned by another job instance) are passed over, so
-    two instances with equal inputs never adopt the same job.
+    `defaults` are the function's inputs with a known default value (see `same_inputs`). Jobs
+    whose id is in `exclude` (already owned by another job instance) are passed over, so two
+    instances with equal inputs never adopt the same job.
     """
     cutoff = since - margin
     slug = FunctionRef.parse(function).slug
@@ -57,7 +61,7 @@ async def find_pushed_job(
         older_in_a_row = 0
         if job.get("id") in exclude:
             continue
-        if job_function(job) == slug and job_inputs(job) == wanted:
+        if job_function(job) == slug and same_inputs(job_inputs(job), wanted, defaults or {}):
             # several equal jobs (another folder's run of the same work): the one pushed
             # closest to the intent is this push's
             distance = abs(created - since) if created is not None else margin
@@ -84,3 +88,20 @@ def job_inputs(job: Mapping[str, Any]) -> dict[str, Any]:
         name: item.get("data") if isinstance(item, Mapping) else item
         for name, item in inputs.items()
     }
+
+
+def same_inputs(
+    recorded: Mapping[str, Any], pushed: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> bool:
+    """Whether a job recorded with `recorded` inputs is the work of pushing `pushed`: the same
+    values, and any other input recorded at its known default (an input whose default is not
+    known could hold anything: that job is other work)."""
+    if recorded == pushed:
+        return True
+    for name, value in recorded.items():
+        if name in pushed:
+            if pushed[name] != value:
+                return False
+        elif name not in defaults or defaults[name] != value:
+            return False
+    return pushed.keys() <= recorded.keys()

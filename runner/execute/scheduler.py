@@ -435,7 +435,12 @@ class Scheduler:
                 )
             except PushOutcomeUnknown as error:
                 found = await find_pushed_job(
-                    self.client, function, resolved.inputs, since, exclude=self._claimed
+                    self.client,
+                    function,
+                    resolved.inputs,
+                    since,
+                    defaults=resolved.input_defaults,
+                    exclude=self._claimed,
                 )
                 if found is not None and found["id"] not in self._claimed:
                     job_id = str(found["id"])

@@ -59,6 +59,8 @@ async def prepare_validation(
     def validate(job: ResolvedJob) -> None:
         check_resolved_job(manifest, schemas, job)
         schema = schemas.get(job.function)
+        if schema is not None:
+            job.input_defaults = schema.input_defaults
         # The locked version runs, even after the service deployed a newer one.
         if pin_versions and schema is not None and job.function.version is None:
             job.function = schema.ref

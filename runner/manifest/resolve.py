@@ -47,6 +47,9 @@ class ResolvedJob:
 
     `secrets` holds every `env.*` value used, to mask wherever any of this is shown. From
     `resolve_static` the values share structure between instances: treat them as read-only.
+    `input_defaults` (set by the run's validate step from the function's schema) are the
+    inputs whose default value is known: a service that records them on the job it created
+    did not create other work (reconciliation, `runner.execute.reconcile`).
     """
 
     key: str
@@ -55,6 +58,7 @@ class ResolvedJob:
     env: dict[str, Any]
     webhooks: list[Any]
     secrets: Secrets = field(default_factory=Secrets)
+    input_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 def resolve_instance(

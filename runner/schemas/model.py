@@ -63,6 +63,16 @@ class FunctionSchema:
         """The pinned reference `owner/name:version` for this schema."""
         return FunctionRef(self.owner, self.name, self.version)
 
+    @cached_property
+    def input_defaults(self) -> dict[str, Any]:
+        """The inputs whose default value is known (a pickled default is not), by name."""
+        properties = self.inputs.get("properties") or {}
+        return {
+            name: spec["default"]
+            for name, spec in properties.items()
+            if isinstance(spec, dict) and "default" in spec
+        }
+
     def to_document(self) -> dict[str, Any]:
         """The JSON document written to the cache (and hashed for the lock file)."""
         return {

@@ -7,10 +7,11 @@ import itertools
 import time
 from typing import Any
 
+import exec_functions
 import pytest
 
 from runner.client import SieveClient
-from runner.execute.reconcile import find_pushed_job
+from runner.execute.reconcile import find_pushed_job, same_inputs
 from tests.support.faultproxy import (
     DropAfterForward,
     DropBeforeForward,
@@ -54,6 +55,37 @@ def test_a_lost_push_answer_is_reconciled_not_pushed_again(run_text, exec_server
     assert run.outcome("b").outputs[0]["value"] == 1
     # one job per manifest job, counted on the server: the lost push was found, not repeated
     assert exec_server.backend.stats.pushes == 2
+
+
+def test_a_lost_push_is_found_on_a_service_that_records_the_defaulted_inputs(
+    run_text, exec_server, start_local_server
+) -> None:
+    # Such a service lists the job with `fail` (default False) among its inputs although the
+    # push left it out: compared as equal dicts it never matched, and the job ran twice.
+    server = start_local_server(
+        plugins=[exec_functions], defaults="json", api_key=exec_server.api_key
+    )
+
+    def with_defaults(body: dict) -> dict:
+        for job in body.get("data", []):
+            job["inputs"].setdefault("fail", {"name": "fail", "type": "bool", "data": False})
+        return body
+
+    with FaultProxy(server.url) as proxy:
+        proxy.add_fault(DropAfterForward(), method="POST", path="/v2/push")
+        proxy.add_fault(Transform(body=with_defaults), path="/v2/jobs", times=1000)
+        run = run_text(PIPELINE, url=proxy.url)
+    assert run.summary.ok, run.summary.failed
+    assert [kind for kind in run.kinds("a") if kind != "running"][:2] == ["reconciled", "finished"]
+    assert server.backend.stats.pushes == 2
+
+
+def test_a_job_with_an_input_that_is_not_a_default_is_other_work() -> None:
+    pushed = {"seconds": 0, "value": 1}
+    assert same_inputs({**pushed, "fail": False}, pushed, {"fail": False, "value": None})
+    assert not same_inputs({**pushed, "fail": True}, pushed, {"fail": False})
+    assert not same_inputs({**pushed, "mode": "x"}, pushed, {})  # its default is not known
+    assert not same_inputs({"seconds": 0}, pushed, {"value": 1})  # a pushed input is missing
 
 
 @pytest.mark.parametrize(
