@@ -62,7 +62,7 @@ def derive_schema(metadata: Mapping[str, Any]) -> FunctionSchema:
             continue
         properties[input_name] = _input_property(item, warnings)
         order.append(input_name)
-        if not item.get("is_optional", False):
+        if not _is_optional(item):
             required.append(input_name)
 
     inputs: dict[str, Any] = {
@@ -140,7 +140,7 @@ def _input_property(item: Mapping[str, Any], warnings: list[str]) -> dict[str, A
     description = item.get("description")
     if isinstance(description, str) and description.strip():
         prop["description"] = description.strip()
-    if item.get("is_optional", False):
+    if _is_optional(item):
         known, default = _decode_default(item, prop)
         if known:
             prop["default"] = default
@@ -274,6 +274,12 @@ def _plain_schema(schema: Mapping[str, Any]) -> dict[str, Any] | None:
             return typed_enum([*result["enum"], None])
         result["type"] = [result["type"], "null"]
     return result
+
+
+def _is_optional(item: Mapping[str, Any]) -> bool:
+    """`is_optional` as the SDK sends it, or a plain JSON `default` field (another
+    implementation's way to say the same)."""
+    return bool(item.get("is_optional", False)) or "default" in item
 
 
 def _decode_default(item: Mapping[str, Any], prop: dict[str, Any]) -> tuple[bool, Any]:

@@ -174,6 +174,15 @@ def test_json_encoded_default_is_decoded() -> None:
     assert schema.properties["count"]["default"] == 3
 
 
+def test_a_plain_default_field_makes_an_input_optional_with_that_default() -> None:
+    # sieve-api.md: "An implementation may also send a plain JSON `default` field: use it
+    # when present." Without `is_optional` the input came out required, its default lost.
+    item = {"name": "mode", "type": "str", "default": "x"}
+    schema = derive_schema(_metadata(item, _input("text", "str")))
+    assert schema.properties["mode"]["default"] == "x"
+    assert schema.required == ("text",)
+
+
 def test_undecodable_default_is_marked_unknown() -> None:
     schema = derive_schema(
         _metadata(
