@@ -604,6 +604,10 @@ class ListWatcher:
             except ApiError as error:
                 if error.status_code == 408:
                     continue  # the long poll timed out: ask again
+                if error.status_code in (404, 405) and not self._await_supported:
+                    # Never answered yet, for a job this watcher saw pushed: the backend has no
+                    # /await, whatever its 404 says (a plain web server's "404 page not found").
+                    self._await_supported = False
                 self._stop_awaiting(job_id, error)
                 return
             except (BackendError, SievefileError) as error:

@@ -255,10 +255,20 @@ def test_few_jobs_are_awaited_with_the_long_poll(exec_server) -> None:
     assert exec_server.backend.stats.requests("GET /jobs/{job_id}/await") == 2
 
 
-@pytest.mark.parametrize("status", [404, 405])
-def test_a_backend_without_the_long_poll_is_polled_quietly(exec_server, status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"detail": "Not Found"}),
+        (405, {"detail": "Method Not Allowed"}),
+        # a server that is not FastAPI: before its first answer, any 404 means no /await
+        (404, "404 page not found"),
+    ],
+)
+def test_a_backend_without_the_long_poll_is_polled_quietly(
+    exec_server, status: int, body: Any
+) -> None:
     with FaultProxy(exec_server.url) as proxy:
-        proxy.add_fault(Respond(status, {"detail": "Not Found"}), path_end="/await", times=10**6)
+        proxy.add_fault(Respond(status, body), path_end="/await", times=10**6)
         finals, requests = _watch_all(proxy.url, exec_server.api_key, [0.2, 0.1, 0.3])
         awaits = [seen for seen in proxy.log if seen.path.endswith("/await")]
     assert sorted(job["outputs"][0]["data"] for job in finals) == [0, 1, 2]
