@@ -267,12 +267,12 @@ class _Reader:
 def interpolate(value: Any) -> str:
     """How a referenced value reads inside a longer string."""
     kind = type(value)
-    if kind is str:
-        return str(value)
-    if kind is int:
+    if kind is str or kind is int:
         return str(value)
     if kind is bool:
         return "true" if value else "false"
+    if isinstance(value, str):  # text from outside the manifest (`TextCell`) reads as text
+        return str(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

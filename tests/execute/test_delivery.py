@@ -533,3 +533,17 @@ def test_a_whole_setting_from_the_environment_takes_the_type_its_schema_asks_for
     assert plan.sinks[0].settings["fail"] == 2
     with pytest.raises(ManifestError, match=r"sinks\[0\]\.fail: expected an integer, got a string"):
         configure_delivery(manifest, manager, {"FAILURES": "two"})
+
+
+def test_a_setting_from_the_environment_inside_longer_text_is_its_text(
+    manager, tmp_path: Path
+) -> None:
+    # An environment value is kept as text that may become a number when it is a whole
+    # setting; inside longer text it was written as JSON, quotes and all ("Bearer \"tok\"").
+    from runner.execute.delivery import configure_delivery
+    from runner.manifest import load_manifest_text
+
+    text = WRITE.replace('label = "all"', 'label = "a-${{ env.SINK_LABEL }}-b"')
+    manifest = load_manifest_text(text, tmp_path / "manifest.toml", environ={"SINK_LABEL": "tok"})
+    plan = configure_delivery(manifest, manager, {"SINK_LABEL": "tok"})
+    assert plan.sinks[0].settings["label"] == "a-tok-b"

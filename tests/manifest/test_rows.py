@@ -70,6 +70,19 @@ def test_csv_with_a_header_and_quoted_commas(tmp_path: Path) -> None:
     assert all(isinstance(value, str) for value in found["t[row=2]"].values())
 
 
+def test_csv_cells_inside_longer_text_read_as_their_text(tmp_path: Path) -> None:
+    # They were written as JSON there, quotes and all: "in/\"a1\"-\"en\".mp4".
+    write(tmp_path, "videos.csv", CSV)
+    path = manifest(
+        tmp_path,
+        'matrix.rows = "videos.csv"\n',
+        'inputs.value = "in/${{ matrix.id }}-${{ matrix.language }}.mp4"\n',
+    )
+    plan = build_plan(load_manifest(path), environ={})
+    first = plan.resolve_static(plan.instances("t")[0])
+    assert first.inputs == {"value": "in/a1-en.mp4"}
+
+
 def test_a_key_column_names_the_instances_and_axes_multiply_the_rows(tmp_path: Path) -> None:
     write(tmp_path, "videos.csv", CSV)
     path = manifest(
