@@ -6,8 +6,10 @@ through `mask` (or `mask_value` for JSON-like data) first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 MASK = "***"
 #: Shorter values are not masked: a region code or a port would turn every line into
@@ -20,13 +22,16 @@ class Secrets:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
+        # what `mask` looks for: each value as it is and as text written elsewhere shows it
+        self._forms: set[str] = set()
         for value in values:
             self.add(value)
 
     def add(self, value: str) -> None:
         """Treat `value` as secret from now on (values shorter than MIN_LENGTH: ignored)."""
-        if len(value) >= MIN_LENGTH:
+        if len(value) >= MIN_LENGTH and value not in self._values:
             self._values.add(value)
+            self._forms.update(form for form in _written_forms(value) if len(form) >= MIN_LENGTH)
 
     def update(self, other: Iterable[str]) -> None:
         for value in other:
@@ -46,10 +51,11 @@ class Secrets:
         return f"Secrets(<{len(self._values)} hidden>)"
 
     def mask(self, text: str) -> str:
-        """`text` with every secret replaced by `***` (longest first, so overlaps mask fully)."""
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, MASK)
+        """`text` with every secret replaced by `***` (longest first, so overlaps mask fully),
+        also where it appears escaped: in JSON or TOML text, a Python repr, a URL."""
+        for form in sorted(self._forms, key=len, reverse=True):
+            if form in text:
+                text = text.replace(form, MASK)
         return text
 
     def mask_value(self, value: Any) -> Any:
@@ -63,3 +69,17 @@ class Secrets:
         if isinstance(value, (list, tuple)):
             return [self.mask_value(item) for item in value]
         return value
+
+
+def _written_forms(value: str) -> set[str]:
+    """`value` and how it reads inside JSON, TOML (the same escapes), a repr or a URL: a secret
+    with a quote, a backslash or a tab in it is shown escaped, and must be masked there too."""
+    return {
+        value,
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value)[1:-1],
+        value.replace("\\", "\\\\").replace('"', '\\"'),  # TOML: a tab stays as it is
+        repr(value)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+    }

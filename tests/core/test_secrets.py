@@ -33,3 +33,24 @@ def test_repr_never_shows_values() -> None:
     assert "hunter2" not in repr(secrets)
     assert "hunter2" in secrets
     assert Secrets().mask_value({"a": "hunter2"}) == {"a": "hunter2"}
+
+
+def test_a_secret_is_masked_where_it_shows_escaped() -> None:
+    # A quote, backslash or tab in a value is escaped in JSON and TOML text (a summary, a run
+    # record) and in a repr (an error message): it slipped past the plain comparison.
+    import json
+
+    import tomli_w
+
+    value = 'quo"te\\se\tcret-99'
+    secrets = Secrets([value])
+    for text in (
+        json.dumps({"value": value}),
+        json.dumps({"value": value}, ensure_ascii=True),
+        tomli_w.dumps({"value": value}),
+        f"bad header {value!r}",
+        f"https://hooks.example/x?t={__import__('urllib.parse').parse.quote(value, safe='')}",
+    ):
+        masked = secrets.mask(text)
+        assert "cret-99" not in masked, masked
+    assert list(secrets) == [value]  # what plugins are given: the value itself only
