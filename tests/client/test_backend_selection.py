@@ -83,6 +83,15 @@ def test_a_malformed_url_names_where_it_came_from(no_key_file: Path) -> None:
         resolve_backend(environ={"SIEVE_API_URL": "mango.sievedata.com"}, config_path=no_key_file)
 
 
+def test_a_url_with_a_password_is_refused_without_repeating_it(no_key_file: Path) -> None:
+    # It was printed on the `backend:` line and in every "cannot reach" error.
+    for url in ("http://user:hunter2pass@127.0.0.1:1", "ftp://user:hunter2pass@host"):
+        with pytest.raises(ConfigError) as caught:
+            resolve_backend(api_url=url, environ={}, config_path=no_key_file)
+        assert "hunter2pass" not in str(caught.value)
+        assert "--api-url" in str(caught.value)
+
+
 def test_the_key_never_appears_in_the_description_or_repr(key_file: Path) -> None:
     backend = resolve_backend(environ={}, config_path=key_file)
     assert SECRET not in backend.describe()
