@@ -18,6 +18,7 @@ httpx is imported inside `post_json`: plugin modules load whenever the plugin ma
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,6 +74,24 @@ def check_url(url: str, *, key: str, label: str) -> str:
     if not valid:
         raise ConfigError(f"{label}: `{key}` must be an http:// or https:// URL with a host")
     return url
+
+
+def check_headers(headers: Mapping[str, str], *, label: str) -> dict[str, str]:
+    """`headers` when HTTP can send them, else a ConfigError at the check (not an error from
+    each try). The message names the header, never its value (often a key)."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ConfigError(f"{label}: `headers`: {name!r} is not a header name")
+        if _CONTROL.search(value):
+            raise ConfigError(
+                f"{label}: `headers`: the value of {name!r} holds a line break or another "
+                "control character (the value is not shown)"
+            )
+    return dict(headers)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def origin(url: str) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from plugins._notify import (
     HTTP_TIMEOUT,
     Redactor,
+    check_headers,
     check_url,
     delivery_id,
     origin,
@@ -92,7 +93,7 @@ class WebhookNotifier:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], context: PluginContext) -> WebhookNotifier:
-        headers = dict(config.get("headers", {}))
+        headers = check_headers(config.get("headers", {}), label="webhook")
         secret = config.get("secret")
         return cls(
             url=check_url(config["url"], key="url", label="webhook"),

@@ -20,7 +20,7 @@ from plugins._notify import delivery_id
 from plugins._summary import render_text
 from plugins.slack import SlackNotifier
 from plugins.webhook import WebhookNotifier
-from runner import DeliveryError, JobStatus, PluginContext
+from runner import ConfigError, DeliveryError, JobStatus, PluginContext
 from tests.conftest import ReceivedWebhook, WebhookReceiver
 from tests.support.notifications import finished_run, job, job_event
 from tests.support.outputs import serve_http
@@ -336,3 +336,21 @@ def test_an_answer_says_whether_and_when_to_try_again(
         notifier.notify(finished_run())
     assert raised.value.permanent is permanent
     assert raised.value.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Authorization": "Bearer literal-token-zzz999\n"}, "'Authorization' holds a line break"),
+        ({"Bad Name": "x"}, "'Bad Name' is not a header name"),
+    ],
+)
+def test_headers_http_cannot_send_are_refused_at_the_check(
+    headers: dict[str, str], expected: str
+) -> None:
+    # They were refused by httpx at each of four tries, the value printed in every error.
+    with pytest.raises(ConfigError, match=expected) as caught:
+        WebhookNotifier.from_config(
+            {"url": "http://127.0.0.1:9/hook", "headers": headers}, context()
+        )
+    assert "zzz999" not in str(caught.value)
