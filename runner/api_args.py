@@ -26,11 +26,19 @@ def function_argument(text: str, *, allow_version: bool = False) -> FunctionRef:
 
 
 def parse_input_value(text: str) -> Any:
-    """`text` as JSON when it parses (`3`, `true`, `{"url": "..."}`), else the string itself."""
+    """`text` as JSON when it parses (`3`, `true`, `{"url": "..."}`), else the string itself
+    (`NaN` and `Infinity` too: JSON has no such numbers, so a push could not carry them)."""
     try:
-        return json.loads(text)
+        return _strict_json(text)
     except ValueError:
         return text
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def parse_inputs(assignments: Sequence[str], input_file: Path | None = None) -> dict[str, Any]:
@@ -41,7 +49,7 @@ def parse_inputs(assignments: Sequence[str], input_file: Path | None = None) -> 
     inputs: dict[str, Any] = {}
     if input_file is not None:
         try:
-            loaded = json.loads(input_file.read_text(encoding="utf-8"))
+            loaded = _strict_json(input_file.read_text(encoding="utf-8"))
         except OSError as error:
             raise ConfigError(f"--input-file {input_file}: {error.strerror}") from None
         except ValueError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -20,7 +21,10 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
+        try:
+            return _finite(float(value), value)
+        except OverflowError:  # an int too large for a float
+            return _finite(math.inf, value)
     text = value.strip()
     total = 0.0
     position = 0
@@ -34,7 +38,16 @@ def parse_duration(value: str | int | float) -> float:
             f"expected a duration such as '45s', '30m' or '1h30m' (units ms, s, m, h, d), "
             f"got {value!r}"
         )
-    return total
+    return _finite(total, value)
+
+
+def _finite(seconds: float, written: str | int | float) -> float:
+    """`seconds`, unless it is NaN or infinite (a TOML `nan` or `inf`, 400 nines)."""
+    if not math.isfinite(seconds):
+        shown = repr(written)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ValueError(f"a duration must be a finite number of seconds, got {shown}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

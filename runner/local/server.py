@@ -209,7 +209,7 @@ def backend_for_serve(
     for module_name in plugins:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:  # ValueError: an empty or relative name
             raise ConfigError(f"--plugin {module_name}: cannot import it: {exc}") from exc
         if manager.get_plugin(module_name) is None:
             manager.register(module, name=module_name)

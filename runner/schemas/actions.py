@@ -131,5 +131,6 @@ def schema_problems(
 
 
 def has_lock(manifest_path: str | Path) -> bool:
-    """Whether the manifest has a lock file beside it."""
-    return lock_path_for(manifest_path).is_file()
+    """Whether the manifest has a lock file beside it (a path without a file name, such as
+    "", has none: reading it says what is wrong)."""
+    return bool(Path(manifest_path).name) and lock_path_for(manifest_path).is_file()

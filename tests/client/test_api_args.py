@@ -73,3 +73,16 @@ def test_malformed_function_names_are_usage_errors(text: str) -> None:
 def test_malformed_versioned_function_names_are_usage_errors(text: str) -> None:
     with pytest.raises(ConfigError, match=r"must look like owner/name\[:version\]"):
         function_argument(text, allow_version=True)
+
+
+def test_numbers_json_lacks_are_text_or_a_bad_file(tmp_path: Path) -> None:
+    # `value=NaN` became a float that no push can carry: a traceback from the JSON encoder.
+    assert parse_inputs(["a=NaN", "b=-Infinity", "c=1.5"]) == {
+        "a": "NaN",
+        "b": "-Infinity",
+        "c": 1.5,
+    }
+    bad = tmp_path / "inputs.json"
+    bad.write_text('{"value": NaN}')
+    with pytest.raises(ConfigError, match="NaN is not a JSON number"):
+        parse_inputs([], bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,12 @@ def test_numbers_are_seconds_and_cannot_be_negative() -> None:
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "written", [math.nan, math.inf, 10**400, "9" * 400 + "s"], ids=["nan", "inf", "int", "text"]
+)
+def test_durations_that_are_not_finite_are_refused(written: object) -> None:
+    # They passed the checks and broke `plan` (a NaN has no round number of seconds).
+    with pytest.raises(ValueError, match="a duration must be a finite number of seconds"):
+        parse_duration(written)  # type: ignore[arg-type]
