@@ -14,4 +14,11 @@ TOMLDecodeError = tomllib.TOMLDecodeError
 
 
 def toml_loads(text: str) -> dict[str, Any]:
-    return tomllib.loads(text)
+    """The TOML document `text`; TOMLDecodeError for anything the reader refuses."""
+    try:
+        return tomllib.loads(text)
+    except TOMLDecodeError:
+        raise
+    except ValueError as error:  # an integer of more digits than Python converts
+        reason = str(error).split(";")[0]  # not the advice to raise Python's limit
+        raise TOMLDecodeError(f"a value the reader cannot take ({reason})") from None

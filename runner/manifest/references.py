@@ -249,6 +249,8 @@ class _Reader:
     def index(self) -> str | int:
         match = _INTEGER.match(self.text, self.position)
         if match:
+            if len(match.group()) > 18:  # no list is that long; int() refuses 4,300 digits
+                raise ReferenceSyntaxError("index too large", self.position)
             self.position = match.end()
             return int(match.group())
         quote = self.text[self.position : self.position + 1]

@@ -461,3 +461,16 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_bytes('\ufeffversion = 1\n[jobs.a]\nfunction = "a/b"\n'.encode())
     assert list(load_manifest(path).jobs) == ["a"]
+
+
+def test_numbers_too_long_to_read_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    # int() refuses more than 4,300 digits: in the TOML and in a reference's index alike.
+    digits = "9" * 5000
+    for inputs in (f"inputs.value = {digits}", f'inputs.value = "${{{{ vars.x[{digits}] }}}}"'):
+        path = tmp_path / "m.toml"
+        path.write_text(
+            f'version = 1\n[vars]\nx = [1]\n[jobs.a]\nfunction = "local/echo"\n{inputs}\n'
+        )
+        found = [str(problem) for problem in check_manifest(path)]
+        assert len(found) == 1, found
+        assert "value the reader cannot take" in found[0] or "index too large" in found[0]
