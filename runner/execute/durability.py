@@ -62,7 +62,11 @@ class Durability:
             return
         lock = RunLock(request.manifest)
         lock.acquire()
-        ledger = Ledger.for_manifest(request.manifest)
+        try:
+            ledger = Ledger.for_manifest(request.manifest)
+        except BaseException:
+            lock.release()  # a state database that cannot be used must not keep the lock
+            raise
         try:
             run_id, resuming = _pick_run(ledger, request)
             durability = cls(request, ledger, run_id, resuming)

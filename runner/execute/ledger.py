@@ -206,8 +206,11 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:  # `.sievefile` is a file, a folder cannot be written, ...
+            raise RunError(f"cannot use the run state at {self.path.parent}: {error}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -255,16 +258,26 @@ class Ledger:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        ignore = self.path.parent / ".gitignore"
-        if not ignore.exists():
-            # local state, never to be committed (secrets are masked, but job ids are private)
-            ignore.write_text("# sievefile's local run state; not for version control\n*\n")
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():
+                # local state, never to be committed (secrets are masked, job ids are private)
+                ignore.write_text("# sievefile's local run state; not for version control\n*\n")
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        except OSError as error:  # `.sievefile` is a file, a folder cannot be written, ...
+            raise RunError(f"cannot use the run state at {self.path}: {error}") from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:  # "file is not a database", a locked file
+            self._db.close()
+            raise RunError(
+                f"cannot use the run state at {self.path}: {error}; move it aside to start "
+                "afresh (the runs it recorded are then forgotten)"
+            ) from None
         self._crash_point, self._crash_count = _crash_setting()
 
     @classmethod

@@ -19,8 +19,8 @@ from typing import Any
 
 import tomli_w
 
-from runner._toml import toml_loads
-from runner.errors import ConfigError
+from runner._toml import TOMLDecodeError, toml_loads
+from runner.errors import ConfigError, RunError
 from runner.execute.ledger import DeliveryRow, JobRow, Ledger, RunLock, RunRow
 from runner.schemas.lock import lock_path_for
 
@@ -106,7 +106,6 @@ def write_record(
     if run is None:
         raise ConfigError(f"no run {run_id!r} in {ledger.path}")
     path = record_path(ledger.path.parent, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = build_record(
         run,
         ledger.jobs(run_id),
@@ -116,24 +115,46 @@ def write_record(
     )
     text = tomli_w.dumps(record)
     temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)  # a crash mid-write leaves the previous record whole
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)  # a crash mid-write leaves the previous record whole
+    except OSError as error:  # `runs` is a file, the disk is full, ...: the ledger has it all
+        raise RunError(f"cannot write the run record {path}: {error}") from None
     return path
 
 
 def list_records(state_dir: Path) -> list[dict[str, Any]]:
-    """Every run record under `state_dir`, newest first."""
+    """Every run record under `state_dir`, newest first; a damaged one is left out (`status`
+    on its run says what is wrong with it)."""
     folder = state_dir / RUNS_DIR
     if not folder.is_dir():
         return []
-    records = [read_record(path) for path in folder.glob("*.toml")]
+    records = []
+    for path in folder.glob("*.toml"):
+        try:
+            records.append(read_record(path))
+        except RunError:
+            continue
     # a run id names its second only: two runs in one second are ordered by their start
     records.sort(key=lambda record: (record.get("started_at", ""), record["run_id"]), reverse=True)
     return [live_status(record, state_dir) for record in records]
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    return toml_loads(path.read_text(encoding="utf-8"))
+    """The run record at `path`; RunError when it cannot be read or is not one sievefile
+    wrote (edited by hand, cut short)."""
+    try:
+        record = toml_loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLDecodeError) as error:
+        raise RunError(f"{path}: not a readable run record ({error})") from None
+    for key in ("run_id", "manifest", "status"):
+        if not isinstance(record.get(key), str):
+            raise RunError(f"{path}: not a run record sievefile wrote (`{key}` is not text)")
+    jobs = record.get("jobs", {})
+    if not isinstance(jobs, dict) or not all(isinstance(job, dict) for job in jobs.values()):
+        raise RunError(f"{path}: not a run record sievefile wrote (`jobs` is not a table)")
+    return record
 
 
 def find_record(state_dir: Path, run_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,35 @@ def test_outputs_that_cannot_be_delivered_exit_3_and_resume_delivers_them(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert json.loads((tmp_path / "out" / "hello" / "output_0.json").read_text())["value"] == "hi"
     assert exec_server.backend.stats.pushes == 1
+
+
+def test_damaged_run_state_is_an_error_that_says_where_not_a_traceback(tmp_path: Path) -> None:
+    # Each of these ended in a Python traceback (sqlite3.DatabaseError, FileExistsError,
+    # TOMLDecodeError, TypeError).
+    manifest = tmp_path / "m.toml"
+    manifest.write_text('version = 1\n[jobs.a]\nfunction = "local/echo"\ninputs.value = 1\n')
+    state = tmp_path / ".sievefile"
+
+    def sievefile(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env={"SIEVE_API_KEY": "", "SIEVE_API_URL": ""})
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        return result.exit_code, result.output
+
+    state.write_text("a file where the folder goes")
+    code, output = sievefile("run", str(manifest), "--local")
+    assert (code, "cannot use the run state at" in output) == (1, True)
+    state.unlink()
+
+    state.mkdir()
+    (state / "state.db").write_text("not SQLite")
+    code, output = sievefile("run", str(manifest), "--local")
+    assert (code, "file is not a database" in output) == (1, True)
+    (state / "state.db").unlink()
+
+    code, output = sievefile("run", str(manifest), "--local")
+    assert code == 0, output
+    (record,) = (state / "runs").glob("*.toml")
+    for damage in ("x = [", "status = []"):
+        record.write_text(re.sub(r"(?m)^status = .*$", damage, record.read_text(), count=1))
+        code, output = sievefile("status", record.stem, "--dir", str(tmp_path))
+        assert (code, str(record.name) in output) == (1, True), output
