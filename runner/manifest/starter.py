@@ -142,6 +142,8 @@ def rows_starter_manifest(
         table = read_rows(data, str(data))
     except RowFileError as error:
         raise ConfigError(str(error)) from None
+    if table.problems:  # rows that are not objects, a missing key, ...: the manifest would fail
+        raise ConfigError("\n".join(str(problem) for problem in table.all_problems()))
     relative = Path(os.path.relpath(data.resolve(), manifest.resolve().parent)).as_posix()
     job = re.sub(r"[^A-Za-z0-9_-]", "_", ref.name)
     if not _NAME.match(job):

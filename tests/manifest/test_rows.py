@@ -412,6 +412,19 @@ def test_init_from_a_data_file_maps_columns_to_the_function_inputs(tmp_path: Pat
     assert "needs the function" in missing.output
 
 
+@pytest.mark.parametrize(("name", "text"), [("a.json", "[1, 2]"), ("b.jsonl", '{"x": 1}\n[3]\n')])
+def test_init_from_rows_that_are_not_objects_is_a_usage_error(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    # It wrote a manifest that failed validation and exited 0.
+    data = tmp_path / name
+    data.write_text(text)
+    result = CliRunner().invoke(cli, ["init", "--from", str(data), "local/echo"])
+    assert result.exit_code == 2, result.output
+    assert "a row must be a JSON object" in result.output
+    assert not list(tmp_path.glob("*.toml"))
+
+
 def test_init_from_without_a_known_schema_writes_one_input_per_column(tmp_path: Path) -> None:
     write(tmp_path, "videos.csv", CSV)
     result = CliRunner().invoke(
