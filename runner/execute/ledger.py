@@ -258,26 +258,27 @@ class Ledger:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             ignore = self.path.parent / ".gitignore"
             if not ignore.exists():
                 # local state, never to be committed (secrets are masked, job ids are private)
                 ignore.write_text("# sievefile's local run state; not for version control\n*\n")
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        except OSError as error:  # `.sievefile` is a file, a folder cannot be written, ...
-            raise RunError(f"cannot use the run state at {self.path}: {error}") from None
-        self._db.row_factory = sqlite3.Row
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as error:  # "file is not a database", a locked file
-            self._db.close()
-            raise RunError(
-                f"cannot use the run state at {self.path}: {error}; move it aside to start "
-                "afresh (the runs it recorded are then forgotten)"
-            ) from None
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as error:
+            # `.sievefile` is a file, state.db is a folder or not a database, a locked file
+            if db is not None:
+                db.close()
+            advice = ""
+            if isinstance(error, sqlite3.DatabaseError):
+                advice = "; move it aside to start afresh (the runs it recorded are then forgotten)"
+            raise RunError(f"cannot use the run state at {self.path}: {error}{advice}") from None
+        self._db = db
         self._crash_point, self._crash_count = _crash_setting()
 
     @classmethod

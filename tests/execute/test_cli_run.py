@@ -215,6 +215,10 @@ def test_damaged_run_state_is_an_error_that_says_where_not_a_traceback(tmp_path:
     code, output = sievefile("run", str(manifest), "--local")
     assert (code, "file is not a database" in output) == (1, True)
     (state / "state.db").unlink()
+    (state / "state.db").mkdir()  # sqlite3.connect fails before any statement
+    code, output = sievefile("run", str(manifest), "--local")
+    assert (code, "unable to open database file" in output) == (1, True)
+    (state / "state.db").rmdir()
 
     code, output = sievefile("run", str(manifest), "--local")
     assert code == 0, output
