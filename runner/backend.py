@@ -173,14 +173,13 @@ def check_http_url(url: str, source: str) -> None:
     without a user or password in it (they would be shown wherever the URL is; the API's key
     has its own flag). The error never repeats a password."""
     parsed = urlparse(url)
-    shown = url
-    if "@" in parsed.netloc:
-        shown = url.replace(parsed.netloc, "***@" + parsed.netloc.rpartition("@")[2], 1)
+    _, at, host = parsed.netloc.rpartition("@")
+    shown = url.replace(parsed.netloc, f"***@{host}", 1) if at else url
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(
             f"{source} must be an http:// or https:// URL such as {DEFAULT_API_URL}, got {shown!r}"
         )
-    if "@" in parsed.netloc:
+    if at:  # a user or password, even an empty one
         raise ConfigError(
             f"{source} must not carry a user or password ({shown}): the Sieve API key goes in "
             "--api-key or SIEVE_API_KEY"

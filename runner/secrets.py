@@ -22,8 +22,9 @@ class Secrets:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
-        # what `mask` looks for: each value as it is and as text written elsewhere shows it
-        self._forms: set[str] = set()
+        # what `mask` looks for, longest first (overlaps mask fully): each value as it is and
+        # as text written elsewhere shows it; kept in order here, not sorted at every mask
+        self._forms: list[str] = []
         for value in values:
             self.add(value)
 
@@ -31,7 +32,8 @@ class Secrets:
         """Treat `value` as secret from now on (values shorter than MIN_LENGTH: ignored)."""
         if len(value) >= MIN_LENGTH and value not in self._values:
             self._values.add(value)
-            self._forms.update(form for form in _written_forms(value) if len(form) >= MIN_LENGTH)
+            forms = {*self._forms, *_written_forms(value)}
+            self._forms = sorted((f for f in forms if len(f) >= MIN_LENGTH), key=len, reverse=True)
 
     def update(self, other: Iterable[str]) -> None:
         for value in other:
@@ -53,7 +55,7 @@ class Secrets:
     def mask(self, text: str) -> str:
         """`text` with every secret replaced by `***` (longest first, so overlaps mask fully),
         also where it appears escaped: in JSON or TOML text, a Python repr, a URL."""
-        for form in sorted(self._forms, key=len, reverse=True):
+        for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
         return text

@@ -200,13 +200,10 @@ class LocalFunction:
 
 
 class FunctionRegistry:
-    """The functions one local backend serves, by `owner/name`. `taken`: a registry whose
-    names this one may not register again (one plugin's functions, staged before they join
-    the others)."""
+    """The functions one local backend serves, by `owner/name`."""
 
-    def __init__(self, taken: FunctionRegistry | None = None) -> None:
+    def __init__(self) -> None:
         self._functions: dict[str, LocalFunction] = {}
-        self._taken = taken
 
     def __iter__(self) -> Iterator[LocalFunction]:
         return iter(self._functions.values())
@@ -277,7 +274,7 @@ class FunctionRegistry:
                 f"local function name {name!r} must look like 'owner/name' "
                 "(letters, digits, '.', '_' and '-')"
             )
-        if name in self._functions or (self._taken is not None and name in self._taken._functions):
+        if name in self._functions:
             raise ConfigError(f"local function {name!r} is registered twice")
         if not callable(function):
             raise ConfigError(f"local function {name!r}: {function!r} is not callable")
@@ -300,9 +297,12 @@ def build_registry(plugin_manager: pluggy.PluginManager) -> FunctionRegistry:
     plugin whose hook raises is reported with its name and none of its functions is served."""
     registry = FunctionRegistry()
     for implementation in plugin_manager.hook.register_functions.get_hookimpls():
-        staged = FunctionRegistry(taken=registry)
-        if call_registration(plugin_manager, implementation, "register_functions", staged.register):
-            registry._functions.update(staged._functions)
+        before = set(registry._functions)
+        if not call_registration(
+            plugin_manager, implementation, "register_functions", registry.register
+        ):
+            for name in set(registry._functions) - before:  # what it registered before raising
+                del registry._functions[name]
     return registry
 
 
